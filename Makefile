@@ -1,0 +1,47 @@
+# tlscap — everything installs itself from nothing on a fresh Debian machine (as root).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+APT_PACKAGES := tshark tcpdump openssl curl nginx
+SAMPLE ?= samples/tls12-expired-client-cert.pcap
+
+.PHONY: demo test lint bench golden samples system-deps venv clean
+
+demo: $(STAMP)
+	$(PY) -m tlscap analyze $(SAMPLE) --format text --all --fail-on never
+
+test: system-deps $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check tlscap tests
+	$(VENV)/bin/mypy tlscap
+
+golden: $(STAMP)
+	$(PY) tests/regen_golden.py
+
+samples: system-deps $(STAMP)
+	bash samples/make_samples.sh
+
+# Debian packages the tests drive (tshark is the oracle; openssl/nginx/curl/tcpdump make captures).
+system-deps:
+	@missing=""; \
+	for p in tshark tcpdump openssl curl nginx; do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from tlscap.cli import main
+
+raise SystemExit(main())
