@@ -1,0 +1,130 @@
+"""Turns a finished ConnectionTracker into the report's Connection: sides named, messages summarized."""
+
+from __future__ import annotations
+
+from tlscap.analysis.model import (
+    AlertEntry,
+    CaptureDamage,
+    CertificateChainInfo,
+    CertificateRequestInfo,
+    Connection,
+    Endpoint,
+    HandshakeEntry,
+    TcpEndEntry,
+)
+from tlscap.analysis.tracker import ConnectionTracker
+from tlscap.pki.certificate import name_to_rfc4514, summarize_certificate
+from tlscap.tls import constants as C
+from tlscap.tls import messages as M
+from tlscap.tls.session import TlsEvent
+
+WELL_KNOWN_TLS_PORTS = frozenset({443, 465, 636, 853, 989, 990, 992, 993, 995, 5061, 8443, 5223, 5671})
+
+
+def client_side_of(tracker: ConnectionTracker) -> bool:
+    """Which side is the TLS client: the ClientHello's sender, else the SYN's, else the higher port."""
+    if tracker.session.client_side is not None:
+        return tracker.session.client_side
+    if tracker.syn_side is not None:
+        return tracker.syn_side
+    a, b = tracker.endpoints[True], tracker.endpoints[False]
+    if a[1] in WELL_KNOWN_TLS_PORTS and b[1] not in WELL_KNOWN_TLS_PORTS:
+        return False
+    if b[1] in WELL_KNOWN_TLS_PORTS and a[1] not in WELL_KNOWN_TLS_PORTS:
+        return True
+    return a[1] > b[1]
+
+
+def build_connection(tracker: ConnectionTracker) -> Connection:
+    session = tracker.session
+    client_side = client_side_of(tracker)
+    c_ip, c_port = tracker.endpoints[client_side]
+    s_ip, s_port = tracker.endpoints[not client_side]
+    conn = Connection(
+        id=tracker.stream,
+        client=Endpoint(ip=c_ip, port=c_port),
+        server=Endpoint(ip=s_ip, port=s_port),
+        first_frame=tracker.first_frame,
+        last_frame=tracker.last_frame,
+        first_time_ns=tracker.first_time_ns,
+        last_time_ns=tracker.last_time_ns,
+        sni=session.sni,
+        tunnel=tracker.tunnel,
+        frame_times_ns=dict(tracker.frame_times_ns),
+    )
+    if session.version is not None:
+        conn.version_code = session.version
+        conn.version = C.version_name(session.version)
+    if session.cipher_suite is not None:
+        conn.cipher_suite = C.cipher_suite_name(session.cipher_suite)
+
+    def who(side: bool) -> str:
+        return "client" if side == client_side else "server"
+
+    for ev in session.events:
+        _add_event(conn, ev, who(ev.side), tracker)
+    for end in tracker.ends:
+        conn.tcp_ends.append(TcpEndEntry(frame=end.frame, sender=who(end.side), kind=end.kind))
+    return conn
+
+
+def _add_event(conn: Connection, ev: TlsEvent, sender: str, tracker: ConnectionTracker) -> None:
+    if ev.kind == "handshake":
+        _add_handshake(conn, ev, sender)
+    elif ev.kind == "change_cipher_spec":
+        conn.handshake.append(HandshakeEntry(frame=ev.frame, frames=ev.frames, sender=sender,
+                                             message="ChangeCipherSpec"))
+    elif ev.kind == "alert":
+        conn.alerts.append(AlertEntry(
+            frame=ev.frame, frames=ev.frames, sender=sender, encrypted=ev.encrypted,
+            level=None if ev.level is None else C.alert_level_name(ev.level),
+            description=None if ev.description is None else C.alert_name(ev.description),
+            level_code=ev.level, description_code=ev.description,
+        ))
+    elif ev.kind == "application_data":
+        (conn.client_app_data_frames if sender == "client" else conn.server_app_data_frames).append(ev.frame)
+    elif ev.kind == "desync":
+        if conn.handshake and not _handshake_done(conn):
+            conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=None,
+                                             detail=ev.error or "stream lost", truncated=False))
+
+
+def _handshake_done(conn: Connection) -> bool:
+    return conn.client_finished and conn.server_finished
+
+
+def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
+    conn.handshake.append(HandshakeEntry(frame=ev.frame, frames=ev.frames, sender=sender, message=ev.name,
+                                         encrypted=ev.encrypted, damaged=ev.damaged))
+    if ev.name == "Finished":
+        if sender == "client":
+            conn.client_finished = True
+        else:
+            conn.server_finished = True
+    if ev.damaged is not None:
+        conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=ev.name,
+                                         detail=ev.damaged, truncated=ev.truncated))
+        return
+    parsed = ev.parsed
+    if isinstance(parsed, M.CertificateMessage):
+        chain = tuple(summarize_certificate(der) for der in parsed.certificates)
+        info = CertificateChainInfo(frame=ev.frame, frames=ev.frames, sender=sender, chain=chain)
+        if sender == "client":
+            conn.client_certificates.append(info)
+            if conn.client_certificate_time_ns is None:
+                conn.client_certificate_time_ns = conn.frame_times_ns.get(ev.frame)
+        else:
+            conn.server_certificates.append(info)
+    elif isinstance(parsed, M.CertificateRequest):
+        conn.certificate_requests.append(CertificateRequestInfo(
+            frame=ev.frame, frames=ev.frames,
+            ca_names=tuple(name_to_rfc4514(der) for der in parsed.ca_names),
+            ca_names_der=tuple(parsed.ca_names),
+            signature_algorithms=tuple(C.signature_scheme_name(s) for s in parsed.signature_algorithms),
+            signature_algorithm_codes=tuple(parsed.signature_algorithms),
+            certificate_types=tuple(C.certificate_type_name(t) for t in parsed.certificate_types),
+            certificate_type_codes=tuple(parsed.certificate_types),
+            tls13=conn.tls13,
+        ))
+    elif isinstance(parsed, M.ClientHello) and conn.handshake_time_ns is None:
+        conn.handshake_time_ns = conn.frame_times_ns.get(ev.frame)

@@ -1,0 +1,183 @@
+"""The report model: what tlscap found in a capture, before it is rendered in any format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tlscap.errors import CaptureIssue
+from tlscap.pki.certificate import CertificateSummary
+
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandshakeEntry:
+    """A handshake message (or ChangeCipherSpec record) as the report lists it."""
+
+    frame: int
+    frames: tuple[int, ...]
+    sender: str  # "client" | "server"
+    message: str
+    encrypted: bool = False
+    damaged: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CertificateRequestInfo:
+    frame: int
+    frames: tuple[int, ...]
+    ca_names: tuple[str, ...]
+    ca_names_der: tuple[bytes, ...]
+    signature_algorithms: tuple[str, ...]
+    signature_algorithm_codes: tuple[int, ...]
+    certificate_types: tuple[str, ...]
+    certificate_type_codes: tuple[int, ...]
+    tls13: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CertificateChainInfo:
+    frame: int
+    frames: tuple[int, ...]
+    sender: str
+    chain: tuple[CertificateSummary, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertEntry:
+    frame: int
+    frames: tuple[int, ...]
+    sender: str
+    level: str | None
+    description: str | None
+    encrypted: bool
+    level_code: int | None = None
+    description_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TcpEndEntry:
+    """A FIN or RST that closed (one side of) the connection."""
+
+    frame: int
+    sender: str
+    kind: str  # "FIN" | "RST"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpResponse:
+    frame: int
+    status: int
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    code: str
+    severity: str
+    frames: tuple[int, ...]
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaptureDamage:
+    """Bytes of the handshake missing from the capture (`truncated`: cut by the snap length)."""
+
+    frame: int
+    sender: str
+    message: str | None
+    detail: str
+    truncated: bool
+
+
+@dataclass(slots=True, kw_only=True)
+class Connection:
+    """One TLS connection, with every fact the rules and the reports need."""
+
+    id: int
+    client: Endpoint
+    server: Endpoint
+    first_frame: int
+    last_frame: int
+    first_time_ns: int
+    last_time_ns: int
+    sni: str | None = None
+    version: str | None = None
+    version_code: int | None = None
+    cipher_suite: str | None = None
+    decrypted: bool = False
+    tunnel: tuple[str, ...] = ()
+    handshake: list[HandshakeEntry] = field(default_factory=list)
+    certificate_requests: list[CertificateRequestInfo] = field(default_factory=list)
+    client_certificates: list[CertificateChainInfo] = field(default_factory=list)
+    server_certificates: list[CertificateChainInfo] = field(default_factory=list)
+    alerts: list[AlertEntry] = field(default_factory=list)
+    tcp_ends: list[TcpEndEntry] = field(default_factory=list)
+    damage: list[CaptureDamage] = field(default_factory=list)
+    frame_times_ns: dict[int, int] = field(default_factory=dict)
+    http: HttpResponse | None = None
+    outcome: str = "unknown"
+    findings: list[Finding] = field(default_factory=list)
+    client_finished: bool = False
+    server_finished: bool = False
+    client_app_data_frames: list[int] = field(default_factory=list)
+    server_app_data_frames: list[int] = field(default_factory=list)
+    handshake_time_ns: int | None = None
+    client_certificate_time_ns: int | None = None
+
+    @property
+    def tls13(self) -> bool:
+        return self.version_code is not None and (
+            self.version_code == 0x0304 or 0x7E00 <= self.version_code <= 0x7FFF
+        )
+
+    @property
+    def certificate_request(self) -> CertificateRequestInfo | None:
+        return self.certificate_requests[0] if self.certificate_requests else None
+
+    @property
+    def client_certificate(self) -> CertificateChainInfo | None:
+        return self.client_certificates[0] if self.client_certificates else None
+
+    @property
+    def server_certificate(self) -> CertificateChainInfo | None:
+        return self.server_certificates[0] if self.server_certificates else None
+
+
+@dataclass(slots=True, kw_only=True)
+class CaptureReport:
+    path: str
+    format: str | None = None
+    link_types: list[str] = field(default_factory=list)
+    link_titles: list[str] = field(default_factory=list)
+    frames: int = 0
+    first_time_ns: int | None = None
+    last_time_ns: int | None = None
+    errors: list[CaptureIssue] = field(default_factory=list)
+    connections: list[Connection] = field(default_factory=list)
+    unreadable: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class Report:
+    captures: list[CaptureReport] = field(default_factory=list)
+
+    def connections(self) -> list[Connection]:
+        return [c for cap in self.captures for c in cap.connections]
+
+    def worst_severity(self) -> str | None:
+        ranks = [SEVERITY_RANK[f.severity] for c in self.connections() for f in c.findings]
+        if not ranks:
+            return None
+        return {v: k for k, v in SEVERITY_RANK.items()}[max(ranks)]

@@ -1,0 +1,331 @@
+"""The client-certificate rules: the comparison an engineer makes by hand between the server's
+CertificateRequest and the client's Certificate, and the alerts that follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tlscap.analysis.model import AlertEntry, CertificateChainInfo, Connection, Finding
+from tlscap.analysis.timeline import first_message, frame_time_ns
+from tlscap.pki.certificate import CertificateSummary, parse_name_der
+from tlscap.pki.chain import find_breaks
+from tlscap.pki.names import closest_name, names_equal
+
+Rule = Callable[[Connection, datetime | None], list[Finding]]
+
+
+def short_name(cert: CertificateSummary) -> str:
+    """The CN= part of the subject when there is one, else the whole subject."""
+    for part in cert.subject.split(","):
+        if part.startswith("CN="):
+            return part
+    return cert.subject or "(empty subject)"
+
+
+def judged_at(conn: Connection, at: datetime | None, frame: int) -> tuple[datetime, str]:
+    """The time validity is judged at, and how to say it."""
+    if at is not None:
+        return at, f"at the time given with --at ({at:%Y-%m-%d %H:%M:%SZ})"
+    t = datetime.fromtimestamp(frame_time_ns(conn, frame) / 1e9, tz=UTC)
+    return t, f"before this handshake ({t:%Y-%m-%d %H:%M:%SZ})"
+
+
+def _sent_chain(conn: Connection) -> CertificateChainInfo | None:
+    cc = conn.client_certificate
+    return cc if cc is not None and cc.chain else None
+
+
+def rule_client_cert_not_sent(conn: Connection, at: datetime | None) -> list[Finding]:
+    cr = conn.certificate_request
+    cc = conn.client_certificate
+    if cr is None:
+        return []
+    no_cert_alert = next((a for a in conn.alerts if a.description == "no_certificate" and a.sender == "client"),
+                         None)
+    if cc is not None and not cc.chain:
+        frames: tuple[int, ...] = (cr.frame, cc.frame)
+        seen = f"the client answered with an empty Certificate (frame {cc.frame})"
+    elif cc is None and no_cert_alert is not None:
+        frames = (cr.frame, no_cert_alert.frame)
+        seen = f"the client answered with a no_certificate alert (frame {no_cert_alert.frame})"
+    else:
+        return []
+    listed = (f" It lists {len(cr.ca_names)} acceptable CA name(s): " + "; ".join(cr.ca_names[:3])
+              + ("; …" if len(cr.ca_names) > 3 else "") + ".") if cr.ca_names else ""
+    return [Finding(
+        code="client-cert-not-sent", severity="error", frames=frames,
+        message=(f"the server asked for a client certificate (CertificateRequest, frame {cr.frame}) but "
+                 f"{seen}: the client has no certificate configured, or none issued by a CA the server "
+                 f"accepts.{listed}"),
+        fix=("Configure the client with its certificate and key (curl --cert/--key, a Java keystore, "
+             "the browser's certificate store), issued by one of the CAs the server lists."),
+    )]
+
+
+def _validity_findings(conn: Connection, at: datetime | None) -> list[Finding]:
+    cc = _sent_chain(conn)
+    if cc is None:
+        return []
+    when, said = judged_at(conn, at, cc.frame)
+    out: list[Finding] = []
+    for index, cert in enumerate(cc.chain):
+        role = "client certificate" if index == 0 else f"certificate [{index}] of the client's chain"
+        if cert.not_after is not None and cert.not_after < when:
+            out.append(Finding(
+                code="client-cert-expired", severity="error", frames=(cc.frame,),
+                message=(f"the {role} {short_name(cert)} (serial {cert.serial}) expired on "
+                         f"{cert.not_after:%Y-%m-%d %H:%M:%SZ}, {said}."),
+                fix=(f"Issue a new certificate for {short_name(cert)} and install it on the client."
+                     if index == 0 else
+                     f"Renew the CA certificate {short_name(cert)} and send the renewed one in the chain."),
+            ))
+        if cert.not_before is not None and cert.not_before > when:
+            out.append(Finding(
+                code="client-cert-not-yet-valid", severity="error", frames=(cc.frame,),
+                message=(f"the {role} {short_name(cert)} is valid only from "
+                         f"{cert.not_before:%Y-%m-%d %H:%M:%SZ}, after the time judged "
+                         f"({when:%Y-%m-%d %H:%M:%SZ})."),
+                fix=("Check the clocks of the client, the server and the CA (NTP); or wait until the "
+                     "certificate becomes valid; or reissue it with a correct start date."),
+            ))
+    return out
+
+
+def rule_client_cert_validity(conn: Connection, at: datetime | None) -> list[Finding]:
+    return _validity_findings(conn, at)
+
+
+def rule_issuer_not_requested(conn: Connection, at: datetime | None) -> list[Finding]:
+    cr = conn.certificate_request
+    cc = _sent_chain(conn)
+    if cr is None or cc is None or not cr.ca_names_der:
+        return []
+    listed = [parse_name_der(der) for der in cr.ca_names_der]
+    for cert in cc.chain:
+        for name in listed:
+            if name is None:
+                continue
+            if (cert.issuer_name is not None and names_equal(cert.issuer_name, name)) or (
+                cert.subject_name is not None and names_equal(cert.subject_name, name)
+            ):
+                return []
+    leaf = cc.chain[0]
+    candidates = [n for n in listed if n is not None]
+    closest = ""
+    if leaf.issuer_name is not None and candidates:
+        index, how = closest_name(leaf.issuer_name, candidates)
+        closest = f"; closest listed name: '{candidates[index].rfc4514_string()}' ({how})"
+    issuers = sorted({c.issuer for c in cc.chain})
+    return [Finding(
+        code="client-cert-issuer-not-requested", severity="error", frames=(cr.frame, cc.frame),
+        message=(f"no certificate in the client's chain (frame {cc.frame}: {len(cc.chain)} sent, leaf "
+                 f"{short_name(leaf)} issued by {leaf.issuer}) is issued by, or is, one of the "
+                 f"{len(cr.ca_names)} CA names the server lists (frame {cr.frame}){closest}."),
+        fix=(f"Send a client certificate issued by one of the listed CAs (and its intermediates), or, if "
+             f"{' / '.join(issuers)} should be accepted, add it to the server's client-CA truststore "
+             "(nginx: ssl_client_certificate / ssl_trusted_certificate) and reload the server."),
+    )]
+
+
+def rule_chain_broken(conn: Connection, at: datetime | None) -> list[Finding]:
+    cc = _sent_chain(conn)
+    if cc is None or len(cc.chain) < 2:
+        return []
+    out: list[Finding] = []
+    for brk in find_breaks(list(cc.chain)):
+        child, parent = cc.chain[brk.index], cc.chain[brk.index + 1]
+        out.append(Finding(
+            code="client-chain-broken", severity="error", frames=(cc.frame,),
+            message=(f"in the client's chain (frame {cc.frame}), certificate [{brk.index}] "
+                     f"{short_name(child)} is not issued by the next one, [{brk.index + 1}] "
+                     f"{short_name(parent)}: {brk.reason}."),
+            fix=("Rebuild the client's chain file in order: its own certificate first, then the CA that "
+                 "issued it, then that CA's issuer; remove certificates that do not belong."),
+        ))
+    return out
+
+
+_CLIENT_AUTH = "clientAuth"
+_ANY_EKU = "anyExtendedKeyUsage"
+
+
+def rule_wrong_usage(conn: Connection, at: datetime | None) -> list[Finding]:
+    cc = _sent_chain(conn)
+    if cc is None:
+        return []
+    leaf = cc.chain[0]
+    problems: list[str] = []
+    eku = leaf.extended_key_usage
+    if eku and _CLIENT_AUTH not in eku and _ANY_EKU not in eku and "2.5.29.37.0" not in eku:
+        problems.append(f"its extended key usage ({', '.join(eku)}) lacks clientAuth")
+    if leaf.key_usage is not None and "digitalSignature" not in leaf.key_usage:
+        problems.append(f"its key usage ({', '.join(leaf.key_usage)}) lacks digitalSignature")
+    if not problems:
+        return []
+    return [Finding(
+        code="client-cert-wrong-usage", severity="warning", frames=(cc.frame,),
+        message=f"the client certificate {short_name(leaf)} is not meant for client authentication: "
+                + " and ".join(problems) + ".",
+        fix=("Issue the client certificate from a client-certificate profile: extendedKeyUsage = "
+             "clientAuth, keyUsage = digitalSignature."),
+    )]
+
+
+# Which TLS 1.2 certificate types and signature schemes a key kind can use.
+_KEY_CERT_TYPES = {"RSA": {1}, "DSA": {2}, "EC": {64}, "Ed25519": {64}, "Ed448": {64}}
+_KEY_SCHEMES = {
+    "RSA": lambda s: (s & 0xFF) == 1 or 0x0804 <= s <= 0x0806 or s in (0x0809, 0x080A, 0x080B),
+    "DSA": lambda s: (s & 0xFF) == 2,
+    "EC": lambda s: (s & 0xFF) == 3,
+    "Ed25519": lambda s: s == 0x0807,
+    "Ed448": lambda s: s == 0x0808,
+}
+
+
+def _key_kind(cert: CertificateSummary) -> str | None:
+    kind = cert.public_key.split(" ")[0]
+    return kind if kind in _KEY_SCHEMES else None
+
+
+def rule_signature_not_accepted(conn: Connection, at: datetime | None) -> list[Finding]:
+    cr = conn.certificate_request
+    cc = _sent_chain(conn)
+    if cr is None or cc is None:
+        return []
+    leaf = cc.chain[0]
+    kind = _key_kind(leaf)
+    if kind is None:
+        return []
+    problems: list[str] = []
+    if cr.certificate_type_codes and not (_KEY_CERT_TYPES[kind] & set(cr.certificate_type_codes)):
+        problems.append(f"certificate types accepted: {', '.join(cr.certificate_types)}")
+    if cr.signature_algorithm_codes and not any(_KEY_SCHEMES[kind](s) for s in cr.signature_algorithm_codes):
+        problems.append(f"signature algorithms accepted: {', '.join(cr.signature_algorithms)}")
+    if not problems:
+        return []
+    return [Finding(
+        code="client-cert-signature-not-accepted", severity="warning", frames=(cr.frame, cc.frame),
+        message=(f"the client certificate {short_name(leaf)} has a {leaf.public_key} key, which the "
+                 f"CertificateRequest (frame {cr.frame}) does not accept: " + "; ".join(problems) + "."),
+        fix=("Issue the client a certificate with a key type the server accepts (commonly RSA 2048 or "
+             "EC P-256), or allow this key type in the server's TLS configuration."),
+    )]
+
+
+def rule_ca_list_empty(conn: Connection, at: datetime | None) -> list[Finding]:
+    cr = conn.certificate_request
+    if cr is None or cr.ca_names:
+        return []
+    return [Finding(
+        code="ca-list-empty", severity="info", frames=(cr.frame,),
+        message=(f"the CertificateRequest (frame {cr.frame}) lists no acceptable CA names, so the client "
+                 "had to pick a certificate without a hint; this is legal and common (nginx with "
+                 "ssl_trusted_certificate only, Java without a truststore hint, MySQL)."),
+        fix=("Nothing to do unless the client sent no or the wrong certificate; then configure it "
+             "explicitly, or make the server advertise its client CAs (nginx: ssl_client_certificate)."),
+    )]
+
+
+def rule_handshake_alert(conn: Connection, at: datetime | None) -> list[Finding]:
+    out: list[Finding] = []
+    for a in conn.alerts:
+        if a.encrypted or a.description in (None, "close_notify"):
+            continue
+        severity = "error" if a.level == "fatal" else "warning"
+        out.append(Finding(
+            code="handshake-alert", severity=severity, frames=(a.frame,),
+            message=(f"the {a.sender} sent a {a.level or 'unknown-level'} {a.description} alert "
+                     f"(frame {a.frame}): {ALERT_MEANING.get(a.description or '', 'see RFC 8446 §6.2')}."),
+            fix=ALERT_FIX.get(a.description or "", "Check the sender's log for why it refused the connection."),
+        ))
+    return out
+
+
+def rule_encrypted_alert(conn: Connection, at: datetime | None) -> list[Finding]:
+    out: list[Finding] = []
+    for a in conn.alerts:
+        if not a.encrypted or conn.decrypted:
+            continue
+        guess = _guess_encrypted_alert(conn, a)
+        if guess is None:
+            continue
+        out.append(Finding(
+            code="encrypted-alert", severity="warning", frames=(a.frame,),
+            message=(f"the {a.sender} sent an encrypted alert (frame {a.frame}) {guess}. "
+                     "Give --keylog to read it."),
+            fix=("Capture again with a key log (SSLKEYLOGFILE on the client, or `openssl s_client "
+                 "-keylogfile`) and pass it with --keylog; meanwhile, the server's error log names the reason."),
+        ))
+    return out
+
+
+def _guess_encrypted_alert(conn: Connection, alert: AlertEntry) -> str | None:
+    """What an unreadable alert most likely is, from where it stands; None for a likely close_notify."""
+    sender_data = conn.client_app_data_frames if alert.sender == "client" else conn.server_app_data_frames
+    if any(f < alert.frame for f in sender_data) or (conn.client_finished and conn.server_finished):
+        return None  # after the handshake and data: almost always close_notify
+    client_fin = first_message(conn, "Finished", "client")
+    if alert.sender == "server" and client_fin is not None and client_fin.frame <= alert.frame:
+        cc = conn.client_certificate
+        if conn.certificate_request is not None and cc is not None:
+            causes = _likely_causes(conn)
+            return (f"right after the client's Finished (frame {client_fin.frame}), instead of its own "
+                    f"Finished: the server rejected the handshake, most likely the client certificate "
+                    f"({causes})")
+        return (f"right after the client's Finished (frame {client_fin.frame}), instead of its own Finished: "
+                "the server rejected the handshake (most likely decrypt_error or handshake_failure)")
+    return "before the handshake finished: the handshake was refused"
+
+
+def _likely_causes(conn: Connection) -> str:
+    codes = {f.code for rule in (rule_client_cert_validity, rule_issuer_not_requested, rule_client_cert_not_sent)
+             for f in rule(conn, None)}
+    if "client-cert-expired" in codes:
+        return "certificate_expired, or bad_certificate"
+    if "client-cert-issuer-not-requested" in codes:
+        return "unknown_ca, or bad_certificate"
+    if "client-cert-not-sent" in codes:
+        return "certificate_required, or handshake_failure"
+    return "bad_certificate, unknown_ca or certificate_expired"
+
+
+ALERT_MEANING = {
+    "unknown_ca": "it does not trust the CA that issued the peer's certificate",
+    "bad_certificate": "it rejected the peer's certificate (bad signature, wrong usage, or failed checks)",
+    "certificate_expired": "the peer's certificate has expired or is not yet valid",
+    "certificate_unknown": "it rejected the peer's certificate for a reason not further specified",
+    "certificate_required": "it requires a client certificate and none was sent",
+    "unsupported_certificate": "the peer's certificate is of an unsupported type",
+    "certificate_revoked": "the peer's certificate was revoked",
+    "handshake_failure": "no acceptable set of security parameters could be agreed",
+    "protocol_version": "it does not support the offered protocol version",
+    "decrypt_error": "a signature or Finished check failed (e.g. the client's CertificateVerify)",
+    "unrecognized_name": "it does not serve the requested SNI name",
+    "access_denied": "the peer was authenticated but is not allowed",
+}
+ALERT_FIX = {
+    "unknown_ca": ("Make the client send a certificate issued by a CA in the server's truststore, with its "
+                   "intermediates; or add the issuing CA to the truststore and reload the server."),
+    "bad_certificate": ("Check the client certificate's chain, key usage (clientAuth) and signature; "
+                        "the server's log names the check that failed."),
+    "certificate_expired": "Renew the expired certificate (and check the clocks of both ends).",
+    "certificate_required": "Configure the client with a certificate and key.",
+    "handshake_failure": "Compare the versions, cipher suites and signature algorithms both ends allow.",
+    "protocol_version": "Enable a TLS version both ends support (TLS 1.2 or 1.3).",
+    "unrecognized_name": "Use the host name the server is configured for (SNI), or add it to the server.",
+}
+
+
+RULES: tuple[Rule, ...] = (
+    rule_client_cert_not_sent,
+    rule_client_cert_validity,
+    rule_issuer_not_requested,
+    rule_chain_broken,
+    rule_wrong_usage,
+    rule_signature_not_accepted,
+    rule_ca_list_empty,
+    rule_handshake_alert,
+    rule_encrypted_alert,
+)

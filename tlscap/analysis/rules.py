@@ -1,0 +1,117 @@
+"""Connection-level rules: outcome, and the findings about what the capture could and could not show.
+
+The client-certificate rules live in `mtls_rules`; `apply_rules` runs both and sorts the findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from tlscap.analysis import mtls_rules
+from tlscap.analysis.model import SEVERITY_RANK, Connection, Finding
+from tlscap.analysis.timeline import handshake_complete, plaintext_fatal_alert, saw_hello
+
+Rule = Callable[[Connection, datetime | None], list[Finding]]
+
+
+def apply_rules(conn: Connection, at: datetime | None = None) -> None:
+    """Fill `conn.outcome` and `conn.findings`."""
+    conn.outcome = outcome(conn)
+    findings: list[Finding] = []
+    for rule in RULES:
+        findings.extend(rule(conn, at))
+    findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.frames[:1] or (0,)))
+    conn.findings = findings
+
+
+def outcome(conn: Connection) -> str:
+    """established | failed | incomplete | unknown, from what is visible."""
+    if not saw_hello(conn):
+        return "unknown"
+    if plaintext_fatal_alert(conn) is not None:
+        return "failed"
+    if handshake_complete(conn):
+        return "established"
+    if conn.tls13 and not conn.decrypted:
+        if conn.client_app_data_frames:
+            return "unknown"  # the client finished its part; whether the server accepted is encrypted
+        return "incomplete" if not _early_encrypted_alert(conn) else "failed"
+    if _early_encrypted_alert(conn) or any(e.kind == "RST" for e in conn.tcp_ends):
+        return "failed"
+    return "incomplete"
+
+
+def _early_encrypted_alert(conn: Connection) -> bool:
+    return any(a.encrypted for a in conn.alerts)
+
+
+def rule_handshake_encrypted(conn: Connection, at: datetime | None) -> list[Finding]:
+    if not conn.tls13 or conn.decrypted:
+        return []
+    sh = next((h for h in conn.handshake if h.message == "ServerHello"), None)
+    frames = (sh.frame,) if sh else (conn.first_frame,)
+    return [Finding(
+        code="handshake-encrypted", severity="info", frames=frames,
+        message=(f"{conn.version} encrypts the handshake after the ServerHello"
+                 f"{f' (frame {sh.frame})' if sh else ''}: the server's Certificate, any "
+                 "CertificateRequest, the client's Certificate and the alerts cannot be seen without keys."),
+        fix=("Capture again with a key log: set SSLKEYLOGFILE=/tmp/keys.log for the client (curl, browsers, "
+             "Java with an agent) or use `openssl s_client -keylogfile`, then run tlscap with "
+             "--keylog /tmp/keys.log."),
+    )]
+
+
+def rule_handshake_incomplete(conn: Connection, at: datetime | None) -> list[Finding]:
+    if conn.outcome != "incomplete" or conn.alerts or conn.damage:
+        return []
+    last = conn.handshake[-1] if conn.handshake else None
+    senders = {h.sender for h in conn.handshake}
+    if len(senders) == 1:
+        only = next(iter(senders))
+        detail = (f"only the {only}'s side of the handshake is in the capture"
+                  " (asymmetric routing, or a capture filter on one direction)")
+        fix = "Capture where both directions pass (e.g. on the server itself with -i any), without a one-way filter."
+    else:
+        end = next((e for e in conn.tcp_ends), None)
+        how = (f"the {end.sender} closed the connection ({end.kind}, frame {end.frame})" if end
+               else "the capture ended")
+        detail = f"{how} before the handshake finished, and no alert was sent"
+        fix = ("If the connection was closed: check the server's error log for the reason (a timeout, a "
+               "crash, a load balancer's idle limit). If the capture ended: capture for longer.")
+    frames = tuple(sorted({last.frame} | {e.frame for e in conn.tcp_ends})) if last else (conn.first_frame,)
+    msg = f"the handshake did not finish: {detail}"
+    if last is not None:
+        msg += f"; the last handshake message was {last.message} from the {last.sender} (frame {last.frame})"
+    return [Finding(code="handshake-incomplete", severity="warning", frames=frames, message=msg + ".", fix=fix)]
+
+
+def rule_capture_damage(conn: Connection, at: datetime | None) -> list[Finding]:
+    out: list[Finding] = []
+    truncated = [d for d in conn.damage if d.truncated]
+    gaps = [d for d in conn.damage if not d.truncated]
+    if truncated:
+        what = ", ".join(f"{d.message or 'record'} from the {d.sender} (frame {d.frame})" for d in truncated)
+        out.append(Finding(
+            code="capture-truncated", severity="warning", frames=tuple(d.frame for d in truncated),
+            message=f"the capture's snap length cut handshake bytes: {what}; their contents cannot be checked.",
+            fix="Capture again with the full packet length: tcpdump -s 0 (or -s 65535).",
+        ))
+    if gaps:
+        what = ", ".join(f"{d.message or 'handshake data'} from the {d.sender} (frame {d.frame}: {d.detail})"
+                         for d in gaps)
+        out.append(Finding(
+            code="capture-gap", severity="warning", frames=tuple(d.frame for d in gaps),
+            message=f"bytes of the handshake are missing from the capture: {what}.",
+            fix=("Capture again closer to an endpoint, with a larger buffer (tcpdump -B 65536) and no "
+                 "sampling, so that no segment is dropped."),
+        ))
+    return out
+
+
+RULES: tuple[Rule, ...] = (
+    rule_handshake_encrypted,
+    rule_handshake_incomplete,
+    rule_capture_damage,
+    *mtls_rules.RULES,
+)

@@ -1,0 +1,83 @@
+"""Per-TCP-connection state while a capture is read: reassembly of both directions feeding a TLS session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tlscap.decode.segment import Segment
+from tlscap.tcp.reassembly import Chunk, Delivery, DirectionReassembler
+from tlscap.tls.session import TlsSession
+
+# A direction that shows no TLS after this much plaintext is taken for a non-TLS protocol.
+MAX_PLAINTEXT_BEFORE_TLS = 256 * 1024
+
+
+@dataclass(slots=True)
+class TcpEnd:
+    frame: int
+    side: bool
+    kind: str
+
+
+@dataclass(slots=True)
+class ConnectionTracker:
+    """Everything kept for one TCP conversation (one Wireshark tcp.stream)."""
+
+    stream: int
+    endpoints: dict[bool, tuple[str, int]]
+    tunnel: tuple[str, ...]
+    first_frame: int
+    first_time_ns: int
+    last_frame: int = 0
+    last_time_ns: int = 0
+    syn_side: bool | None = None
+    reassembly: dict[bool, DirectionReassembler] = field(
+        default_factory=lambda: {True: DirectionReassembler(), False: DirectionReassembler()}
+    )
+    session: TlsSession = field(default_factory=TlsSession)
+    ends: list[TcpEnd] = field(default_factory=list)
+    frame_times_ns: dict[int, int] = field(default_factory=dict)
+    given_up: bool = False
+
+    def on_segment(self, seg: Segment, side: bool) -> None:
+        self.last_frame = seg.frame
+        self.last_time_ns = seg.timestamp_ns
+        if seg.syn and not seg.has_ack and self.syn_side is None:
+            self.syn_side = side
+        if self.given_up:
+            return
+        frame = seg.frame
+        if seg.has_ack:
+            self._deliver(not side, self.reassembly[not side].ack_seen(seg.ack, frame), frame)
+        deliveries = self.reassembly[side].push(
+            seg.seq, seg.payload, seg.payload_missing, frame, syn=seg.syn, fin=seg.fin
+        )
+        if deliveries:
+            self._deliver(side, deliveries, frame)
+        if seg.fin or seg.rst:
+            self.ends.append(TcpEnd(frame, side, "RST" if seg.rst else "FIN"))
+            self.frame_times_ns[frame] = seg.timestamp_ns
+        self._maybe_give_up()
+
+    def finish(self) -> None:
+        for side in (True, False):
+            self._deliver(side, self.reassembly[side].flush(self.last_frame), self.last_frame)
+
+    def _deliver(self, side: bool, deliveries: list[Delivery], now: int) -> None:
+        session = self.session
+        before = len(session.events)
+        for d in deliveries:
+            if isinstance(d, Chunk):
+                session.feed(side, d.data, d.frame, now)
+            else:
+                session.gap(side, d.length, d.frame, truncated=d.truncated)
+        for ev in session.events[before:]:
+            self.frame_times_ns.setdefault(ev.frame, self.last_time_ns)
+
+    def _maybe_give_up(self) -> None:
+        s = self.session
+        if s.is_tls:
+            return
+        skipped = sum(d.records.plaintext_bytes_skipped for d in s.directions.values())
+        if skipped > MAX_PLAINTEXT_BEFORE_TLS:
+            self.given_up = True

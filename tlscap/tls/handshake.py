@@ -1,0 +1,115 @@
+"""Sans-IO handshake-message framing: handshake records in, whole handshake messages out.
+
+A message may span several records and a record may hold several messages. A message is credited
+to the frame that completed it (Wireshark's rule) and lists every frame that carried part of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tlscap.tls.records import Record
+
+HANDSHAKE_HEADER_LENGTH = 4
+MAX_HANDSHAKE_MESSAGE = 1 << 24
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandshakeMessage:
+    """One handshake message: its type, its body (after the 4-byte header) and where it came from.
+
+    `damaged` is set when bytes of the message are missing from the capture; `body` then holds
+    only what was captured, and `declared_length` what the header announced.
+    """
+
+    msg_type: int
+    body: bytes
+    declared_length: int
+    frame: int
+    frames: tuple[int, ...]
+    record_version: int
+    damaged: str | None = None
+    truncated: bool = False
+
+
+class HandshakeReader:
+    """Frames the handshake messages of one direction's plaintext handshake records."""
+
+    __slots__ = ("_buf", "_frames", "_version", "max_message")
+
+    def __init__(self, *, max_message: int = MAX_HANDSHAKE_MESSAGE) -> None:
+        self._buf = bytearray()
+        self._frames: list[int] = []
+        self._version = 0
+        self.max_message = max_message
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._buf)
+
+    def feed(self, record: Record) -> list[HandshakeMessage]:
+        out: list[HandshakeMessage] = []
+        fragment = record.fragment or b""
+        if record.damaged is not None:
+            out.extend(self._damaged(record, fragment))
+            return out
+        if not self._buf:
+            self._frames = []
+        self._buf += fragment
+        self._version = record.version
+        for f in record.frames:
+            if f not in self._frames:
+                self._frames.append(f)
+        while len(self._buf) >= HANDSHAKE_HEADER_LENGTH:
+            length = int.from_bytes(self._buf[1:4], "big")
+            total = HANDSHAKE_HEADER_LENGTH + length
+            if length > self.max_message:
+                out.append(self._message(self._buf[0], b"", length, record, damaged="message too long"))
+                self._buf.clear()
+                break
+            if len(self._buf) < total:
+                break
+            out.append(self._message(self._buf[0], bytes(self._buf[4:total]), length, record))
+            del self._buf[:total]
+            if self._buf:
+                self._frames = [record.frames[-1]] if record.frames else []
+        return out
+
+    def _message(
+        self, msg_type: int, body: bytes, length: int, record: Record, *, damaged: str | None = None
+    ) -> HandshakeMessage:
+        frames = tuple(self._frames) or record.frames
+        return HandshakeMessage(
+            msg_type=msg_type,
+            body=body,
+            declared_length=length,
+            frame=record.frame,
+            frames=frames,
+            record_version=self._version,
+            damaged=damaged,
+            truncated=record.truncated,
+        )
+
+    def _damaged(self, record: Record, fragment: bytes) -> list[HandshakeMessage]:
+        """A record with missing bytes: report the message it was building, then drop the rest."""
+        data = bytes(self._buf) + fragment
+        for f in record.frames:
+            if f not in self._frames:
+                self._frames.append(f)
+        self._buf.clear()
+        if len(data) < 1:
+            return []
+        length = int.from_bytes(data[1:4], "big") if len(data) >= 4 else 0
+        body = data[4 : 4 + length]
+        msg = HandshakeMessage(
+            msg_type=data[0],
+            body=body,
+            declared_length=length,
+            frame=record.frame,
+            frames=tuple(self._frames) or record.frames,
+            record_version=record.version,
+            damaged=record.damaged,
+            truncated=record.truncated,
+        )
+        self._frames = []
+        return [msg]

@@ -1,0 +1,241 @@
+"""Sans-IO TLS record reader for one direction of a connection.
+
+Feed it the direction's bytes in order (`feed`) and the holes in them (`gap`); it returns complete
+records. It finds where TLS starts by content, not by port: before the first record, each chunk
+that does not begin like a TLS record (or an SSLv2-format ClientHello) is taken for the plaintext
+protocol in front of it (SMTP before STARTTLS, a PostgreSQL SSLRequest, ...). Application-data
+records are skipped by length without being kept, unless `keep_application_data` is set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONTENT_CHANGE_CIPHER_SPEC = 20
+CONTENT_ALERT = 21
+CONTENT_HANDSHAKE = 22
+CONTENT_APPLICATION_DATA = 23
+CONTENT_HEARTBEAT = 24
+SSLV2_CLIENT_HELLO = -2  # pseudo content type for the SSLv2-format ClientHello
+
+MAX_RECORD_LENGTH = (1 << 14) + 2048
+HEADER_LENGTH = 5
+_KNOWN_TYPES = frozenset({20, 21, 22, 23, 24})
+# Handshake types a direction's first captured record may start with (a capture can begin mid-handshake).
+_FIRST_HANDSHAKE_TYPES = frozenset({1, 2, 4, 11, 12, 13, 14, 15, 16, 20, 22})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """One TLS record. `fragment` is None when the body was skipped (application data).
+
+    `frame` is the frame that completed the record; `frames` every frame that carried a byte of it.
+    `damaged` says why the body is incomplete (bytes missing from the capture), else None.
+    """
+
+    content_type: int
+    version: int
+    length: int
+    fragment: bytes | None
+    frame: int
+    frames: tuple[int, ...]
+    damaged: str | None = None
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Desync:
+    """The stream stopped looking like TLS at `frame`; `reason` says how."""
+
+    frame: int
+    reason: str
+
+
+RecordEvent = Record | Desync
+
+
+def looks_like_record_start(data: bytes, *, first: bool) -> bool:
+    """Whether `data` begins with a plausible TLS record header (or an SSLv2 ClientHello).
+
+    `first` asks for the stricter test used before any TLS was seen in this direction: a handshake
+    record that opens with a plausible handshake message, a 2-byte alert or a ChangeCipherSpec.
+    """
+    if len(data) < HEADER_LENGTH:
+        return first and looks_like_sslv2_hello(data)
+    ctype, major, minor = data[0], data[1], data[2]
+    length = (data[3] << 8) | data[4]
+    if major != 3 or minor > 4 or length == 0 or length > MAX_RECORD_LENGTH:
+        return first and looks_like_sslv2_hello(data)
+    if not first:
+        return ctype in _KNOWN_TYPES
+    if ctype == CONTENT_HANDSHAKE:
+        if len(data) < HEADER_LENGTH + 4:
+            return len(data) == HEADER_LENGTH or data[5] in _FIRST_HANDSHAKE_TYPES
+        hs_length = int.from_bytes(data[6:9], "big")
+        return data[5] in _FIRST_HANDSHAKE_TYPES and hs_length < (1 << 20)
+    if ctype == CONTENT_ALERT:
+        return length == 2
+    if ctype == CONTENT_CHANGE_CIPHER_SPEC:
+        return length == 1 and len(data) > HEADER_LENGTH and data[5] == 1
+    return False
+
+
+def looks_like_sslv2_hello(data: bytes) -> bool:
+    """An SSLv2-format ClientHello: 2-byte length with the high bit, type 1, version 0x0002/0x03xx."""
+    if len(data) < 5 or not data[0] & 0x80:
+        return False
+    length = ((data[0] & 0x7F) << 8) | data[1]
+    return data[2] == 1 and length >= 9 and (data[3], data[4]) in ((0, 2), (3, 0), (3, 1), (3, 2), (3, 3))
+
+
+class RecordReader:
+    """Reads the records of one direction; see the module docstring."""
+
+    __slots__ = (
+        "synced", "keep_application_data", "_header", "_body", "_need", "_ctype", "_version", "_length",
+        "_frames", "_damaged", "_truncated", "_skipping", "records_seen", "plaintext_bytes_skipped",
+    )
+
+    def __init__(self, *, keep_application_data: bool = False) -> None:
+        self.synced = False
+        self.keep_application_data = keep_application_data
+        self._header = bytearray()
+        self._body = bytearray()
+        self._need = 0
+        self._ctype = 0
+        self._version = 0
+        self._length = 0
+        self._frames: list[int] = []
+        self._damaged: str | None = None
+        self._truncated = False
+        self._skipping = False
+        self.records_seen = 0
+        self.plaintext_bytes_skipped = 0
+
+    @property
+    def in_record(self) -> bool:
+        return self._need > 0 or bool(self._header)
+
+    def feed(self, data: bytes, carrier: int, now: int, *, chunk_start: bool = True) -> list[RecordEvent]:
+        """Take the next in-order bytes, carried by frame `carrier`, delivered while reading `now`."""
+        out: list[RecordEvent] = []
+        if not self.synced:
+            if not (chunk_start and looks_like_record_start(data, first=self.records_seen == 0)):
+                self.plaintext_bytes_skipped += len(data)
+                return out
+            self.synced = True
+        pos = 0
+        end = len(data)
+        while pos < end:
+            if self._need == 0:
+                pos = self._read_header(data, pos, carrier, now, out)
+                if not self.synced:
+                    self.plaintext_bytes_skipped += end - pos
+                    return out
+                continue
+            take = min(self._need, end - pos)
+            if not self._skipping:
+                self._body += data[pos : pos + take]
+            if not self._frames or self._frames[-1] != carrier:
+                self._frames.append(carrier)
+            self._need -= take
+            pos += take
+            if self._need == 0:
+                out.append(self._finish(now))
+        return out
+
+    def gap(self, length: int, frame: int, *, truncated: bool) -> list[RecordEvent]:
+        """`length` bytes are missing here. Inside a record: it is damaged; else sync is lost."""
+        out: list[RecordEvent] = []
+        if not self.synced:
+            return out
+        if self._header:
+            self._header.clear()
+            self.synced = False
+            out.append(Desync(frame=frame, reason="bytes missing inside a record header"))
+            return out
+        if self._need == 0:
+            self.synced = False
+            out.append(Desync(frame=frame, reason=f"{length} bytes missing between records"))
+            return out
+        if frame not in self._frames:
+            self._frames.append(frame)
+        lost = min(length, self._need)
+        if not self._skipping:
+            self._damaged = (
+                f"{lost} bytes cut by the snap length" if truncated else f"{lost} bytes not captured"
+            )
+            self._truncated = self._truncated or truncated
+        self._need -= lost
+        length -= lost
+        if self._need == 0:
+            out.append(self._finish(frame))
+        if length > 0:
+            self.synced = False
+            out.append(Desync(frame=frame, reason=f"{length} bytes missing after a record"))
+        return out
+
+    def _read_header(self, data: bytes, pos: int, carrier: int, now: int, out: list[RecordEvent]) -> int:
+        take = min(HEADER_LENGTH - len(self._header), len(data) - pos)
+        if not self._header and take == HEADER_LENGTH:
+            header = data[pos : pos + HEADER_LENGTH]
+        else:
+            self._header += data[pos : pos + take]
+            if len(self._header) < HEADER_LENGTH:
+                if not self._frames or self._frames[-1] != carrier:
+                    self._frames.append(carrier)
+                return pos + take
+            header = bytes(self._header)
+            self._header.clear()
+        pos += take
+        if header[0] & 0x80 and self.records_seen == 0 and looks_like_sslv2_hello(header):
+            return self._start_sslv2(header, pos, carrier)
+        ctype, major, minor = header[0], header[1], header[2]
+        length = (header[3] << 8) | header[4]
+        if ctype not in _KNOWN_TYPES or major != 3 or minor > 4 or length > MAX_RECORD_LENGTH:
+            self.synced = False
+            self._frames.clear()
+            out.append(Desync(frame=now, reason=f"not a TLS record header: {header.hex()}"))
+            return pos
+        self._ctype = ctype
+        self._version = (major << 8) | minor
+        self._length = length
+        self._need = length
+        self._skipping = ctype == CONTENT_APPLICATION_DATA and not self.keep_application_data
+        if not self._frames or self._frames[-1] != carrier:
+            self._frames.append(carrier)
+        if length == 0:
+            out.append(self._finish(now))
+        return pos
+
+    def _start_sslv2(self, header: bytes, pos: int, carrier: int) -> int:
+        length = ((header[0] & 0x7F) << 8) | header[1]
+        self._ctype = SSLV2_CLIENT_HELLO
+        self._version = 0x0002
+        self._length = length
+        self._body = bytearray(header[2:])
+        self._need = length - 3
+        self._skipping = False
+        if not self._frames or self._frames[-1] != carrier:
+            self._frames.append(carrier)
+        return pos
+
+    def _finish(self, now: int) -> Record:
+        frames = tuple(self._frames)
+        record = Record(
+            content_type=self._ctype,
+            version=self._version,
+            length=self._length,
+            fragment=None if self._skipping else bytes(self._body),
+            frame=max(now, frames[-1]) if frames else now,
+            frames=frames,
+            damaged=self._damaged,
+            truncated=self._truncated,
+        )
+        self._body.clear()
+        self._frames.clear()
+        self._damaged = None
+        self._truncated = False
+        self._skipping = False
+        self.records_seen += 1
+        return record
