@@ -79,3 +79,12 @@ def test_sequence_wraparound():
     out = r.push(start, b"ab", 0, 1) + r.push(0, b"cd", 0, 2)
     assert _data(out) == b"abcd"
     assert seq_diff(1, 0xFFFFFFFF) == 2
+
+
+def test_segment_after_hole_the_peer_already_acknowledged_is_not_held():
+    r = DirectionReassembler()
+    r.push(1, b"abc", 0, 1)
+    r.ack_seen(10, 2)  # the receiver got bytes 4..9, which the capture lacks
+    out = r.push(10, b"xyz", 0, 3)
+    assert out[0] == Gap(6, 3)
+    assert _data(out) == b"xyz"

@@ -18,6 +18,8 @@ from tlscap.decode.decoder import Decoder
 from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.tcp.streams import StreamTable
 
+SOCKS_PORT = 1080
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AnalysisOptions:
@@ -56,10 +58,16 @@ def analyze_capture(path: str, options: AnalysisOptions | None = None) -> Captur
                     tunnel=seg.tunnel,
                     first_frame=seg.frame,
                     first_time_ns=seg.timestamp_ns,
+                    socks_port=SOCKS_PORT in (seg.src_port, seg.dst_port),
                 )
                 conv.state = tracker
                 trackers.append(tracker)
             tracker.on_segment(seg, side)
+            if tracker.socks_port and not tracker.socks_counted and tracker.session.is_tls:
+                # Wireshark's SOCKS dissector opens a conversation for the proxied connection when the
+                # first data after the SOCKS exchange arrives; that takes a tcp.stream index too.
+                tracker.socks_counted = True
+                table.count += 1
         info = reader.info
     report.format = info.format
     report.link_types = list(info.link_types)

@@ -27,8 +27,8 @@ def apply_rules(conn: Connection, at: datetime | None = None) -> None:
 
 def outcome(conn: Connection) -> str:
     """established | failed | incomplete | unknown, from what is visible."""
-    if not saw_hello(conn):
-        return "unknown"
+    if not saw_hello(conn) or conn.version_code == 0x0002:
+        return "unknown"  # no hello seen, or SSL 2.0, whose handshake is encrypted after the hellos
     if plaintext_fatal_alert(conn) is not None:
         return "failed"
     if handshake_complete(conn):

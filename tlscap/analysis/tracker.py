@@ -10,6 +10,8 @@ from tlscap.tls.session import TlsSession
 
 # A direction that shows no TLS after this much plaintext is taken for a non-TLS protocol.
 MAX_PLAINTEXT_BEFORE_TLS = 256 * 1024
+# Times of payload frames kept per connection, so an event credited to an earlier frame gets its time.
+MAX_CARRIER_TIMES = 512
 
 
 @dataclass(slots=True)
@@ -37,7 +39,10 @@ class ConnectionTracker:
     session: TlsSession = field(default_factory=TlsSession)
     ends: list[TcpEnd] = field(default_factory=list)
     frame_times_ns: dict[int, int] = field(default_factory=dict)
+    carrier_times_ns: dict[int, int] = field(default_factory=dict)
     given_up: bool = False
+    socks_port: bool = False
+    socks_counted: bool = False
 
     def on_segment(self, seg: Segment, side: bool) -> None:
         self.last_frame = seg.frame
@@ -47,6 +52,8 @@ class ConnectionTracker:
         if self.given_up:
             return
         frame = seg.frame
+        if (seg.payload or seg.payload_missing) and len(self.carrier_times_ns) < MAX_CARRIER_TIMES:
+            self.carrier_times_ns[frame] = seg.timestamp_ns
         if seg.has_ack:
             self._deliver(not side, self.reassembly[not side].ack_seen(seg.ack, frame), frame)
         deliveries = self.reassembly[side].push(
@@ -72,7 +79,7 @@ class ConnectionTracker:
             else:
                 session.gap(side, d.length, d.frame, truncated=d.truncated)
         for ev in session.events[before:]:
-            self.frame_times_ns.setdefault(ev.frame, self.last_time_ns)
+            self.frame_times_ns.setdefault(ev.frame, self.carrier_times_ns.get(ev.frame, self.last_time_ns))
 
     def _maybe_give_up(self) -> None:
         s = self.session

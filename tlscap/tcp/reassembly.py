@@ -62,7 +62,7 @@ class DirectionReassembler:
     `flush(frame)` ends the direction (capture end or close) and delivers what is left.
     """
 
-    __slots__ = ("next_seq", "pending", "pending_bytes", "fin_seen", "bytes_delivered")
+    __slots__ = ("next_seq", "pending", "pending_bytes", "fin_seen", "bytes_delivered", "peer_ack")
 
     def __init__(self) -> None:
         self.next_seq: int | None = None
@@ -70,6 +70,7 @@ class DirectionReassembler:
         self.pending_bytes = 0
         self.fin_seen = False
         self.bytes_delivered = 0
+        self.peer_ack: int | None = None
 
     def push(
         self, seq: int, payload: bytes, missing: int, frame: int, syn: bool = False, fin: bool = False
@@ -91,7 +92,9 @@ class DirectionReassembler:
             return out  # a retransmission of bytes already delivered
         if offset < 0:
             self._hold(seq, payload, missing, frame)
-            if len(self.pending) > MAX_PENDING_SEGMENTS or self.pending_bytes > MAX_PENDING_BYTES:
+            acked_past_hole = self.peer_ack is not None and seq_diff(self.peer_ack, seq) >= 0
+            if (acked_past_hole or len(self.pending) > MAX_PENDING_SEGMENTS
+                    or self.pending_bytes > MAX_PENDING_BYTES):
                 out.extend(self._skip_hole(frame))
             return out
         self._deliver(payload, missing, offset, frame, out)
@@ -100,6 +103,8 @@ class DirectionReassembler:
 
     def ack_seen(self, ack: int, frame: int) -> list[Delivery]:
         """The peer acknowledged up to `ack`: a hole before that was lost, not late."""
+        if self.peer_ack is None or seq_diff(ack, self.peer_ack) > 0:
+            self.peer_ack = ack
         if self.next_seq is None or not self.pending or seq_diff(ack, self.next_seq) <= 0:
             return []
         if seq_diff(self.pending[0].seq, self.next_seq) <= 0:

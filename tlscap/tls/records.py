@@ -16,7 +16,7 @@ CONTENT_ALERT = 21
 CONTENT_HANDSHAKE = 22
 CONTENT_APPLICATION_DATA = 23
 CONTENT_HEARTBEAT = 24
-SSLV2_CLIENT_HELLO = -2  # pseudo content type for the SSLv2-format ClientHello
+SSLV2_HELLO = -2  # pseudo content type for an SSLv2-format hello (body starts with its message type)
 
 MAX_RECORD_LENGTH = (1 << 14) + 2048
 HEADER_LENGTH = 5
@@ -58,7 +58,8 @@ def looks_like_record_start(data: bytes, *, first: bool) -> bool:
     """Whether `data` begins with a plausible TLS record header (or an SSLv2 ClientHello).
 
     `first` asks for the stricter test used before any TLS was seen in this direction: a handshake
-    record that opens with a plausible handshake message, a 2-byte alert or a ChangeCipherSpec.
+    record that opens with a plausible handshake message, an alert, a ChangeCipherSpec, or
+    application data (a capture that begins after the handshake).
     """
     if len(data) < HEADER_LENGTH:
         return first and looks_like_sslv2_hello(data)
@@ -74,18 +75,23 @@ def looks_like_record_start(data: bytes, *, first: bool) -> bool:
         hs_length = int.from_bytes(data[6:9], "big")
         return data[5] in _FIRST_HANDSHAKE_TYPES and hs_length < (1 << 20)
     if ctype == CONTENT_ALERT:
-        return length == 2
+        return length <= 2 + 256 + 64  # a plaintext alert, or an encrypted one (MAC, IV, padding)
+    if ctype == CONTENT_APPLICATION_DATA:
+        return 1 <= minor <= 3  # the capture began after the handshake; TLS 1.3 also says 0x0303 here
     if ctype == CONTENT_CHANGE_CIPHER_SPEC:
         return length == 1 and len(data) > HEADER_LENGTH and data[5] == 1
     return False
 
 
 def looks_like_sslv2_hello(data: bytes) -> bool:
-    """An SSLv2-format ClientHello: 2-byte length with the high bit, type 1, version 0x0002/0x03xx."""
+    """An SSLv2-format hello: 2-byte length with the high bit, then a ClientHello (type 1, version
+    0x0002/0x03xx) or an SSL 2.0 ServerHello (type 4, session-id-hit 0/1, certificate type X.509)."""
     if len(data) < 5 or not data[0] & 0x80:
         return False
     length = ((data[0] & 0x7F) << 8) | data[1]
-    return data[2] == 1 and length >= 9 and (data[3], data[4]) in ((0, 2), (3, 0), (3, 1), (3, 2), (3, 3))
+    if data[2] == 1:
+        return length >= 9 and (data[3], data[4]) in ((0, 2), (3, 0), (3, 1), (3, 2), (3, 3))
+    return data[2] == 4 and length >= 11 and data[3] in (0, 1) and data[4] == 1
 
 
 class RecordReader:
@@ -210,7 +216,7 @@ class RecordReader:
 
     def _start_sslv2(self, header: bytes, pos: int, carrier: int) -> int:
         length = ((header[0] & 0x7F) << 8) | header[1]
-        self._ctype = SSLV2_CLIENT_HELLO
+        self._ctype = SSLV2_HELLO
         self._version = 0x0002
         self._length = length
         self._body = bytearray(header[2:])
@@ -227,7 +233,7 @@ class RecordReader:
             version=self._version,
             length=self._length,
             fragment=None if self._skipping else bytes(self._body),
-            frame=max(now, frames[-1]) if frames else now,
+            frame=frames[-1] if frames else now,  # the frame that carried the record's last byte
             frames=frames,
             damaged=self._damaged,
             truncated=self._truncated,

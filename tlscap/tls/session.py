@@ -18,7 +18,7 @@ from tlscap.tls.records import (
     CONTENT_APPLICATION_DATA,
     CONTENT_CHANGE_CIPHER_SPEC,
     CONTENT_HANDSHAKE,
-    SSLV2_CLIENT_HELLO,
+    SSLV2_HELLO,
     Desync,
     Record,
     RecordReader,
@@ -113,7 +113,7 @@ class TlsSession:
             self.events.append(TlsEvent(kind="application_data", frame=ev.frame, frames=ev.frames,
                                         side=side, name="ApplicationData", length=ev.length,
                                         encrypted=True))
-        elif ctype == SSLV2_CLIENT_HELLO:
+        elif ctype == SSLV2_HELLO:
             self._on_sslv2_hello(side, ev)
 
     def _tls13(self) -> bool:
@@ -141,13 +141,24 @@ class TlsSession:
             self._on_message(side, msg)
 
     def _on_sslv2_hello(self, side: bool, rec: Record) -> None:
+        body = rec.fragment or b""
+        if body[:1] == b"\x04":  # SSL 2.0 ServerHello: the server agreed to speak SSL 2.0
+            if self.client_side is None:
+                self.client_side = not side
+            self.version = int.from_bytes(body[3:5], "big") if len(body) >= 5 else 0x0002
+            self.events.append(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
+                                        name="ServerHello", msg_type=4, length=rec.length))
+            return
         parsed: object | None = None
         error = None
         try:
-            parsed = M.parse_sslv2_client_hello(rec.fragment or b"")
+            parsed = M.parse_sslv2_client_hello(body)
         except TlscapError as exc:
             error = str(exc)
-        self.client_side = side if self.client_side is None else self.client_side
+        if self.client_side is None:
+            self.client_side = side
+        if isinstance(parsed, M.ClientHello) and self.sni is None:
+            self.sni = parsed.sni
         self.events.append(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
                                     name="ClientHello", parsed=parsed, msg_type=1, error=error,
                                     length=rec.length))

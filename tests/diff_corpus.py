@@ -1,0 +1,50 @@
+"""Run tlscap over the public corpus and list where it disagrees with tshark (a developer's tool).
+
+    .venv/bin/python tests/diff_corpus.py [substring...]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from corpus_facts import CORPUS, compare as compare_facts, has_tcp_tls, load_truth, truth_files  # noqa: E402
+
+from tlscap.analysis.engine import analyze_capture  # noqa: E402
+
+
+def compare(truth_path: Path) -> tuple[int, int, set, set] | None:
+    truth = load_truth(truth_path)
+    if not has_tcp_tls(truth):
+        return None
+    report = analyze_capture(str(CORPUS / truth["file"]))
+    c = compare_facts(truth, report)
+    return c.total, c.agreed, set(c.tshark_only), set(c.tlscap_only)
+
+
+def main(argv: list[str]) -> int:
+    grand_total = grand_ok = 0
+    for path in truth_files():
+        if argv and not any(a in path.name for a in argv):
+            continue
+        result = compare(path)
+        if result is None:
+            continue
+        total, ok, missing, extra = result
+        grand_total += total
+        grand_ok += ok
+        if missing or extra:
+            print(f"== {path.name}: {ok}/{total}")
+            for f in sorted(missing, key=str)[:8]:
+                print("   tshark only:", str(f)[:300])
+            for f in sorted(extra, key=str)[:8]:
+                print("   tlscap only:", str(f)[:300])
+    print(f"agreement {grand_ok}/{grand_total} = {100 * grand_ok / max(grand_total, 1):.2f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
