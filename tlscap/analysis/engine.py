@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tlscap.analysis.builder import build_connection
-from tlscap.analysis.model import CaptureReport, Connection
+from tlscap.analysis.model import CaptureReport, Connection, TcpEndEntry
 from tlscap.analysis.rules import apply_rules
 from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.capture.linktypes import link_type_title
 from tlscap.capture.reader import open_capture
 from tlscap.decode.decoder import Decoder
 from tlscap.errors import CaptureIssue, CaptureOpenError
-from tlscap.tcp.streams import StreamTable
+from tlscap.decode.segment import Segment
+from tlscap.tcp.streams import Conversation, StreamTable
 
 SOCKS_PORT = 1080
 
@@ -41,33 +42,12 @@ def analyze_capture(path: str, options: AnalysisOptions | None = None) -> Captur
         report.unreadable = True
         report.errors.append(CaptureIssue(code="unreadable", message=exc.reason))
         return report
-    table: StreamTable[ConnectionTracker] = StreamTable()
-    trackers: list[ConnectionTracker] = []
-    decoder = Decoder()
+    run = _Run(options)
     with reader:
         for frame in reader:
-            seg = decoder.decode(frame)
-            if seg is None:
-                continue
-            conv, side, _ = table.lookup(seg)
-            tracker = conv.state
-            if tracker is None:
-                tracker = ConnectionTracker(
-                    stream=conv.stream,
-                    endpoints={side: (seg.src_ip, seg.src_port), not side: (seg.dst_ip, seg.dst_port)},
-                    tunnel=seg.tunnel,
-                    first_frame=seg.frame,
-                    first_time_ns=seg.timestamp_ns,
-                    socks_port=SOCKS_PORT in (seg.src_port, seg.dst_port),
-                )
-                conv.state = tracker
-                trackers.append(tracker)
-            tracker.on_segment(seg, side)
-            if tracker.socks_port and not tracker.socks_counted and tracker.session.is_tls:
-                # Wireshark's SOCKS dissector opens a conversation for the proxied connection when the
-                # first data after the SOCKS exchange arrives; that takes a tcp.stream index too.
-                tracker.socks_counted = True
-                table.count += 1
+            seg = run.decoder.decode(frame)
+            if seg is not None:
+                run.on_segment(seg)
         info = reader.info
     report.format = info.format
     report.link_types = list(info.link_types)
@@ -76,16 +56,86 @@ def analyze_capture(path: str, options: AnalysisOptions | None = None) -> Captur
     report.first_time_ns = info.first_time_ns
     report.last_time_ns = info.last_time_ns
     report.errors.extend(info.issues)
-    for tracker in trackers:
+    report.connections = run.finish()
+    return report
+
+
+class _Closed:
+    """What stays of a TLS conversation once it was finalized: its Connection."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+
+class _Run:
+    """The state of one capture's analysis: conversations open and connections done."""
+
+    def __init__(self, options: AnalysisOptions) -> None:
+        self.options = options
+        self.decoder = Decoder()
+        self.table: StreamTable[ConnectionTracker | _Closed] = StreamTable()
+        self.open: dict[int, tuple[Conversation[ConnectionTracker | _Closed], ConnectionTracker]] = {}
+        self.done: dict[int, Connection] = {}
+
+    def on_segment(self, seg: Segment) -> None:
+        conv, side, _ = self.table.lookup(seg)
+        state = conv.state
+        if isinstance(state, _Closed):
+            _after_close(state, seg, side)
+            return
+        tracker = state
+        if tracker is None:
+            tracker = ConnectionTracker(
+                stream=conv.stream,
+                endpoints={side: (seg.src_ip, seg.src_port), not side: (seg.dst_ip, seg.dst_port)},
+                tunnel=seg.tunnel,
+                first_frame=seg.frame,
+                first_time_ns=seg.timestamp_ns,
+                socks_port=SOCKS_PORT in (seg.src_port, seg.dst_port),
+            )
+            conv.state = tracker
+            self.open[conv.stream] = (conv, tracker)
+        tracker.on_segment(seg, side)
+        if tracker.socks_port and not tracker.socks_counted and tracker.session.is_tls:
+            # Wireshark's SOCKS dissector opens a conversation for the proxied connection when the
+            # first data after the SOCKS exchange arrives; that takes a tcp.stream index too.
+            tracker.socks_counted = True
+            self.table.count += 1
+        if tracker.closed or tracker.given_up:
+            self._finalize(conv, tracker)
+
+    def _finalize(self, conv: Conversation[ConnectionTracker | _Closed], tracker: ConnectionTracker) -> None:
+        """Build the finished connection's report and free its reassembly and TLS state."""
+        del self.open[tracker.stream]
         tracker.finish()
         if not tracker.session.is_tls:
-            continue
+            conv.state = None  # nothing kept; a reused or revived connection starts afresh
+            return
         conn = build_connection(tracker)
-        if not _selected(conn, options):
-            continue
-        apply_rules(conn, options.at)
-        report.connections.append(conn)
-    return report
+        if _selected(conn, self.options):
+            self.done[tracker.stream] = conn
+        conv.state = _Closed(conn)
+
+    def finish(self) -> list[Connection]:
+        for conv, tracker in list(self.open.values()):
+            self._finalize(conv, tracker)
+        connections = [self.done[k] for k in sorted(self.done)]
+        for conn in connections:
+            apply_rules(conn, self.options.at)
+        return connections
+
+
+def _after_close(state: _Closed, seg: Segment, side: bool) -> None:
+    """Late segments of a finalized connection only extend its span (and a late FIN/RST shows)."""
+    conn = state.connection
+    conn.last_frame = seg.frame
+    conn.last_time_ns = seg.timestamp_ns
+    if seg.fin or seg.rst:
+        sender = "client" if (seg.src_ip, seg.src_port) == (conn.client.ip, conn.client.port) else "server"
+        conn.tcp_ends.append(TcpEndEntry(frame=seg.frame, sender=sender, kind="RST" if seg.rst else "FIN"))
+        conn.frame_times_ns.setdefault(seg.frame, seg.timestamp_ns)
 
 
 def _selected(conn: Connection, options: AnalysisOptions) -> bool:

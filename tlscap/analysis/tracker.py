@@ -66,6 +66,13 @@ class ConnectionTracker:
             self.frame_times_ns[frame] = seg.timestamp_ns
         self._maybe_give_up()
 
+    @property
+    def closed(self) -> bool:
+        """Reset, or both sides sent FIN: nothing more of this connection can be read."""
+        if any(e.kind == "RST" for e in self.ends):
+            return True
+        return len({e.side for e in self.ends if e.kind == "FIN"}) == 2
+
     def finish(self) -> None:
         for side in (True, False):
             self._deliver(side, self.reassembly[side].flush(self.last_frame), self.last_frame)

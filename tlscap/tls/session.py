@@ -25,6 +25,9 @@ from tlscap.tls.records import (
 )
 
 TLS13 = 0x0304
+# Application-data records listed per direction (the first ones tell the handshake's fate; the
+# rest are only counted).
+MAX_APP_DATA_EVENTS = 4
 
 
 @dataclass(slots=True, kw_only=True)
@@ -110,6 +113,8 @@ class TlsSession:
         elif ctype == CONTENT_APPLICATION_DATA:
             direction.app_data_records += 1
             direction.app_data_bytes += ev.length
+            if direction.app_data_records > MAX_APP_DATA_EVENTS:
+                return  # counted, not listed: memory stays bounded on long connections
             self.events.append(TlsEvent(kind="application_data", frame=ev.frame, frames=ev.frames,
                                         side=side, name="ApplicationData", length=ev.length,
                                         encrypted=True))
