@@ -1,0 +1,264 @@
+"""Open a capture file of any supported kind and stream its frames.
+
+The format is found from the magic number, never the file name: pcap (µs or ns, either byte
+order), pcapng, or either of them gzip-compressed (decompressed as a stream). `open_capture`
+raises `CaptureOpenError` only when nothing can be read; damage met later becomes one
+`CaptureIssue` in `CaptureReader.info.issues` and iteration simply stops.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from tlscap.capture import pcap, pcapng
+from tlscap.capture.frame import Frame
+from tlscap.errors import CaptureIssue, CaptureOpenError
+
+CHUNK_SIZE = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_MAX_COMMENT_CHARS = 1 << 22  # bounds memory for files that comment every packet
+
+
+@dataclass(slots=True, kw_only=True)
+class CaptureInfo:
+    """What is known about a capture; the counters grow while its frames are read.
+
+    `link_types` are report names (`link_type_name`) in the order the file declares them, with
+    their numbers in `link_type_numbers`; `snaplens` has one entry per interface (0 = no limit).
+    `first_time_ns` / `last_time_ns` are the earliest and latest packet times (UTC ns), None
+    before the first timed frame. `secrets` are the TLS key logs of pcapng Decryption Secrets
+    Blocks; `comments` are the file's comment options (section, interface and packet comments).
+    """
+
+    path: str
+    format: str
+    gzip: bool = False
+    link_types: list[str] = field(default_factory=list)
+    link_type_numbers: list[int] = field(default_factory=list)
+    frames: int = 0
+    first_time_ns: int | None = None
+    last_time_ns: int | None = None
+    snaplens: list[int] = field(default_factory=list)
+    issues: list[CaptureIssue] = field(default_factory=list)
+    secrets: list[bytes] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    comment_chars: int = field(default=0, init=False, repr=False, compare=False)
+
+    @property
+    def snaplen(self) -> int | None:
+        """The first interface's snap length (0 = unlimited), None when the file declares none."""
+        return self.snaplens[0] if self.snaplens else None
+
+    def add_link_type(self, number: int, name: str) -> None:
+        """Remember a link type the first time it is seen."""
+        if number not in self.link_type_numbers:
+            self.link_type_numbers.append(number)
+            self.link_types.append(name)
+
+    def add_comment(self, text: str) -> None:
+        """Keep a comment, up to a total size; one issue says when later ones were dropped."""
+        if self.comment_chars + len(text) > _MAX_COMMENT_CHARS:
+            if self.comment_chars <= _MAX_COMMENT_CHARS:
+                self.issues.append(
+                    CaptureIssue(
+                        code="too-many-comments", message="comments beyond 4 MiB of text were ignored"
+                    )
+                )
+                self.comment_chars = _MAX_COMMENT_CHARS + 1
+            return
+        self.comment_chars += len(text)
+        self.comments.append(text)
+
+
+class Source:
+    """Reads a binary stream in large chunks and remembers why it stopped early.
+
+    Parsers keep a `bytes` buffer and a position in it; `more` returns the unread tail
+    extended to at least `need` bytes when the stream still has them. A read error (a corrupt
+    or cut gzip stream, an I/O error) ends the data instead of raising.
+    """
+
+    __slots__ = ("_read", "_closers", "offset", "error_code", "error")
+
+    def __init__(
+        self, read: Callable[[int], bytes], closers: list[Callable[[], None]], *, gzip_: bool
+    ) -> None:
+        self._read = read
+        self._closers = closers
+        self.offset = 0  # stream offset of the buffer last returned by `more`
+        self.error_code = "bad-gzip" if gzip_ else "read-error"
+        self.error: str | None = None
+
+    def more(self, buf: bytes, pos: int, need: int) -> bytes:
+        """Return `buf[pos:]` plus enough new data to hold `need` bytes, or all there is."""
+        self.offset += pos
+        chunks = [buf[pos:]]
+        have = len(chunks[0])
+        while have < need and self.error is None:
+            try:
+                chunk = self._read(max(CHUNK_SIZE, need - have))
+            except (OSError, EOFError, zlib.error) as exc:  # gzip raises all three for bad data
+                self.error = _one_line(exc)
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            have += len(chunk)
+        return b"".join(chunks) if len(chunks) > 1 else chunks[0]
+
+    def end(self, info: CaptureInfo, cut: str | None) -> None:
+        """Record why reading stopped (`cut` describes a last record the data ends inside), then close.
+
+        A stream error explains a cut record better than the cut itself, so it wins: one issue at most.
+        """
+        if self.error is not None:
+            message = f"the compressed data is damaged or cut after frame {info.frames}: {self.error}"
+            if self.error_code == "read-error":
+                message = f"read error after frame {info.frames}: {self.error}"
+            info.issues.append(CaptureIssue(code=self.error_code, message=message))
+        elif cut is not None:
+            info.issues.append(CaptureIssue(code="truncated-file", message=cut))
+        self.close()
+
+    def bad(self, info: CaptureInfo, message: str) -> None:
+        """Record data that cannot be walked past (`bad-block`), then close."""
+        info.issues.append(CaptureIssue(code="bad-block", message=message))
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying file(s); safe to call again."""
+        closers, self._closers = self._closers, []
+        for close in closers:
+            try:
+                close()
+            except (OSError, EOFError, zlib.error):
+                pass
+
+
+class CaptureReader:
+    """The frames of one capture, in file order; `info` is filled in while they are read.
+
+    Iterate it once (it is its own iterator); use it as a context manager, or call `close`,
+    to close the file early. Iteration closes the file when it reaches the end.
+    """
+
+    __slots__ = ("info", "_frames", "_source")
+
+    def __init__(self, info: CaptureInfo, frames: Iterator[Frame], source: Source) -> None:
+        self.info = info
+        self._frames = frames
+        self._source = source
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self._frames
+
+    def __next__(self) -> Frame:
+        return next(self._frames)
+
+    def close(self) -> None:
+        """Stop reading and close the file."""
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+        self._source.close()
+
+    def __enter__(self) -> CaptureReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_capture(path: str | Path) -> CaptureReader:
+    """Open a pcap or pcapng file, gzip-compressed or not, found by its magic number.
+
+    Raises CaptureOpenError with a one-line reason when the file cannot be read as a capture.
+    """
+    name = str(path)
+    raw = _open_file(name)
+    try:
+        source, head, compressed = _start(name, raw)
+        return _reader(name, source, head, compressed)
+    except CaptureOpenError:
+        raw.close()
+        raise
+
+
+def _open_file(name: str) -> BinaryIO:
+    try:
+        return open(name, "rb", buffering=CHUNK_SIZE)  # closed by Source.close
+    except FileNotFoundError:
+        raise CaptureOpenError(name, "no such file") from None
+    except IsADirectoryError:
+        raise CaptureOpenError(name, "is a directory") from None
+    except PermissionError:
+        raise CaptureOpenError(name, "permission denied") from None
+    except OSError as exc:
+        raise CaptureOpenError(name, _one_line(exc)) from None
+
+
+def _start(name: str, raw: BinaryIO) -> tuple[Source, bytes, bool]:
+    """Build the byte source (decompressing if needed) and read the file's first bytes."""
+    try:
+        magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    except OSError as exc:
+        raise CaptureOpenError(name, _one_line(exc)) from None
+    if magic == _GZIP_MAGIC:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        source = Source(stream.read1, [stream.close, raw.close], gzip_=True)
+    else:
+        source = Source(raw.read, [raw.close], gzip_=False)
+    head = source.more(b"", 0, 64)
+    compressed = magic == _GZIP_MAGIC
+    if source.error is not None and len(head) < 4:
+        raise CaptureOpenError(name, "corrupt gzip data" if compressed else _one_line_text(source.error))
+    if not head:
+        raise CaptureOpenError(
+            name, "empty file" if not compressed else "empty file (after gzip decompression)"
+        )
+    return source, head, compressed
+
+
+def _reader(name: str, source: Source, head: bytes, compressed: bool) -> CaptureReader:
+    """Pick the parser from the magic number."""
+    if head[:4] == pcapng.SHB_MAGIC:
+        reason = pcapng.check_start(head)
+        if reason is not None:
+            raise CaptureOpenError(name, reason)
+        info = CaptureInfo(path=name, format="pcapng", gzip=compressed)
+        return CaptureReader(info, pcapng.iter_frames(source, info, head), source)
+    if pcap.is_pcap_magic(head):
+        try:
+            header = pcap.parse_header(head)
+        except ValueError as exc:
+            raise CaptureOpenError(name, str(exc)) from None
+        info = CaptureInfo(path=name, format="pcap", gzip=compressed)
+        return CaptureReader(info, pcap.iter_frames(source, info, header, head), source)
+    what = "not a pcap or pcapng capture"
+    if compressed:
+        what = "gzip-compressed, but " + what
+    raise CaptureOpenError(name, f"{what} (starts with {_describe(head[:8])})")
+
+
+def _describe(start: bytes) -> str:
+    """Show a file's first bytes as text when they are printable, else as hex."""
+    if all(0x20 <= b < 0x7F for b in start):
+        return repr(start.decode("ascii"))
+    return start.hex(" ")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return _one_line_text(text)
+
+
+def _one_line_text(text: str) -> str:
+    return " ".join(text.split())
