@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tlscap.decode.segment import Segment
 from tlscap.tcp.reassembly import Chunk, Delivery, DirectionReassembler
+from tlscap.tls.openvpn import OpenVpnChannel, OpenVpnReader, looks_like_openvpn_tcp
 from tlscap.tls.session import TlsSession
 
 # A direction that shows no TLS after this much plaintext is taken for a non-TLS protocol.
@@ -43,6 +44,7 @@ class ConnectionTracker:
     given_up: bool = False
     socks_port: bool = False
     socks_counted: bool = False
+    openvpn: dict[bool, OpenVpnReader] | None = None
 
     def on_segment(self, seg: Segment, side: bool) -> None:
         self.last_frame = seg.frame
@@ -82,7 +84,14 @@ class ConnectionTracker:
         before = len(session.events)
         for d in deliveries:
             if isinstance(d, Chunk):
-                session.feed(side, d.data, d.frame, now)
+                if self.openvpn is None and not session.is_tls and looks_like_openvpn_tcp(d.data):
+                    channel = OpenVpnChannel()
+                    self.openvpn = {True: OpenVpnReader(channel), False: OpenVpnReader(channel)}
+                if self.openvpn is not None:
+                    for data, carrier in self.openvpn[side].feed(d.data, d.frame):
+                        session.feed(side, data, carrier, now)
+                else:
+                    session.feed(side, d.data, d.frame, now)
             else:
                 session.gap(side, d.length, d.frame, truncated=d.truncated)
         for ev in session.events[before:]:
