@@ -11,19 +11,21 @@ from __future__ import annotations
 import pytest
 
 from corpus_facts import CORPUS, compare, has_tcp_tls, load_truth, truth_files
+from ooo_truth import ooo_truth
 from tlscap.analysis.engine import analyze_capture
 
-OOO = ("tshark 4.0 does not reassemble out-of-order TCP segments by default "
-       "(tcp.reassemble_out_of_order is off); with it on, tshark agrees with tlscap")
+# tshark 4.0 does not reassemble out-of-order TCP segments by default (tcp.reassemble_out_of_order
+# is off). For these captures the truth is regenerated with it on, and tlscap must agree with that.
+OUT_OF_ORDER = (
+    "zeek__hrr.pcap.json",  # the real ServerHello is in out-of-order frame 11
+    "zeek__psql-aws-ssl-preferred.pcap.json",  # the server's flight
+    "zeek__psql-aws-ssl-require.pcap.json",  # the server's Certificate (frames 9, 11, 10)
+    "zeek__psql-aws-ssl-require-15432.pcap.json",
+    "suricata-verify__tls__tls-subjectaltname__input.pcap.json",  # stream 3's flight in frame 126
+)
 
 # capture truth name -> (reason, number of facts on which tlscap and tshark disagree)
 KNOWN_DIFFERENCES: dict[str, tuple[str, int]] = {
-    "zeek__hrr.pcap.json": (OOO + ": the real ServerHello is in out-of-order frame 11", 1),
-    "zeek__psql-aws-ssl-preferred.pcap.json": (OOO + ": ServerHello, Certificate, CertificateRequest", 3),
-    "zeek__psql-aws-ssl-require.pcap.json": (OOO + ": the server's Certificate (frames 9, 11, 10)", 1),
-    "zeek__psql-aws-ssl-require-15432.pcap.json": (OOO + ": the server's Certificate (frames 9, 11, 10)", 1),
-    "suricata-verify__tls__tls-subjectaltname__input.pcap.json": (
-        OOO + ": stream 3's ServerHello and Certificate in frame 126", 2),
     "zeek__tls-fragmented-handshake.pcap.gz.json": (
         "tshark 4.0 quirk named in the corpus README: the Certificate split over ~20 records shows as "
         "'Encrypted Handshake Message'; tlscap reassembles it (frame 410)", 1),
@@ -37,24 +39,18 @@ KNOWN_DIFFERENCES: dict[str, tuple[str, int]] = {
         "frame 251 retransmits a segment the capture lost (encrypted alert); tshark marks it a "
         "retransmission and skips it, tlscap reads it once", 1),
     "nDPI__openvpn.pcap.json": (
-        "TLS carried inside OpenVPN's control channel: the native engine does not decode OpenVPN "
-        "(issue 9: tunnels and the tshark engine)", 5),
-    "nDPI__openvpn_nohmac_tcp.pcapng.json": (
-        "TLS carried inside OpenVPN over TCP: not decoded by the native engine (issue 9)", 5),
+        "stream 1 is OpenVPN on port 443 (port-share): tshark expects plain TLS there and shows nothing; "
+        "tlscap finds the OpenVPN control channel by content and reads its mutual-TLS handshake", 5),
 }
 
 CASES = [p for p in truth_files() if has_tcp_tls(load_truth(p))]
 
 
-def _compare(path):
-    truth = load_truth(path)
-    report = analyze_capture(str(CORPUS / truth["file"]))
-    return compare(truth, report)
-
-
 @pytest.fixture(scope="module")
-def results():
-    return {p.name: _compare(p) for p in CASES}
+def results(tmp_path_factory):
+    truths = {p.name: load_truth(p) for p in CASES}
+    truths.update(ooo_truth(list(OUT_OF_ORDER), tmp_path_factory.mktemp("ooo")))
+    return {name: compare(truth, analyze_capture(str(CORPUS / truth["file"]))) for name, truth in truths.items()}
 
 
 def test_corpus_is_there():

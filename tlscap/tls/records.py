@@ -233,7 +233,7 @@ class RecordReader:
             version=self._version,
             length=self._length,
             fragment=None if self._skipping else bytes(self._body),
-            frame=frames[-1] if frames else now,  # the frame that carried the record's last byte
+            frame=max(now, frames[-1]) if frames else now,  # the frame that completed the record
             frames=frames,
             damaged=self._damaged,
             truncated=self._truncated,
