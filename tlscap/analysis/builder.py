@@ -86,7 +86,7 @@ def _add_event(conn: Connection, ev: TlsEvent, sender: str, tracker: ConnectionT
     elif ev.kind == "desync":
         if conn.handshake and not _handshake_done(conn):
             conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=None,
-                                             detail=ev.error or "stream lost", truncated=False))
+                                             detail=ev.error or "stream lost", truncated=ev.truncated))
 
 
 def _handshake_done(conn: Connection) -> bool:

@@ -117,15 +117,21 @@ def rule_issuer_not_requested(conn: Connection, at: datetime | None) -> list[Fin
     if leaf.issuer_name is not None and candidates:
         index, how = closest_name(leaf.issuer_name, candidates)
         closest = f"; closest listed name: '{candidates[index].rfc4514_string()}' ({how})"
-    issuers = sorted({c.issuer for c in cc.chain})
+    top = cc.chain[-1]
+    incomplete = ""
+    if not top.self_issued:
+        incomplete = (f" The chain ends with {short_name(top)}, which is not self-signed: if its issuer "
+                      f"{top.issuer} is an intermediate CA under a listed CA, the client sent an incomplete "
+                      "chain and must send that intermediate too.")
     return [Finding(
         code="client-cert-issuer-not-requested", severity="error", frames=(cr.frame, cc.frame),
         message=(f"no certificate in the client's chain (frame {cc.frame}: {len(cc.chain)} sent, leaf "
                  f"{short_name(leaf)} issued by {leaf.issuer}) is issued by, or is, one of the "
-                 f"{len(cr.ca_names)} CA names the server lists (frame {cr.frame}){closest}."),
-        fix=(f"Send a client certificate issued by one of the listed CAs (and its intermediates), or, if "
-             f"{' / '.join(issuers)} should be accepted, add it to the server's client-CA truststore "
-             "(nginx: ssl_client_certificate / ssl_trusted_certificate) and reload the server."),
+                 f"{len(cr.ca_names)} CA names the server lists (frame {cr.frame}){closest}.{incomplete}"),
+        fix=("Send a client certificate issued by one of the listed CAs, with its intermediates (curl: "
+             "--cert with a file holding the certificate then its intermediates); or, if "
+             f"{top.issuer} should be accepted, add it to the server's client-CA truststore (nginx: "
+             "ssl_client_certificate) and reload the server."),
     )]
 
 

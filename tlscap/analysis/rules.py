@@ -88,12 +88,14 @@ def rule_handshake_incomplete(conn: Connection, at: datetime | None) -> list[Fin
 
 def rule_capture_damage(conn: Connection, at: datetime | None) -> list[Finding]:
     out: list[Finding] = []
-    truncated = [d for d in conn.damage if d.truncated]
-    gaps = [d for d in conn.damage if not d.truncated]
+    named = {(d.frame, d.sender) for d in conn.damage if d.message}
+    damage = [d for d in conn.damage if d.message or (d.frame, d.sender) not in named]
+    truncated = [d for d in damage if d.truncated]
+    gaps = [d for d in damage if not d.truncated]
     if truncated:
         what = ", ".join(f"{d.message or 'record'} from the {d.sender} (frame {d.frame})" for d in truncated)
         out.append(Finding(
-            code="capture-truncated", severity="warning", frames=tuple(d.frame for d in truncated),
+            code="capture-truncated", severity="warning", frames=tuple(sorted({d.frame for d in truncated})),
             message=f"the capture's snap length cut handshake bytes: {what}; their contents cannot be checked.",
             fix="Capture again with the full packet length: tcpdump -s 0 (or -s 65535).",
         ))
@@ -101,7 +103,7 @@ def rule_capture_damage(conn: Connection, at: datetime | None) -> list[Finding]:
         what = ", ".join(f"{d.message or 'handshake data'} from the {d.sender} (frame {d.frame}: {d.detail})"
                          for d in gaps)
         out.append(Finding(
-            code="capture-gap", severity="warning", frames=tuple(d.frame for d in gaps),
+            code="capture-gap", severity="warning", frames=tuple(sorted({d.frame for d in gaps})),
             message=f"bytes of the handshake are missing from the capture: {what}.",
             fix=("Capture again closer to an endpoint, with a larger buffer (tcpdump -B 65536) and no "
                  "sampling, so that no segment is dropped."),

@@ -21,8 +21,16 @@ def plaintext_fatal_alert(conn: Connection) -> AlertEntry | None:
 
 
 def handshake_complete(conn: Connection) -> bool:
-    """Both Finished messages seen (TLS <= 1.2, or TLS 1.3 once decrypted)."""
-    return conn.client_finished and conn.server_finished
+    """The handshake finished: both Finished messages seen, or the one that is sent last.
+
+    In a full TLS <= 1.2 handshake the server's Finished answers the client's; in an abbreviated
+    (resumed) one, the client's answers the server's. So the later one proves the earlier one.
+    """
+    if conn.client_finished and conn.server_finished:
+        return True
+    full = any(h.message in ("Certificate", "ServerKeyExchange", "ServerHelloDone") and h.sender == "server"
+               for h in conn.handshake)
+    return conn.server_finished if full else conn.client_finished
 
 
 def frame_time_ns(conn: Connection, frame: int) -> int:

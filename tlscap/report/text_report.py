@@ -110,9 +110,8 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
     lines: list[_Line] = []
     for frame, _, sender, text, details in events:
         last = lines[-1] if lines else None
-        if last is not None and last.frame == frame and last.sender == sender and not last.details:
+        if last is not None and last.frame == frame and last.sender == sender and not last.details and not details:
             last.items.append(text)
-            last.details = details
         else:
             lines.append(_Line(frame, sender, [text], details))
     width = max((len(str(ln.frame)) for ln in lines), default=1)

@@ -49,6 +49,7 @@ class Desync:
 
     frame: int
     reason: str
+    truncated: bool = False
 
 
 RecordEvent = Record | Desync
@@ -158,11 +159,11 @@ class RecordReader:
         if self._header:
             self._header.clear()
             self.synced = False
-            out.append(Desync(frame=frame, reason="bytes missing inside a record header"))
+            out.append(Desync(frame=frame, reason="bytes missing inside a record header", truncated=truncated))
             return out
         if self._need == 0:
             self.synced = False
-            out.append(Desync(frame=frame, reason=f"{length} bytes missing between records"))
+            out.append(Desync(frame=frame, reason=f"{length} bytes missing between records", truncated=truncated))
             return out
         if frame not in self._frames:
             self._frames.append(frame)
@@ -178,7 +179,7 @@ class RecordReader:
             out.append(self._finish(frame))
         if length > 0:
             self.synced = False
-            out.append(Desync(frame=frame, reason=f"{length} bytes missing after a record"))
+            out.append(Desync(frame=frame, reason=f"{length} bytes missing after a record", truncated=truncated))
         return out
 
     def _read_header(self, data: bytes, pos: int, carrier: int, now: int, out: list[RecordEvent]) -> int:

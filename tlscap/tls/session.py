@@ -96,7 +96,7 @@ class TlsSession:
     def _on_record_event(self, side: bool, ev: Record | Desync) -> None:
         if isinstance(ev, Desync):
             self.events.append(TlsEvent(kind="desync", frame=ev.frame, frames=(ev.frame,), side=side,
-                                        error=ev.reason))
+                                        error=ev.reason, truncated=ev.truncated))
             return
         direction = self.directions[side]
         ctype = ev.content_type
