@@ -1,0 +1,201 @@
+"""The packet decoder: a captured Frame in, a TCP Segment (or None) out.
+
+    decoder = Decoder()
+    for frame in frames:
+        segment = decoder.decode(frame)
+
+`decode` follows the link layer (`link.py`), IPv4/IPv6 with their options, extension headers
+and fragments (`ip.py`), and tunnels nested up to `MAX_TUNNEL_DEPTH` deep (`tunnels.py`) down to
+a TCP header. It returns None for everything else — ARP, UDP that is no tunnel, ICMP (error
+messages that quote a TCP header included), ESP, a fragment whose datagram is not complete
+yet, malformed or cut headers — and never raises; `decoder.stats` counts why frames were
+dropped. The only state is fragment reassembly, bounded as `ip.py` documents.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from functools import lru_cache
+
+from tlscap.capture.frame import Frame
+from tlscap.decode.ip import (
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    IPV4_HEADER,
+    FragmentReassembler,
+    address_text,
+    parse_ipv4,
+    parse_ipv6,
+)
+from tlscap.decode.link import (
+    ETHERNET_HEADER_LEN,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    LINKTYPE_ETHERNET,
+    SUPPORTED_LINK_TYPES,
+    link_start,
+    walk_l2,
+)
+from tlscap.decode.segment import Segment
+from tlscap.decode.tunnels import TUNNEL_IP_PROTOCOLS, TUNNEL_UDP_PORTS, decapsulate
+
+# Tunnels inside tunnels deeper than this are dropped (bounds the work per frame).
+MAX_TUNNEL_DEPTH = 8
+
+TCP_MIN_HEADER_LEN = 20
+_TCP = struct.Struct(">HHIIBB")
+
+__all__ = ["MAX_TUNNEL_DEPTH", "Decoder", "conversation_tunnel"]
+
+
+class Decoder:
+    """Decodes frames into TCP segments; keep one per capture (it holds pending IP fragments)."""
+
+    __slots__ = ("stats", "_reassembler")
+
+    def __init__(self) -> None:
+        self.stats: Counter[str] = Counter()
+        self._reassembler = FragmentReassembler(self.stats)
+
+    @property
+    def pending_fragments(self) -> int:
+        """How many fragmented datagrams wait for more fragments."""
+        return len(self._reassembler)
+
+    def decode(self, frame: Frame) -> Segment | None:
+        """The TCP segment the frame carries, or None (counted in `stats`)."""
+        try:
+            return self._decode(frame)
+        except Exception:  # last safety net: the parsers check lengths, so this is a bug
+            self.stats["decode-error"] += 1
+            return None
+
+    def _decode(self, frame: Frame) -> Segment | None:
+        data = frame.data
+        # Where the frame ends on the wire: beyond the captured bytes when the snap length cut it.
+        end = frame.original_length if frame.original_length > len(data) else len(data)
+        link_type = frame.link_type
+        if link_type == LINKTYPE_ETHERNET and len(data) >= ETHERNET_HEADER_LEN:
+            # The common case first, without a call.
+            ethertype = (data[12] << 8) | data[13]
+            if ethertype == ETHERTYPE_IPV4:
+                version, offset = 4, ETHERNET_HEADER_LEN
+            elif ethertype == ETHERTYPE_IPV6:
+                version, offset = 6, ETHERNET_HEADER_LEN
+            else:
+                version, offset, end = walk_l2(data, ETHERNET_HEADER_LEN, ethertype, end)
+        else:
+            version, offset, end = link_start(link_type, data, end)
+        if version == 0:
+            self.stats["not-ip" if link_type in SUPPORTED_LINK_TYPES else "unsupported-link-type"] += 1
+            return None
+        if version == 4 and len(data) >= offset + 40 and data[offset] == 0x45:
+            # Fast path for the common case, plain IPv4 without options or fragments carrying TCP;
+            # everything else takes the general path below.
+            _vihl, _tos, total_length, _id, fragment, _ttl, protocol, _sum, src, dst = (
+                IPV4_HEADER.unpack_from(data, offset)
+            )
+            announced_end = offset + total_length
+            if not fragment & 0x3FFF and total_length >= 40 and announced_end <= end:
+                if protocol == IPPROTO_TCP:
+                    captured_end = announced_end if announced_end <= len(data) else len(data)
+                    return self._tcp(frame, data, offset + 20, captured_end, announced_end, src, dst, ())
+                if protocol == IPPROTO_UDP:
+                    # Plain UDP (DNS, QUIC...) is dropped here unless a port names a tunnel.
+                    src_port = (data[offset + 20] << 8) | data[offset + 21]
+                    dst_port = (data[offset + 22] << 8) | data[offset + 23]
+                    if src_port not in TUNNEL_UDP_PORTS and dst_port not in TUNNEL_UDP_PORTS:
+                        self.stats["not-tcp"] += 1
+                        return None
+                elif protocol not in TUNNEL_IP_PROTOCOLS:
+                    self.stats["not-tcp"] += 1
+                    return None
+        stats = self.stats
+        reassembler = self._reassembler
+        tunnel: tuple[str, ...] = ()
+        for _ in range(MAX_TUNNEL_DEPTH + 1):
+            if version == 4:
+                ip = parse_ipv4(data, offset, end, reassembler, tunnel, stats)
+            else:
+                ip = parse_ipv6(data, offset, end, reassembler, tunnel, stats)
+            if ip is None:
+                return None
+            protocol, src, dst, data, start, captured_end, end = ip
+            if protocol == IPPROTO_TCP:
+                return self._tcp(frame, data, start, captured_end, end, src, dst, tunnel)
+            inner = decapsulate(protocol, data, start, end, src, dst, stats)
+            if inner is None:
+                return None
+            version, offset, end, label = inner
+            tunnel = (*tunnel, label)
+        stats["tunnel-too-deep"] += 1
+        return None
+
+    def _tcp(
+        self,
+        frame: Frame,
+        data: bytes,
+        start: int,
+        end: int,
+        announced_end: int,
+        src: bytes,
+        dst: bytes,
+        tunnel: tuple[str, ...],
+    ) -> Segment | None:
+        """The segment whose TCP header is at `start`; `data[start:end]` was captured.
+
+        `announced_end` is where the segment ends on the wire; the bytes between the captured
+        end and it were cut by the snap length and are counted in `payload_missing`.
+        """
+        if start + TCP_MIN_HEADER_LEN > end:
+            self.stats["tcp-short"] += 1
+            return None
+        src_port, dst_port, seq, ack, data_offset, flags = _TCP.unpack_from(data, start)
+        header_len = (data_offset >> 4) * 4
+        payload_start = start + header_len
+        if header_len < TCP_MIN_HEADER_LEN or payload_start > announced_end:
+            self.stats["tcp-malformed"] += 1
+            return None
+        if payload_start <= end:
+            payload = data[payload_start:end]
+            missing = announced_end - end
+        else:  # the snap length cut the options: no payload captured at all
+            payload = b""
+            missing = announced_end - payload_start
+        return Segment(
+            src_ip=address_text(src),
+            dst_ip=address_text(dst),
+            src_port=src_port,
+            dst_port=dst_port,
+            seq=seq,
+            ack=ack,
+            flags=flags,
+            payload=payload,
+            payload_missing=missing,
+            tunnel=tunnel,
+            frame=frame.number,
+            timestamp_ns=frame.timestamp_ns,
+        )
+
+
+# Label fields that differ between the two directions of one connection: GTP-U and PPTP
+# peers each choose the identifier the other side must send to.
+_DIRECTIONAL_FIELDS = ("teid=", "call=")
+
+
+@lru_cache(maxsize=4096)
+def conversation_tunnel(tunnel: tuple[str, ...]) -> tuple[str, ...]:
+    """A form of `Segment.tunnel` that is the same for both directions of a connection.
+
+    Each label's outer path `a>b` becomes the ordered pair `a<>b` (lower first) and
+    per-direction identifiers (GTP TEID, PPTP call id) are dropped, so the TCP layer can key a
+    connection by (conversation_tunnel, endpoints) and still keep two tenants apart.
+    """
+    labels = []
+    for label in tunnel:
+        words = [word for word in label.split(" ") if not word.startswith(_DIRECTIONAL_FIELDS)]
+        first, _, second = words[-1].partition(">")
+        words[-1] = f"{first}<>{second}" if first <= second else f"{second}<>{first}"
+        labels.append(" ".join(words))
+    return tuple(labels)
