@@ -241,15 +241,13 @@ def test_non_tcp_frames_are_none_and_counted() -> None:
         Ether(**MACS) / ARP(),
         Ether(**MACS) / IP(src=CLIENT, dst=SERVER) / UDP(sport=5353, dport=53) / b"dns",
         Ether(**MACS) / IP(src=CLIENT, dst=SERVER) / ICMP() / b"ping",
-        # An ICMP error quoting a TCP header is not that TCP segment.
-        Ether(**MACS) / IP(src=SERVER, dst=CLIENT) / ICMP(type=3, code=1) / raw(inner4())[:28],
         Ether(**MACS) / IPv6(src=CLIENT6, dst=SERVER6, nh=50) / (b"\x00" * 16),  # ESP
         Ether(**MACS) / IPv6(src=CLIENT6, dst=SERVER6, nh=59),  # no next header
     ]
     for number, packet in enumerate(frames, 1):
         assert decoder.decode(make_frame(packet, number=number)) is None
     assert decoder.stats["not-ip"] == 1
-    assert decoder.stats["not-tcp"] == 3
+    assert decoder.stats["not-tcp"] == 2
     assert decoder.stats["ipv6-no-transport"] == 2
     assert decoder.stats["decode-error"] == 0
 
@@ -864,3 +862,23 @@ def test_crafted_tunnels_match_tshark(tmp_path: Path) -> None:
 
 def test_stats_is_a_counter() -> None:
     assert isinstance(Decoder().stats, Counter)
+
+
+def test_icmp_error_quoting_tcp_gives_a_quoted_segment():
+    """An ICMP error quoting a TCP header is not that TCP segment, but Wireshark numbers its conversation."""
+    from scapy.all import ICMP, IP, TCP, Ether, raw
+
+    quoted = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=443, seq=1234)
+    pkt = Ether() / IP(src="10.0.0.9", dst="10.0.0.1") / ICMP(type=3, code=4) / raw(quoted)[:28]
+    data = raw(pkt)
+    seg = Decoder().decode(Frame(number=1, timestamp_ns=0, link_type=1, data=data, original_length=len(data)))
+    assert seg is not None and seg.quoted
+    assert (seg.src_ip, seg.src_port, seg.dst_ip, seg.dst_port, seg.seq) == ("10.0.0.1", 40000, "10.0.0.2", 443, 1234)
+    assert seg.payload == b""
+
+
+def test_icmp_echo_is_not_a_segment():
+    from scapy.all import ICMP, IP, Ether, raw
+
+    data = raw(Ether() / IP(src="10.0.0.9", dst="10.0.0.1") / ICMP(type=8) / b"ping")
+    assert Decoder().decode(Frame(number=1, timestamp_ns=0, link_type=1, data=data, original_length=len(data))) is None

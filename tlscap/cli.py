@@ -165,5 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # never a traceback for the user; the message says what to report
+        print(f"tlscap: internal error: {type(exc).__name__}: {exc} (please report it with the capture)",
+              file=sys.stderr)
+        return EXIT_USAGE
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE

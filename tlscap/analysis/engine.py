@@ -43,11 +43,20 @@ def analyze_capture(path: str, options: AnalysisOptions | None = None) -> Captur
         report.errors.append(CaptureIssue(code="unreadable", message=exc.reason))
         return report
     run = _Run(options)
+    frame_number = 0
     with reader:
-        for frame in reader:
-            seg = run.decoder.decode(frame)
-            if seg is not None:
-                run.on_segment(seg)
+        try:
+            for frame in reader:
+                frame_number = frame.number
+                seg = run.decoder.decode(frame)
+                if seg is not None:
+                    run.on_segment(seg)
+        except Exception as exc:  # a bug must not cost the user what was read before it
+            report.errors.append(CaptureIssue(
+                code="internal-error", frame=frame_number,
+                message=f"tlscap stopped at frame {frame_number} on an internal error ({type(exc).__name__}: "
+                        f"{exc}); the frames before it are analyzed. Please report this capture.",
+            ))
         info = reader.info
     report.format = info.format
     report.link_types = list(info.link_types)
@@ -80,6 +89,9 @@ class _Run:
         self.done: dict[int, Connection] = {}
 
     def on_segment(self, seg: Segment) -> None:
+        if seg.quoted:
+            self.table.lookup_quoted(seg)
+            return
         conv, side, _ = self.table.lookup(seg)
         state = conv.state
         if isinstance(state, _Closed):

@@ -5,13 +5,14 @@ CertificateRequest and the client's Certificate, and the alerts that follow.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tlscap.analysis.model import AlertEntry, CertificateChainInfo, Connection, Finding
 from tlscap.analysis.timeline import first_message, frame_time_ns
 from tlscap.pki.certificate import CertificateSummary, parse_name_der
 from tlscap.pki.chain import find_breaks
 from tlscap.pki.names import closest_name, names_equal
+from tlscap.timefmt import utc_datetime
 
 Rule = Callable[[Connection, datetime | None], list[Finding]]
 
@@ -24,11 +25,13 @@ def short_name(cert: CertificateSummary) -> str:
     return cert.subject or "(empty subject)"
 
 
-def judged_at(conn: Connection, at: datetime | None, frame: int) -> tuple[datetime, str]:
-    """The time validity is judged at, and how to say it."""
+def judged_at(conn: Connection, at: datetime | None, frame: int) -> tuple[datetime | None, str]:
+    """The time validity is judged at (None when the capture's time is not a real date), and how to say it."""
     if at is not None:
         return at, f"at the time given with --at ({at:%Y-%m-%d %H:%M:%SZ})"
-    t = datetime.fromtimestamp(frame_time_ns(conn, frame) / 1e9, tz=UTC)
+    t = utc_datetime(frame_time_ns(conn, frame))
+    if t is None:
+        return None, "at an unknown time"
     return t, f"before this handshake ({t:%Y-%m-%d %H:%M:%SZ})"
 
 
@@ -70,6 +73,8 @@ def _validity_findings(conn: Connection, at: datetime | None) -> list[Finding]:
         return []
     when, said = judged_at(conn, at, cc.frame)
     out: list[Finding] = []
+    if when is None:
+        return out
     for index, cert in enumerate(cc.chain):
         role = "client certificate" if index == 0 else f"certificate [{index}] of the client's chain"
         if cert.not_after is not None and cert.not_after < when:

@@ -44,6 +44,12 @@ from tlscap.decode.tunnels import TUNNEL_IP_PROTOCOLS, TUNNEL_UDP_PORTS, decapsu
 MAX_TUNNEL_DEPTH = 8
 
 TCP_MIN_HEADER_LEN = 20
+IPPROTO_ICMP = 1
+IPPROTO_ICMPV6 = 58
+# ICMP types that quote the offending packet: unreachable, source quench, redirect, time exceeded,
+# parameter problem (v4); unreachable, packet too big, time exceeded, parameter problem (v6).
+_ICMP_ERRORS = frozenset({3, 4, 5, 11, 12})
+_ICMPV6_ERRORS = frozenset({1, 2, 3, 4})
 _TCP = struct.Struct(">HHIIBB")
 
 __all__ = ["MAX_TUNNEL_DEPTH", "Decoder", "conversation_tunnel"]
@@ -108,7 +114,7 @@ class Decoder:
                     if src_port not in TUNNEL_UDP_PORTS and dst_port not in TUNNEL_UDP_PORTS:
                         self.stats["not-tcp"] += 1
                         return None
-                elif protocol not in TUNNEL_IP_PROTOCOLS:
+                elif protocol not in TUNNEL_IP_PROTOCOLS and protocol != IPPROTO_ICMP:
                     self.stats["not-tcp"] += 1
                     return None
         stats = self.stats
@@ -124,6 +130,8 @@ class Decoder:
             protocol, src, dst, data, start, captured_end, end = ip
             if protocol == IPPROTO_TCP:
                 return self._tcp(frame, data, start, captured_end, end, src, dst, tunnel)
+            if protocol in (IPPROTO_ICMP, IPPROTO_ICMPV6):
+                return self._icmp_quote(frame, data, start, captured_end, protocol, tunnel)
             inner = decapsulate(protocol, data, start, end, src, dst, stats)
             if inner is None:
                 return None
@@ -131,6 +139,48 @@ class Decoder:
             tunnel = (*tunnel, label)
         stats["tunnel-too-deep"] += 1
         return None
+
+    def _icmp_quote(
+        self, frame: Frame, data: bytes, start: int, end: int, protocol: int, tunnel: tuple[str, ...]
+    ) -> Segment | None:
+        """The TCP header an ICMP error quotes, as a payload-less Segment marked `quoted`.
+
+        Wireshark gives such a quoted header a TCP conversation (and a tcp.stream index) of its own
+        when no conversation has those endpoints yet; the analysis needs it only for that numbering.
+        """
+        errors = _ICMP_ERRORS if protocol == IPPROTO_ICMP else _ICMPV6_ERRORS
+        if end - start < 8 or data[start] not in errors:
+            self.stats["not-tcp"] += 1
+            return None
+        inner = start + 8
+        version = data[inner] >> 4 if inner < end else 0
+        if version == 4 and inner + 20 <= end and data[inner + 9] == IPPROTO_TCP:
+            tcp = inner + (data[inner] & 0x0F) * 4
+            src, dst = data[inner + 12 : inner + 16], data[inner + 16 : inner + 20]
+        elif version == 6 and inner + 40 <= end and data[inner + 6] == IPPROTO_TCP:
+            tcp = inner + 40
+            src, dst = data[inner + 8 : inner + 24], data[inner + 24 : inner + 40]
+        else:
+            self.stats["not-tcp"] += 1
+            return None
+        if tcp + 8 > end:
+            self.stats["not-tcp"] += 1
+            return None
+        self.stats["icmp-quoted-tcp"] += 1
+        return Segment(
+            src_ip=address_text(src),
+            dst_ip=address_text(dst),
+            src_port=(data[tcp] << 8) | data[tcp + 1],
+            dst_port=(data[tcp + 2] << 8) | data[tcp + 3],
+            seq=int.from_bytes(data[tcp + 4 : tcp + 8], "big"),
+            ack=0,
+            flags=0,
+            payload=b"",
+            tunnel=tunnel,
+            frame=frame.number,
+            timestamp_ns=frame.timestamp_ns,
+            quoted=True,
+        )
 
     def _tcp(
         self,

@@ -19,7 +19,8 @@ class Segment:
     `payload_missing` counts the payload bytes the IP header announces but the capture cut
     (snap length), so `len(payload) + payload_missing` is the segment's real payload length.
     `tunnel` names the encapsulation path the segment was found in (empty for plain IP),
-    so two tenants with the same inner 4-tuple stay apart.
+    so two tenants with the same inner 4-tuple stay apart. `quoted` marks a TCP header quoted
+    inside an ICMP error: not part of the connection's byte stream.
     """
 
     src_ip: str
@@ -34,6 +35,7 @@ class Segment:
     tunnel: tuple[str, ...] = ()
     frame: int = 0
     timestamp_ns: int = 0
+    quoted: bool = False
 
     @property
     def syn(self) -> bool:

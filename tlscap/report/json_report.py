@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from tlscap import __version__
+from tlscap.timefmt import iso_time
 from tlscap.analysis.model import (
     CaptureReport,
     CertificateChainInfo,
@@ -16,17 +16,6 @@ from tlscap.analysis.model import (
 )
 
 SCHEMA = 1
-
-
-def iso_time(ns: int | None) -> str | None:
-    """UTC ISO 8601 with Z, microsecond precision when the time has a fraction."""
-    if ns is None:
-        return None
-    dt = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(microsecond=(ns % 1_000_000_000) // 1000)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.microsecond:
-        text += f".{dt.microsecond:06d}"
-    return text + "Z"
 
 
 def _chain(info: CertificateChainInfo | None) -> dict[str, Any] | None:

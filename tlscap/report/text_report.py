@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tabulate import tabulate
 
@@ -12,6 +12,7 @@ from tlscap.analysis.model import CaptureReport, Connection, Finding, Report
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.analysis.timeline import frame_time_ns
 from tlscap.report.safe_text import safe
+from tlscap.timefmt import short_time, utc_datetime
 
 ARROW = {"client": "C→S", "server": "S→C"}
 MARK = {"error": "✗", "warning": "!", "info": "i"}
@@ -26,18 +27,11 @@ class _Line:
     details: list[str] = field(default_factory=list)
 
 
-def _fmt_time(ns: int | None, with_date: bool = True) -> str:
-    if ns is None:
-        return "?"
-    dt = datetime.fromtimestamp(ns / 1e9, tz=UTC)
-    return dt.strftime("%Y-%m-%d %H:%M:%SZ" if with_date else "%H:%M:%SZ")
-
-
 def capture_header(cap: CaptureReport) -> str:
     links = ", ".join(dict.fromkeys(cap.link_titles)) or "unknown link type"
     same_day = (cap.first_time_ns is not None and cap.last_time_ns is not None
-                and _fmt_time(cap.first_time_ns)[:10] == _fmt_time(cap.last_time_ns)[:10])
-    span = f"{_fmt_time(cap.first_time_ns)} … {_fmt_time(cap.last_time_ns, not same_day)}"
+                and short_time(cap.first_time_ns)[:10] == short_time(cap.last_time_ns)[:10])
+    span = f"{short_time(cap.first_time_ns)} … {short_time(cap.last_time_ns, with_date=not same_day)}"
     return f"capture {safe(cap.path)} — {links}, {cap.frames} frames, {span}"
 
 
@@ -87,8 +81,8 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
             details = [f"{i}. {safe(n)}" for i, n in enumerate(names, 1)]
             cr_frame = None
         elif h.message == "Certificate" and h.sender == "client" and cc is not None and h.frame == cc.frame:
-            when = at or datetime.fromtimestamp(frame_time_ns(conn, h.frame) / 1e9, tz=UTC)
-            text += f" — chain of {len(cc.chain)}" + (":" if cc.chain else " (empty: no client certificate)")
+            when = at or utc_datetime(frame_time_ns(conn, h.frame))
+            text += f" — chain of {len(cc.chain)}:" if cc.chain else " — empty: no client certificate sent"
             for i, cert in enumerate(cc.chain):
                 details.extend(_cert_details(cert, i, when))
             cc = None
@@ -108,12 +102,16 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
         events.append((e.frame, order, e.sender, e.kind, []))
     events.sort(key=lambda e: (e[0], e[1]))
     lines: list[_Line] = []
+    standalone = False
     for frame, _, sender, text, details in events:
         last = lines[-1] if lines else None
-        if last is not None and last.frame == frame and last.sender == sender and not last.details and not details:
+        # The CertificateRequest and the client's Certificate get a line of their own, with their details.
+        alone = bool(details) or " — " in text
+        if last is not None and last.frame == frame and last.sender == sender and not standalone and not alone:
             last.items.append(text)
         else:
             lines.append(_Line(frame, sender, [text], details))
+        standalone = alone
     width = max((len(str(ln.frame)) for ln in lines), default=1)
     out = []
     for ln in lines:

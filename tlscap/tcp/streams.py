@@ -62,5 +62,12 @@ class StreamTable(Generic[T]):
         self._by_key[key] = conv
         return conv, side, True
 
+    def lookup_quoted(self, seg: Segment) -> None:
+        """A TCP header quoted in an ICMP error: like Wireshark, give it a conversation if it has none."""
+        key, _ = conversation_key(seg)
+        if key not in self._by_key:
+            self._by_key[key] = Conversation(stream=self.count)
+            self.count += 1
+
     def forget(self, seg_key: ConversationKey) -> None:
         self._by_key.pop(seg_key, None)
