@@ -11,7 +11,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus_facts import CORPUS, compare as compare_facts, has_tcp_tls, load_truth, truth_files  # noqa: E402
+from corpus_facts import CORPUS, has_tcp_tls, load_truth, truth_files  # noqa: E402
+from corpus_facts import compare as compare_facts
 
 from tlscap.analysis.engine import analyze_capture  # noqa: E402
 

@@ -9,9 +9,9 @@ decryption are out of scope here. Every remaining disagreement is listed below w
 from __future__ import annotations
 
 import pytest
-
 from corpus_facts import CORPUS, compare, has_tcp_tls, load_truth, truth_files
 from ooo_truth import ooo_truth
+
 from tlscap.analysis.engine import analyze_capture
 
 # tshark 4.0 does not reassemble out-of-order TCP segments by default (tcp.reassemble_out_of_order

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from corpus_facts import CORPUS
+
 from tlscap.analysis.engine import analyze_capture
 
 # capture -> {connection id: set of finding codes}

@@ -6,9 +6,7 @@ A change in behaviour shows as a failing test here and as a diff in tests/golden
 
 from __future__ import annotations
 
-
 import pytest
-
 from golden_cases import ROOT, golden_path, normalized, render, sample_captures
 
 CAPTURES = sample_captures()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cryptography.x509.oid import ExtendedKeyUsageOID
-
 from pki_factory import NOW, hierarchy, issue, name, name_der, new_key
+
 from tlscap.analysis.model import (
     AlertEntry,
     CaptureDamage,
@@ -113,7 +113,8 @@ def test_expired_leaf():
 
 def test_not_yet_valid_leaf():
     root, inter, _ = hierarchy()
-    leaf = issue(name("client-future"), inter, not_before=NOW + timedelta(days=3), eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    leaf = issue(name("client-future"), inter, not_before=NOW + timedelta(days=3),
+                 eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
     conn = with_client_chain(with_request(connection(), [root.cert.subject]), leaf, inter)
     assert codes(conn) == {"client-cert-not-yet-valid"}
 
@@ -190,11 +191,13 @@ def test_close_notify_is_not_a_finding():
 
 def test_encrypted_alert_after_client_finished_is_explained():
     root, inter, _ = hierarchy()
-    leaf = issue(name("client-markw"), inter, not_after=NOW - timedelta(days=1), eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    leaf = issue(name("client-markw"), inter, not_after=NOW - timedelta(days=1),
+                 eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
     conn = with_client_chain(with_request(connection(finished=False), [root.cert.subject]), leaf, inter)
     conn.handshake.append(HandshakeEntry(frame=8, frames=(8,), sender="client", message="Finished", encrypted=True))
     conn.client_finished = True
-    conn.alerts.append(AlertEntry(frame=10, frames=(10,), sender="server", level=None, description=None, encrypted=True))
+    conn.alerts.append(AlertEntry(frame=10, frames=(10,), sender="server", level=None, description=None,
+                                  encrypted=True))
     assert codes(conn) == {"client-cert-expired", "encrypted-alert"}
     (f,) = [f for f in conn.findings if f.code == "encrypted-alert"]
     assert "certificate_expired" in f.message and "--keylog" in f.message
@@ -204,7 +207,8 @@ def test_encrypted_alert_after_client_finished_is_explained():
 def test_encrypted_alert_after_data_is_a_likely_close_notify():
     conn = connection()
     conn.server_app_data_frames.append(12)
-    conn.alerts.append(AlertEntry(frame=14, frames=(14,), sender="server", level=None, description=None, encrypted=True))
+    conn.alerts.append(AlertEntry(frame=14, frames=(14,), sender="server", level=None, description=None,
+                                  encrypted=True))
     assert codes(conn) == set()
 
 

@@ -15,8 +15,8 @@ from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.capture.linktypes import link_type_title
 from tlscap.capture.reader import open_capture
 from tlscap.decode.decoder import Decoder
-from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.decode.segment import Segment
+from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.tcp.streams import Conversation, StreamTable
 
 SOCKS_PORT = 1080

@@ -7,13 +7,13 @@ from collections import Counter
 from typing import Any
 
 from tlscap import __version__
-from tlscap.timefmt import iso_time
 from tlscap.analysis.model import (
     CaptureReport,
     CertificateChainInfo,
     Connection,
     Report,
 )
+from tlscap.timefmt import iso_time
 
 SCHEMA = 1
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from tabulate import tabulate
 
 from tlscap.analysis.model import CaptureReport, Connection, Finding, Report
-from tlscap.pki.certificate import CertificateSummary
 from tlscap.analysis.timeline import frame_time_ns
+from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.safe_text import safe
 from tlscap.timefmt import short_time, utc_datetime
 
