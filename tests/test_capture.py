@@ -8,7 +8,6 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import zlib
 from pathlib import Path
@@ -360,10 +359,18 @@ def test_open_errors_for_paths(tmp_path: Path) -> None:
     assert directory.value.reason == "is a directory"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_open_error_permission_denied(tmp_path: Path) -> None:
+def test_open_error_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "x.pcap", pcap_file([]))
     path.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: make open() answer as it would for anyone else
+        real_open = open
+
+        def denying_open(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if str(name) == str(path):
+                raise PermissionError(13, "Permission denied", str(name))
+            return real_open(name, *args, **kwargs)
+
+        monkeypatch.setattr("builtins.open", denying_open)
     with pytest.raises(CaptureOpenError) as caught:
         open_capture(path)
     assert caught.value.reason == "permission denied"
@@ -463,7 +470,7 @@ def capinfos_start_stop(times: list[int]) -> tuple[int, int]:
     return start, stop
 
 
-@pytest.mark.skipif(not CORPUS_FILES, reason="public corpus not present")
+@pytest.mark.usefixtures("tshark_and_corpus")
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_corpus_matches_capinfos(path: Path) -> None:
     capinfos = truth_for(path)["capinfos"]
@@ -487,7 +494,7 @@ def test_corpus_matches_capinfos(path: Path) -> None:
         assert (info.first_time_ns, info.last_time_ns) == (start, stop)
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None or not CORPUS_FILES, reason="needs tshark and the corpus")
+@pytest.mark.usefixtures("tshark_and_corpus")
 @pytest.mark.parametrize(
     "name",
     [

@@ -10,7 +10,6 @@ import datetime as dt
 import ipaddress
 import random
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -531,9 +530,7 @@ def test_hand_names_match_cryptography_escaping() -> None:
 
 # --------------------------------------------------------------------------- real certificates via tshark
 
-needs_tshark = pytest.mark.skipif(
-    shutil.which("tshark") is None or not CORPUS_FILES.is_dir(), reason="needs tshark and the public corpus"
-)
+needs_tshark = pytest.mark.usefixtures("tshark_and_corpus")  # conftest: fails, never skips
 
 
 def _paren(text: str | None) -> str:

@@ -7,7 +7,6 @@ with a wrong issuer name, and with the right name but another key.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -215,9 +214,7 @@ def test_signature_checked_by_hand_when_cryptography_refuses_the_certificate(pki
     assert is_issued_by(child, ca) == IssuanceCheck(name_matches=True, signature_valid=True, reason=None)
 
 
-needs_tshark = pytest.mark.skipif(
-    shutil.which("tshark") is None or not CORPUS_FILES.is_dir(), reason="needs tshark and the public corpus"
-)
+needs_tshark = pytest.mark.usefixtures("tshark_and_corpus")  # conftest: fails, never skips
 
 
 def corpus_chains(relative: str) -> list[list[CertificateSummary]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import struct
 import subprocess
 from collections.abc import Callable, Iterator
@@ -337,7 +336,7 @@ def _truth(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-@pytest.mark.skipif(not TRUTH_FILES, reason="corpus not present")
+@pytest.mark.usefixtures("tshark_and_corpus")
 def test_cipher_names_match_every_truth_file() -> None:
     checked = 0
     for path in TRUTH_FILES:
@@ -999,9 +998,7 @@ def _check_certificates(truth_name: str) -> int:
     return count
 
 
-needs_tshark = pytest.mark.skipif(
-    shutil.which("tshark") is None or not TRUTH_FILES, reason="tshark or corpus missing"
-)
+needs_tshark = pytest.mark.usefixtures("tshark_and_corpus")  # conftest: fails, never skips
 
 
 @needs_tshark
