@@ -464,6 +464,12 @@ tshark -r tls13-expired-client-cert.pcap -o tls.keylog_file:tls13-expired-client
   after `nginx -s reload` the CertificateRequest lists both CAs and client-bob gets 200.
   `stale-truststore/bundle-A.pem` is what nginx had loaded, `bundle-AB.pem` what was on disk.
 
+## Key log inside the capture
+
+`tls13-expired-client-cert-dsb.pcapng` is `tls13-expired-client-cert.pcap` with its key log embedded
+as a pcapng Decryption Secrets Block (`editcap --inject-secrets tls,KEYLOG in.pcap out.pcapng`, the
+last step of `make_samples.sh`): tshark and tlscap decrypt it with no `--keylog`.
+
 ## Software used
 
 {software}

@@ -322,7 +322,7 @@ stale_truststore() {
 # ---------------------------------------------------------------- main
 main() {
     local cmd
-    for cmd in tcpdump tshark openssl nginx curl ss; do
+    for cmd in tcpdump tshark editcap openssl nginx curl ss; do
         command -v "$cmd" >/dev/null || die "$cmd is not installed (make system-deps)"
     done
     [ -x "$PY" ] || die "no python at $PY (make venv)"
@@ -332,7 +332,7 @@ main() {
     done
 
     log "removing previous samples"
-    rm -f "$SAMPLES"/*.pcap "$SAMPLES"/*.keylog
+    rm -f "$SAMPLES"/*.pcap "$SAMPLES"/*.pcapng "$SAMPLES"/*.keylog
     rm -rf "$PKI" "$STALE"
 
     log "building the PKI in $PKI"
@@ -343,6 +343,11 @@ main() {
     sserver_scenarios 1.2
     sserver_scenarios 1.3
     stale_truststore
+
+    log "embedding a key log as a pcapng Decryption Secrets Block (editcap --inject-secrets)"
+    rm -f "$SAMPLES"/*.pcapng
+    editcap --inject-secrets "tls,$SAMPLES/tls13-expired-client-cert.keylog" \
+        "$SAMPLES/tls13-expired-client-cert.pcap" "$SAMPLES/tls13-expired-client-cert-dsb.pcapng"
 
     log "verifying with tshark and writing README.md"
     [ -f "$SAMPLES/describe_samples.py" ] || return 0

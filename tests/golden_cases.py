@@ -14,7 +14,8 @@ GOLDEN = ROOT / "tests" / "golden"
 
 
 def sample_captures() -> list[Path]:
-    return sorted(p.relative_to(ROOT) for p in (ROOT / "samples").rglob("*.pcap"))
+    found = [*(ROOT / "samples").rglob("*.pcap"), *(ROOT / "samples").rglob("*.pcapng")]
+    return sorted(p.relative_to(ROOT) for p in found)
 
 
 def golden_path(capture: Path) -> Path:

@@ -38,6 +38,10 @@ KNOWN_DIFFERENCES: dict[str, tuple[str, int]] = {
     "zeek__ssl.v3.pcap.json": (
         "frame 251 retransmits a segment the capture lost (encrypted alert); tshark marks it a "
         "retransmission and skips it, tlscap reads it once", 1),
+    "wireshark-notes__imap-ssl.pcapng.json": (
+        "the capture comment holds two key-log lines; the truth tool read it through capinfos, which prints "
+        "only the first, so tshark could not decrypt stream 0. tlscap uses both lines and reads the alerts "
+        "of frames 36 and 40 as close_notify, as tshark does when given the whole comment", 4),
     "nDPI__openvpn.pcap.json": (
         "stream 1 is OpenVPN on port 443 (port-share): tshark expects plain TLS there and shows nothing; "
         "tlscap finds the OpenVPN control channel by content and reads its mutual-TLS handshake", 5),

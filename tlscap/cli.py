@@ -15,6 +15,7 @@ from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import SEVERITY_RANK, Report
 from tlscap.report.json_report import render_json, render_jsonl
 from tlscap.report.text_report import render_text
+from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FORMATS = ("text", "json", "jsonl")
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--sni", metavar="NAME", help="only connections whose ClientHello names this server")
     analyze.add_argument("--at", type=parse_time, metavar="TIME",
                          help="judge certificate validity at this ISO-8601 time instead of the capture's")
+    analyze.add_argument("--keylog", action="append", default=[], metavar="FILE",
+                         help="NSS key log (SSLKEYLOGFILE) to decrypt with; repeatable. pcapng Decryption "
+                              "Secrets Blocks are used without it")
     analyze.add_argument("--all", action="store_true", help="text: show every connection, not only those with findings")
     analyze.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
                          help="exit 1 when a finding at or above this severity exists (default: error)")
@@ -112,8 +116,27 @@ def _write(text: str, output: str | None) -> None:
         raise UsageError(f"{output}: cannot write the report: {exc.strerror or exc}") from exc
 
 
+def load_keylogs(paths: Sequence[str]) -> KeyLog | None:
+    """The key logs named on the command line, merged; one line on stderr per file with bad lines."""
+    if not paths:
+        return None
+    merged = KeyLog()
+    for path in paths:
+        try:
+            keylog = load_keylog_file(path)
+        except KeyLogError as exc:
+            raise UsageError(str(exc)) from exc
+        if keylog.bad_lines:
+            first = keylog.bad_examples[0] if keylog.bad_examples else "?"
+            print(f"tlscap: {path}: {keylog.bad_lines} malformed line(s) ignored (first: {first})",
+                  file=sys.stderr)
+        merged.merge(keylog)
+    return merged
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
-    options = AnalysisOptions(host=args.host, port=args.port, sni=args.sni, at=args.at)
+    options = AnalysisOptions(host=args.host, port=args.port, sni=args.sni, at=args.at,
+                              keylog=load_keylogs(args.keylog))
     fmt = _choose_format(args)
     report = _analyze_all(args.captures, options)
     if fmt == "json":

@@ -10,8 +10,10 @@ from tlscap.analysis.model import (
     Connection,
     Endpoint,
     HandshakeEntry,
+    HttpResponse,
     TcpEndEntry,
 )
+from tlscap.analysis.http import parse_http_response
 from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.pki.certificate import name_to_rfc4514, summarize_certificate
 from tlscap.tls import constants as C
@@ -62,13 +64,22 @@ def build_connection(tracker: ConnectionTracker) -> Connection:
         return "client" if side == client_side else "server"
 
     for ev in session.events:
-        _add_event(conn, ev, who(ev.side), tracker)
+        _add_event(conn, ev, who(ev.side))
     for end in tracker.ends:
         conn.tcp_ends.append(TcpEndEntry(frame=end.frame, sender=who(end.side), kind=end.kind))
+    conn.decrypted = session.decrypted
+    conn.key_problem = session.key_problem
+    conn.key_problem_frame = session.key_problem_frame
+    server = session.directions[not client_side]
+    head = parse_http_response(bytes(server.app_plaintext)) if server.app_plaintext else None
+    if head is not None:
+        conn.http = HttpResponse(frame=server.app_plaintext_frame, status=head.status, title=head.title)
+        conn.frame_times_ns.setdefault(server.app_plaintext_frame, tracker.carrier_times_ns.get(
+            server.app_plaintext_frame, tracker.last_time_ns))
     return conn
 
 
-def _add_event(conn: Connection, ev: TlsEvent, sender: str, tracker: ConnectionTracker) -> None:
+def _add_event(conn: Connection, ev: TlsEvent, sender: str) -> None:
     if ev.kind == "handshake":
         _add_handshake(conn, ev, sender)
     elif ev.kind == "change_cipher_spec":

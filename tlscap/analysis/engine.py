@@ -18,8 +18,11 @@ from tlscap.decode.decoder import Decoder
 from tlscap.decode.segment import Segment
 from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.tcp.streams import Conversation, StreamTable
+from tlscap.tls.keylog import KeyLog, parse_keylog
+from tlscap.tls.session import TlsSession
 
 SOCKS_PORT = 1080
+_KEYLOG_LABELS = ("CLIENT_RANDOM ", "_TRAFFIC_SECRET")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +33,7 @@ class AnalysisOptions:
     port: int | None = None
     sni: str | None = None
     at: datetime | None = None
+    keylog: KeyLog | None = None  # from --keylog files; each capture adds its own DSB/comment secrets
 
 
 def analyze_capture(path: str, options: AnalysisOptions | None = None) -> CaptureReport:
@@ -48,6 +52,8 @@ def analyze_capture(path: str, options: AnalysisOptions | None = None) -> Captur
         try:
             for frame in reader:
                 frame_number = frame.number
+                if len(reader.info.secrets) + len(reader.info.comments) != run.embedded_seen:
+                    run.take_embedded_secrets(reader.info.secrets, reader.info.comments)
                 seg = run.decoder.decode(frame)
                 if seg is not None:
                     run.on_segment(seg)
@@ -87,6 +93,23 @@ class _Run:
         self.table: StreamTable[ConnectionTracker | _Closed] = StreamTable()
         self.open: dict[int, tuple[Conversation[ConnectionTracker | _Closed], ConnectionTracker]] = {}
         self.done: dict[int, Connection] = {}
+        self.keylog = KeyLog()
+        if options.keylog is not None:
+            self.keylog.merge(options.keylog)
+        self.embedded_seen = 0
+        self._secrets_seen = 0
+        self._comments_seen = 0
+
+    def take_embedded_secrets(self, secrets: list[bytes], comments: list[str]) -> None:
+        """Key-log material inside the capture: pcapng Decryption Secrets Blocks, and key-log lines
+        that some captures keep in their comments."""
+        for secret in secrets[self._secrets_seen :]:
+            self.keylog.merge(parse_keylog(secret, source="pcapng DSB"))
+        for comment in comments[self._comments_seen :]:
+            if any(label in comment for label in _KEYLOG_LABELS):
+                self.keylog.merge(parse_keylog(comment, source="pcapng comment"))
+        self._secrets_seen, self._comments_seen = len(secrets), len(comments)
+        self.embedded_seen = len(secrets) + len(comments)
 
     def on_segment(self, seg: Segment) -> None:
         if seg.quoted:
@@ -106,6 +129,7 @@ class _Run:
                 first_frame=seg.frame,
                 first_time_ns=seg.timestamp_ns,
                 socks_port=SOCKS_PORT in (seg.src_port, seg.dst_port),
+                session=TlsSession(self.keylog if len(self.keylog) else None),
             )
             conv.state = tracker
             self.open[conv.stream] = (conv, tracker)

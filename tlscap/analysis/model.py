@@ -135,6 +135,8 @@ class Connection:
     server_app_data_frames: list[int] = field(default_factory=list)
     handshake_time_ns: int | None = None
     client_certificate_time_ns: int | None = None
+    key_problem: str | None = None  # why a key log given could not decrypt this connection
+    key_problem_frame: int | None = None
 
     @property
     def tls13(self) -> bool:

@@ -329,6 +329,51 @@ ALERT_FIX = {
 }
 
 
+NGINX_CERT_PAGES = ("The SSL certificate error", "No required SSL certificate was sent")
+_CLIENT_CERT_CODES = frozenset({
+    "client-cert-not-sent", "client-cert-expired", "client-cert-not-yet-valid", "client-cert-issuer-not-requested",
+    "client-chain-broken", "client-cert-wrong-usage", "client-cert-signature-not-accepted",
+})
+
+
+def rule_http_error(conn: Connection, at: datetime | None) -> list[Finding]:
+    http = conn.http
+    if http is None or http.status < 400:
+        return []
+    nginx = next((p for p in NGINX_CERT_PAGES if http.title and p in http.title), None)
+    related = conn.certificate_request is not None or nginx is not None
+    if not related:
+        return []
+    title = f" “{http.title}”" if http.title else ""
+    if nginx == "No required SSL certificate was sent":
+        why = "nginx's page for a client that sent no certificate (ssl_verify_client on)"
+    elif nginx is not None:
+        why = ("nginx's page for a client certificate that failed verification; nginx's error log names the "
+               "check (e.g. 'client SSL certificate verify error: (10:certificate has expired)')")
+    else:
+        why = "the server rejected the request of a client that was asked for a certificate"
+    return [Finding(
+        code="http-error-after-handshake", severity="error", frames=(http.frame,),
+        message=(f"the handshake finished, then the server answered HTTP {http.status}{title} (frame "
+                 f"{http.frame}): {why}."),
+        fix=("Fix the client certificate problem named by the other findings of this connection; if there is "
+             "none, read the server's error log for the verification error and compare its truststore "
+             "(ssl_client_certificate) with the client's issuer."),
+    )]
+
+
+def rule_decryption_failed(conn: Connection, at: datetime | None) -> list[Finding]:
+    if conn.key_problem is None:
+        return []
+    return [Finding(
+        code="decryption-failed", severity="warning", frames=(conn.key_problem_frame or conn.first_frame,),
+        message=(f"the key log given could not decrypt this connection: {conn.key_problem}. "
+                 "What could be read without keys is reported."),
+        fix=("Use the key log written by this very client during this capture (SSLKEYLOGFILE is appended to "
+             "per connection; the ClientHello random must match), and check it is not cut short."),
+    )]
+
+
 RULES: tuple[Rule, ...] = (
     rule_client_cert_not_sent,
     rule_client_cert_validity,
@@ -339,4 +384,6 @@ RULES: tuple[Rule, ...] = (
     rule_ca_list_empty,
     rule_handshake_alert,
     rule_encrypted_alert,
+    rule_http_error,
+    rule_decryption_failed,
 )

@@ -41,6 +41,7 @@ class Record:
     frames: tuple[int, ...]
     damaged: str | None = None
     truncated: bool = False
+    decrypted: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

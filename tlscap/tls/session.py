@@ -2,7 +2,9 @@
 
 It follows the handshake far enough to know what is readable: the negotiated version, when each
 direction starts encrypting (ChangeCipherSpec in TLS <= 1.2; right after the ServerHello in TLS 1.3),
-and so which alerts and handshake records can be read without keys.
+and so which alerts and handshake records can be read without keys. Given a key log with this
+connection's secrets, it opens the protected records (see `protection`) and reads them like plaintext:
+the TLS 1.3 CertificateRequest and client Certificate, alerts, a renegotiation, the HTTP behind them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from dataclasses import dataclass, field
 from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
+from tlscap.tls.decrypt import DecryptError, Tls12Decryptor, Tls13Decryptor
 from tlscap.tls.handshake import HandshakeMessage, HandshakeReader
+from tlscap.tls.keylog import KeyLog
+from tlscap.tls.protection import ConnectionProtection, find_protection
 from tlscap.tls.records import (
     CONTENT_ALERT,
     CONTENT_APPLICATION_DATA,
@@ -28,6 +33,8 @@ TLS13 = 0x0304
 # Application-data records listed per direction (the first ones tell the handshake's fate; the
 # rest are only counted).
 MAX_APP_DATA_EVENTS = 4
+# Decrypted application data kept per direction, enough for an HTTP response's head and <title>.
+MAX_APP_PLAINTEXT = 16 * 1024
 
 
 @dataclass(slots=True, kw_only=True)
@@ -54,6 +61,7 @@ class TlsEvent:
     damaged: str | None = None
     truncated: bool = False
     error: str | None = None
+    decrypted: bool = False
 
 
 @dataclass(slots=True)
@@ -65,12 +73,14 @@ class _Direction:
     encrypted_handshakes: int = 0
     app_data_records: int = 0
     app_data_bytes: int = 0
+    app_plaintext: bytearray = field(default_factory=bytearray)
+    app_plaintext_frame: int = 0
 
 
 class TlsSession:
     """Both directions of one TCP connection, read as TLS. Sides are the caller's booleans."""
 
-    def __init__(self) -> None:
+    def __init__(self, keylog: KeyLog | None = None) -> None:
         self.directions: dict[bool, _Direction] = {True: _Direction(), False: _Direction()}
         self.events: list[TlsEvent] = []
         self.client_side: bool | None = None
@@ -78,6 +88,20 @@ class TlsSession:
         self.cipher_suite: int | None = None
         self.sni: str | None = None
         self.hello_retry = False
+        self.keylog = keylog
+        self.client_random: bytes | None = None
+        self.latest_client_random: bytes | None = None  # a renegotiation's ClientHello
+        self.protection: ConnectionProtection | None = None
+        self.key_problem: str | None = None  # why records could not be decrypted, once
+        self.key_problem_frame: int | None = None
+        if keylog is not None and len(keylog):
+            # Keep application-data bodies until the ServerHello tells whether this connection has keys.
+            for d in self.directions.values():
+                d.records.keep_application_data = True
+
+    @property
+    def decrypted(self) -> bool:
+        return self.protection is not None and self.protection.records_opened > 0
 
     @property
     def is_tls(self) -> bool:
@@ -99,6 +123,13 @@ class TlsSession:
                                         error=ev.reason, truncated=ev.truncated))
             return
         direction = self.directions[side]
+        protection = self.protection.directions.get(side) if self.protection else None
+        if protection is not None and protection.active is not None and ev.content_type != CONTENT_CHANGE_CIPHER_SPEC:
+            opened = self._open(side, protection.active, ev)
+            if opened is None:
+                protection.active = None
+            else:
+                ev = opened
         ctype = ev.content_type
         if ctype == CONTENT_HANDSHAKE:
             self._on_handshake_record(side, direction, ev)
@@ -108,18 +139,47 @@ class TlsSession:
             direction.ccs_seen = True
             if not self._tls13():
                 direction.encrypted = True
+                if protection is not None and protection.after_ccs is not None:
+                    protection.active, protection.after_ccs = protection.after_ccs, None
         elif ctype == CONTENT_ALERT:
             self._on_alert(side, direction, ev)
         elif ctype == CONTENT_APPLICATION_DATA:
             direction.app_data_records += 1
             direction.app_data_bytes += ev.length
+            if ev.decrypted and ev.fragment and len(direction.app_plaintext) < MAX_APP_PLAINTEXT:
+                if not direction.app_plaintext:
+                    direction.app_plaintext_frame = ev.frame
+                direction.app_plaintext += ev.fragment[: MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
             if direction.app_data_records > MAX_APP_DATA_EVENTS:
                 return  # counted, not listed: memory stays bounded on long connections
             self.events.append(TlsEvent(kind="application_data", frame=ev.frame, frames=ev.frames,
                                         side=side, name="ApplicationData", length=ev.length,
-                                        encrypted=True))
+                                        encrypted=not ev.decrypted, decrypted=ev.decrypted))
         elif ctype == SSLV2_HELLO:
             self._on_sslv2_hello(side, ev)
+
+    def _open(self, side: bool, cipher: Tls13Decryptor | Tls12Decryptor, rec: Record) -> Record | None:
+        """The record decrypted (a plaintext Record marked `decrypted`), or None when it cannot be."""
+        if rec.damaged is not None or rec.fragment is None:
+            return None
+        tls13 = isinstance(cipher, Tls13Decryptor)
+        if tls13 and rec.content_type != CONTENT_APPLICATION_DATA:
+            return rec  # a plaintext record among protected ones (an alert before the keys took effect)
+        try:
+            if isinstance(cipher, Tls13Decryptor):
+                header = bytes([rec.content_type]) + rec.version.to_bytes(2, "big") + rec.length.to_bytes(2, "big")
+                inner = cipher.decrypt(header, rec.fragment)
+                content_type, data = inner.content_type, inner.data
+            else:
+                content_type, data = rec.content_type, cipher.decrypt(rec.content_type, rec.version, rec.fragment)
+        except DecryptError as exc:
+            if self.key_problem is None:
+                self.key_problem, self.key_problem_frame = f"record in frame {rec.frame}: {exc}", rec.frame
+            return None
+        assert self.protection is not None
+        self.protection.records_opened += 1
+        return Record(content_type=content_type, version=rec.version, length=len(data), fragment=data,
+                      frame=rec.frame, frames=rec.frames, decrypted=True)
 
     def _tls13(self) -> bool:
         v = self.version
@@ -128,22 +188,23 @@ class TlsSession:
     def _on_alert(self, side: bool, direction: _Direction, rec: Record) -> None:
         frag = rec.fragment or b""
         # A TLS 1.3 protected alert travels as application_data, so a 2-byte alert record is plaintext.
-        encrypted = rec.length != 2 or len(frag) != 2 or (direction.encrypted and not self._tls13())
+        encrypted = not rec.decrypted and (
+            rec.length != 2 or len(frag) != 2 or (direction.encrypted and not self._tls13()))
         ev = TlsEvent(kind="alert", frame=rec.frame, frames=rec.frames, side=side, name="Alert",
-                      encrypted=encrypted, length=rec.length)
+                      encrypted=encrypted, length=rec.length, decrypted=rec.decrypted)
         if not encrypted:
             ev.level, ev.description = frag[0], frag[1]
         self.events.append(ev)
 
     def _on_handshake_record(self, side: bool, direction: _Direction, rec: Record) -> None:
-        if direction.encrypted and not self._tls13():
+        if direction.encrypted and not self._tls13() and not rec.decrypted:
             direction.encrypted_handshakes += 1
             name = "Finished" if direction.encrypted_handshakes == 1 else "EncryptedHandshakeMessage"
             self.events.append(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
                                         name=name, encrypted=True, length=rec.length))
             return
         for msg in direction.handshake.feed(rec):
-            self._on_message(side, msg)
+            self._on_message(side, msg, decrypted=rec.decrypted)
 
     def _on_sslv2_hello(self, side: bool, rec: Record) -> None:
         body = rec.fragment or b""
@@ -170,11 +231,11 @@ class TlsSession:
 
     # -- handshake messages --------------------------------------------------------------------
 
-    def _on_message(self, side: bool, msg: HandshakeMessage) -> None:
+    def _on_message(self, side: bool, msg: HandshakeMessage, *, decrypted: bool = False) -> None:
         name = C.handshake_name(msg.msg_type)
         ev = TlsEvent(kind="handshake", frame=msg.frame, frames=msg.frames, side=side, name=name,
                       msg_type=msg.msg_type, damaged=msg.damaged, truncated=msg.truncated,
-                      length=msg.declared_length)
+                      length=msg.declared_length, decrypted=decrypted)
         self.events.append(ev)
         if msg.damaged is not None:
             return
@@ -184,6 +245,19 @@ class TlsSession:
             ev.error = str(exc)
         if isinstance(ev.parsed, M.ServerHello) and ev.parsed.is_hello_retry_request:
             ev.name = "HelloRetryRequest"
+        if decrypted:
+            self._after_protected_message(side, msg.msg_type)
+
+    def _after_protected_message(self, side: bool, msg_type: int) -> None:
+        """TLS 1.3 key changes: application secret after Finished, the next secret after KeyUpdate."""
+        protection = self.protection.directions.get(side) if self.protection else None
+        if protection is None or not isinstance(protection.active, Tls13Decryptor):
+            return
+        if msg_type == 20 and protection.after_finished is not None:
+            protection.active = Tls13Decryptor(protection.active.cipher_suite, protection.after_finished)
+            protection.after_finished = None
+        elif msg_type == 24:
+            protection.active.update_key()
 
     def _parse(self, side: bool, msg: HandshakeMessage) -> object | None:
         t = msg.msg_type
@@ -194,6 +268,9 @@ class TlsSession:
                 self.client_side = side
             if self.sni is None:
                 self.sni = hello.sni
+            if self.client_random is None:
+                self.client_random = hello.random
+            self.latest_client_random = hello.random
             return hello
         if t == 2:
             sh = M.parse_server_hello(msg.body)
@@ -203,15 +280,51 @@ class TlsSession:
                 self.hello_retry = True
                 self.version = sh.version
                 return sh
+            renegotiation = self.version is not None and self.cipher_suite is not None
             self.version = sh.version
             self.cipher_suite = sh.cipher_suite
             if self._tls13():
                 # Everything after the ServerHello is protected, except (middlebox) ChangeCipherSpec.
                 self.directions[side].encrypted = True
                 self.directions[not side].encrypted = True
+            if renegotiation:
+                self._renegotiation_keys(client_side=not side, server_hello=sh)
+            else:
+                self._find_keys(client_side=not side, server_hello=sh)
             return sh
         if t == 11:
             return M.parse_certificate(msg.body, tls13=tls13)
         if t == 13:
             return M.parse_certificate_request(msg.body, version=self.version or msg.record_version)
         return None
+
+    def _find_keys(self, *, client_side: bool, server_hello: M.ServerHello) -> None:
+        protection, problem = find_protection(
+            self.keylog, client_random=self.client_random, server_random=server_hello.random,
+            client_side=client_side, version=server_hello.version, cipher_suite=server_hello.cipher_suite,
+            server_extensions=[e.type for e in server_hello.extensions],
+        )
+        self.protection = protection
+        if problem is not None and self.key_problem is None:
+            self.key_problem = problem
+        if protection is None:
+            for d in self.directions.values():
+                d.records.keep_application_data = False
+
+    def _renegotiation_keys(self, *, client_side: bool, server_hello: M.ServerHello) -> None:
+        """A TLS <= 1.2 renegotiation: its keys take over at each side's next ChangeCipherSpec."""
+        if self.protection is None or self.protection.tls13:
+            return
+        renewed, problem = find_protection(
+            self.keylog, client_random=self.latest_client_random, server_random=server_hello.random,
+            client_side=client_side, version=server_hello.version, cipher_suite=server_hello.cipher_suite,
+            server_extensions=[e.type for e in server_hello.extensions],
+        )
+        if renewed is None:
+            if problem and self.key_problem is None:
+                self.key_problem = f"renegotiation: {problem}"
+            return
+        for side, direction in renewed.directions.items():
+            current = self.protection.directions.get(side)
+            if current is not None:
+                current.after_ccs = direction.after_ccs
