@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build what is missing (seed, then the 10M / 100M / 1G captures), then measure tlscap
+# next to tshark on each. Everything generated lives in the cache dir, outside the repo.
+#
+# Env: TLSCAP_BENCH_CACHE (default /var/tmp/tlscap-bench), SIZES (default "10M 100M 1G"),
+#      RUNS (runs per tool, default 3), RUNS_1G (default 1), TIMEOUT (s per run, default 900),
+#      PY (python for the scripts, default python3; they use the standard library only).
+# The seed capture needs root (network namespace, tcpdump); later steps do not.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export TLSCAP_BENCH_CACHE="${TLSCAP_BENCH_CACHE:-/var/tmp/tlscap-bench}"
+SIZES="${SIZES:-10M 100M 1G}"
+RUNS="${RUNS:-3}"
+RUNS_1G="${RUNS_1G:-1}"
+TIMEOUT="${TIMEOUT:-900}"
+PY="${PY:-python3}"
+
+bash "$HERE/make_seed.sh"
+for size in $SIZES; do
+    "$PY" "$HERE/replicate.py" --size "$size"
+done
+for size in $SIZES; do
+    runs="$RUNS"
+    [ "$size" = 1G ] && runs="$RUNS_1G"
+    "$PY" "$HERE/measure.py" --size "$size" --runs "$runs" --timeout "$TIMEOUT" >/dev/null
+done
+# shellcheck disable=SC2046  # one --size per label
+"$PY" "$HERE/measure.py" --report $(for s in $SIZES; do printf -- '--size %s ' "$s"; done)
