@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from tlscap import __version__
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
-from tlscap.analysis.model import SEVERITY_RANK, Report
-from tlscap.report.json_report import render_json, render_jsonl
-from tlscap.report.text_report import render_text
+from tlscap.analysis.model import SEVERITY_RANK, Connection, Report
+from tlscap.pki.truststore import Truststore, TruststoreError, load_truststore
+from tlscap.report.json_report import JsonlWriter, JsonWriter
+from tlscap.report.text_report import TextWriter
+from tlscap.report.writer import ReportWriter
 from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+PASSWORD_ENV = "TLSCAP_TRUSTSTORE_PASSWORD"
 FORMATS = ("text", "json", "jsonl")
 _EXTENSION_FORMATS = {".json": "json", ".jsonl": "jsonl", ".txt": "text"}
 
@@ -66,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--keylog", action="append", default=[], metavar="FILE",
                          help="NSS key log (SSLKEYLOGFILE) to decrypt with; repeatable. pcapng Decryption "
                               "Secrets Blocks are used without it")
+    analyze.add_argument("--truststore", action="append", default=[], metavar="PATH",
+                         help="the truststore the server is meant to use: PEM/DER file, folder, PKCS#12 or Java "
+                              "keystore; repeatable")
+    analyze.add_argument("--truststore-password", metavar="PASSWORD",
+                         help=f"password of a PKCS#12 or Java keystore truststore (or set {PASSWORD_ENV})")
     analyze.add_argument("--all", action="store_true", help="text: show every connection, not only those with findings")
     analyze.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
                          help="exit 1 when a finding at or above this severity exists (default: error)")
@@ -84,13 +94,20 @@ def _choose_format(args: argparse.Namespace) -> str:
     return "text" if sys.stdout.isatty() else "json"
 
 
-def _analyze_all(paths: Sequence[str], options: AnalysisOptions) -> Report:
+def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWriter | None = None) -> Report:
+    """Analyze each capture; with a writer, stream every connection to it instead of keeping it."""
     report = Report()
     for path in paths:
-        cap = analyze_capture(path, options)
+        if writer is not None:
+            writer.begin_capture(path)
+        cap = analyze_capture(path, options, on_connection=writer.connection if writer is not None else None)
         for err in cap.errors:
             print(f"tlscap: {path}: {err.message}", file=sys.stderr)
+        if writer is not None:
+            writer.end_capture(cap)
         report.captures.append(cap)
+    if writer is not None:
+        writer.finish(report)
     return report
 
 
@@ -105,15 +122,18 @@ def _exit_status(report: Report, fail_on: str) -> int:
     return EXIT_OK
 
 
-def _write(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
         sys.stdout.flush()
         return
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
-        raise UsageError(f"{output}: cannot write the report: {exc.strerror or exc}") from exc
+        raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from exc
+    with out:
+        yield out
 
 
 def load_keylogs(paths: Sequence[str]) -> KeyLog | None:
@@ -134,18 +154,37 @@ def load_keylogs(paths: Sequence[str]) -> KeyLog | None:
     return merged
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
-    options = AnalysisOptions(host=args.host, port=args.port, sni=args.sni, at=args.at,
-                              keylog=load_keylogs(args.keylog))
-    fmt = _choose_format(args)
-    report = _analyze_all(args.captures, options)
+def load_truststores(paths: Sequence[str], password: str | None) -> Truststore | None:
+    if not paths:
+        return None
+    try:
+        truststore = load_truststore(list(paths), password=password or os.environ.get(PASSWORD_ENV))
+    except TruststoreError as exc:
+        raise UsageError(str(exc)) from exc
+    for note in truststore.notes:
+        print(f"tlscap: {note}", file=sys.stderr)
+    return truststore
+
+
+def make_writer(fmt: str, out: TextIO, args: argparse.Namespace) -> ReportWriter:
     if fmt == "json":
-        text = render_json(report)
-    elif fmt == "jsonl":
-        text = render_jsonl(report)
-    else:
-        text = render_text(report, show_all=args.all, at=args.at)
-    _write(text, args.output)
+        return JsonWriter(out)
+    if fmt == "jsonl":
+        return JsonlWriter(out)
+    return TextWriter(out, show_all=args.all, at=args.at)
+
+
+def options_from(args: argparse.Namespace) -> AnalysisOptions:
+    return AnalysisOptions(host=args.host, port=args.port, sni=args.sni, at=args.at,
+                           keylog=load_keylogs(args.keylog),
+                           truststore=load_truststores(args.truststore, args.truststore_password))
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    options = options_from(args)
+    fmt = _choose_format(args)
+    with _output(args.output) as out:
+        report = analyze_all(args.captures, options, make_writer(fmt, out, args))
     return _exit_status(report, args.fail_on)
 
 
@@ -155,9 +194,9 @@ def cmd_certs(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{out}: cannot create the folder: {exc.strerror or exc}") from exc
-    report = _analyze_all(args.captures, AnalysisOptions())
     written: set[str] = set()
-    for conn in report.connections():
+
+    def write_certificates(conn: Connection) -> None:
         for info in [*conn.server_certificates, *conn.client_certificates]:
             for cert in info.chain:
                 if cert.sha256 in written:
@@ -167,6 +206,13 @@ def cmd_certs(args: argparse.Namespace) -> int:
                 pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
                 (out / f"{cert.sha256}.pem").write_text(pem, encoding="ascii")
                 written.add(cert.sha256)
+
+    report = Report()
+    for path in args.captures:
+        cap = analyze_capture(path, AnalysisOptions(), on_connection=write_certificates)
+        for err in cap.errors:
+            print(f"tlscap: {path}: {err.message}", file=sys.stderr)
+        report.captures.append(cap)
     print(f"{len(written)} certificate{'s' if len(written) != 1 else ''} written to {out}", file=sys.stderr)
     return EXIT_USAGE if report.captures and all(c.unreadable for c in report.captures) else EXIT_OK
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tlscap.analysis.http import parse_http_response
 from tlscap.analysis.model import (
     AlertEntry,
     CaptureDamage,
@@ -13,7 +14,6 @@ from tlscap.analysis.model import (
     HttpResponse,
     TcpEndEntry,
 )
-from tlscap.analysis.http import parse_http_response
 from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.pki.certificate import name_to_rfc4514, summarize_certificate
 from tlscap.tls import constants as C

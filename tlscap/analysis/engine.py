@@ -5,10 +5,12 @@ This is the only place that wires the layers together; `capture/` is the only on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from tlscap.analysis.builder import build_connection
+from tlscap.analysis.context import RuleContext
 from tlscap.analysis.model import CaptureReport, Connection, TcpEndEntry
 from tlscap.analysis.rules import apply_rules
 from tlscap.analysis.tracker import ConnectionTracker
@@ -17,6 +19,8 @@ from tlscap.capture.reader import open_capture
 from tlscap.decode.decoder import Decoder
 from tlscap.decode.segment import Segment
 from tlscap.errors import CaptureIssue, CaptureOpenError
+from tlscap.pki.certificate import CertificateSummary
+from tlscap.pki.truststore import Truststore
 from tlscap.tcp.streams import Conversation, StreamTable
 from tlscap.tls.keylog import KeyLog, parse_keylog
 from tlscap.tls.session import TlsSession
@@ -34,10 +38,27 @@ class AnalysisOptions:
     sni: str | None = None
     at: datetime | None = None
     keylog: KeyLog | None = None  # from --keylog files; each capture adds its own DSB/comment secrets
+    truststore: Truststore | None = None  # from --truststore
 
 
-def analyze_capture(path: str, options: AnalysisOptions | None = None) -> CaptureReport:
-    """Analyze one capture file. Never raises for bad data; an unreadable file gives `unreadable`."""
+ConnectionSink = Callable[[Connection], None]
+# Finished connections wait this long (capture time) for a trailing ACK/FIN/RST before they are
+# handed on, and at most this many wait; then they go out even if a lower stream id is still open.
+GRACE_NS = 5_000_000_000
+MAX_WAITING = 512
+# Distinct certificates remembered per capture, so a missing intermediate can be found elsewhere.
+MAX_CAPTURE_CERTIFICATES = 10_000
+
+
+def analyze_capture(
+    path: str, options: AnalysisOptions | None = None, *, on_connection: ConnectionSink | None = None
+) -> CaptureReport:
+    """Analyze one capture file. Never raises for bad data; an unreadable file gives `unreadable`.
+
+    Without `on_connection`, the connections are collected in the report (in stream order). With it,
+    each connection is handed over as soon as it is finished and judged, and not kept: memory stays
+    bounded by the connections open at once, whatever the file's size. `report.stats` counts them.
+    """
     options = options or AnalysisOptions()
     report = CaptureReport(path=str(path))
     try:
@@ -46,7 +67,8 @@ def analyze_capture(path: str, options: AnalysisOptions | None = None) -> Captur
         report.unreadable = True
         report.errors.append(CaptureIssue(code="unreadable", message=exc.reason))
         return report
-    run = _Run(options)
+    sink = on_connection or report.connections.append
+    run = _Run(options, lambda conn: _count_and_pass(report, conn, sink))
     frame_number = 0
     with reader:
         try:
@@ -71,28 +93,36 @@ def analyze_capture(path: str, options: AnalysisOptions | None = None) -> Captur
     report.first_time_ns = info.first_time_ns
     report.last_time_ns = info.last_time_ns
     report.errors.extend(info.issues)
-    report.connections = run.finish()
+    run.finish()
     return report
 
 
+def _count_and_pass(report: CaptureReport, conn: Connection, sink: ConnectionSink) -> None:
+    report.stats.add(conn)
+    sink(conn)
+
+
 class _Closed:
-    """What stays of a TLS conversation once it was finalized: its Connection."""
+    """A finalized TLS conversation: its Connection while it waits to be handed on, then nothing."""
 
     __slots__ = ("connection",)
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | None) -> None:
         self.connection = connection
 
 
 class _Run:
-    """The state of one capture's analysis: conversations open and connections done."""
+    """The state of one capture's analysis: conversations open, connections waiting to be handed on."""
 
-    def __init__(self, options: AnalysisOptions) -> None:
+    def __init__(self, options: AnalysisOptions, emit: ConnectionSink) -> None:
         self.options = options
+        self.emit = emit
         self.decoder = Decoder()
         self.table: StreamTable[ConnectionTracker | _Closed] = StreamTable()
         self.open: dict[int, tuple[Conversation[ConnectionTracker | _Closed], ConnectionTracker]] = {}
-        self.done: dict[int, Connection] = {}
+        self.waiting: dict[int, tuple[_Closed, Connection]] = {}
+        self.now_ns = 0
+        self.certificates: dict[str, CertificateSummary] = {}
         self.keylog = KeyLog()
         if options.keylog is not None:
             self.keylog.merge(options.keylog)
@@ -112,13 +142,15 @@ class _Run:
         self.embedded_seen = len(secrets) + len(comments)
 
     def on_segment(self, seg: Segment) -> None:
+        self.now_ns = seg.timestamp_ns
         if seg.quoted:
             self.table.lookup_quoted(seg)
             return
         conv, side, _ = self.table.lookup(seg)
         state = conv.state
         if isinstance(state, _Closed):
-            _after_close(state, seg, side)
+            if state.connection is not None:
+                _after_close(state.connection, seg)
             return
         tracker = state
         if tracker is None:
@@ -141,6 +173,7 @@ class _Run:
             self.table.count += 1
         if tracker.closed or tracker.given_up:
             self._finalize(conv, tracker)
+            self._hand_on()
 
     def _finalize(self, conv: Conversation[ConnectionTracker | _Closed], tracker: ConnectionTracker) -> None:
         """Build the finished connection's report and free its reassembly and TLS state."""
@@ -150,22 +183,42 @@ class _Run:
             conv.state = None  # nothing kept; a reused or revived connection starts afresh
             return
         conn = build_connection(tracker)
-        if _selected(conn, self.options):
-            self.done[tracker.stream] = conn
-        conv.state = _Closed(conn)
+        if not _selected(conn, self.options):
+            conv.state = _Closed(None)
+            return
+        closed = _Closed(conn)
+        conv.state = closed
+        self.waiting[conn.id] = (closed, conn)
+        for info in [*conn.server_certificates, *conn.client_certificates]:
+            for cert in info.chain:
+                if len(self.certificates) < MAX_CAPTURE_CERTIFICATES:
+                    self.certificates.setdefault(cert.sha256, cert)
 
-    def finish(self) -> list[Connection]:
+    def _hand_on(self, *, everything: bool = False) -> None:
+        """Judge and hand on the waiting connections that are due, in stream order."""
+        lowest_open = min(self.open, default=None)
+        for stream in sorted(self.waiting):
+            closed, conn = self.waiting[stream]
+            due = everything or len(self.waiting) > MAX_WAITING or (
+                (lowest_open is None or stream < lowest_open) and conn.last_time_ns + GRACE_NS <= self.now_ns)
+            if not due:
+                if lowest_open is not None and stream > lowest_open and len(self.waiting) <= MAX_WAITING:
+                    break
+                continue
+            del self.waiting[stream]
+            closed.connection = None
+            apply_rules(conn, RuleContext(at=self.options.at, truststore=self.options.truststore,
+                                          capture_certificates=self.certificates))
+            self.emit(conn)
+
+    def finish(self) -> None:
         for conv, tracker in list(self.open.values()):
             self._finalize(conv, tracker)
-        connections = [self.done[k] for k in sorted(self.done)]
-        for conn in connections:
-            apply_rules(conn, self.options.at)
-        return connections
+        self._hand_on(everything=True)
 
 
-def _after_close(state: _Closed, seg: Segment, side: bool) -> None:
+def _after_close(conn: Connection, seg: Segment) -> None:
     """Late segments of a finalized connection only extend its span (and a late FIN/RST shows)."""
-    conn = state.connection
     conn.last_frame = seg.frame
     conn.last_time_ns = seg.timestamp_ns
     if seg.fin or seg.rst:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tlscap.errors import CaptureIssue
 from tlscap.pki.certificate import CertificateSummary
+from tlscap.pki.verify import CaListComparison
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
@@ -137,6 +138,8 @@ class Connection:
     client_certificate_time_ns: int | None = None
     key_problem: str | None = None  # why a key log given could not decrypt this connection
     key_problem_frame: int | None = None
+    # With --truststore: the advertised CA names against the truststore (pki.verify.CaListComparison).
+    ca_list_check: CaListComparison | None = None
 
     @property
     def tls13(self) -> bool:
@@ -158,6 +161,24 @@ class Connection:
 
 
 @dataclass(slots=True, kw_only=True)
+class ConnectionStats:
+    """Counts over a capture's connections, kept as they are handed on (so streaming keeps them too)."""
+
+    connections: int = 0
+    with_findings: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)
+    worst_rank: int = 0
+
+    def add(self, conn: Connection) -> None:
+        self.connections += 1
+        if conn.findings:
+            self.with_findings += 1
+        for f in conn.findings:
+            self.by_code[f.code] = self.by_code.get(f.code, 0) + 1
+            self.worst_rank = max(self.worst_rank, SEVERITY_RANK[f.severity])
+
+
+@dataclass(slots=True, kw_only=True)
 class CaptureReport:
     path: str
     format: str | None = None
@@ -168,6 +189,7 @@ class CaptureReport:
     last_time_ns: int | None = None
     errors: list[CaptureIssue] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
+    stats: ConnectionStats = field(default_factory=ConnectionStats)
     unreadable: bool = False
 
 
@@ -179,7 +201,5 @@ class Report:
         return [c for cap in self.captures for c in cap.connections]
 
     def worst_severity(self) -> str | None:
-        ranks = [SEVERITY_RANK[f.severity] for c in self.connections() for f in c.findings]
-        if not ranks:
-            return None
-        return {v: k for k, v in SEVERITY_RANK.items()}[max(ranks)]
+        rank = max((cap.stats.worst_rank for cap in self.captures), default=0)
+        return {v: k for k, v in SEVERITY_RANK.items()}.get(rank)

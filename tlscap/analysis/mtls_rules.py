@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from tlscap.analysis.context import RuleContext
 from tlscap.analysis.model import AlertEntry, CertificateChainInfo, Connection, Finding
 from tlscap.analysis.timeline import first_message, frame_time_ns
 from tlscap.pki.certificate import CertificateSummary, parse_name_der
@@ -14,7 +15,7 @@ from tlscap.pki.chain import find_breaks
 from tlscap.pki.names import closest_name, names_equal
 from tlscap.timefmt import utc_datetime
 
-Rule = Callable[[Connection, datetime | None], list[Finding]]
+Rule = Callable[[Connection, RuleContext], list[Finding]]
 
 
 def short_name(cert: CertificateSummary) -> str:
@@ -40,7 +41,7 @@ def _sent_chain(conn: Connection) -> CertificateChainInfo | None:
     return cc if cc is not None and cc.chain else None
 
 
-def rule_client_cert_not_sent(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_client_cert_not_sent(conn: Connection, ctx: RuleContext) -> list[Finding]:
     cr = conn.certificate_request
     cc = conn.client_certificate
     if cr is None:
@@ -67,11 +68,11 @@ def rule_client_cert_not_sent(conn: Connection, at: datetime | None) -> list[Fin
     )]
 
 
-def _validity_findings(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_client_cert_validity(conn: Connection, ctx: RuleContext) -> list[Finding]:
     cc = _sent_chain(conn)
     if cc is None:
         return []
-    when, said = judged_at(conn, at, cc.frame)
+    when, said = judged_at(conn, ctx.at, cc.frame)
     out: list[Finding] = []
     if when is None:
         return out
@@ -98,11 +99,7 @@ def _validity_findings(conn: Connection, at: datetime | None) -> list[Finding]:
     return out
 
 
-def rule_client_cert_validity(conn: Connection, at: datetime | None) -> list[Finding]:
-    return _validity_findings(conn, at)
-
-
-def rule_issuer_not_requested(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_issuer_not_requested(conn: Connection, ctx: RuleContext) -> list[Finding]:
     cr = conn.certificate_request
     cc = _sent_chain(conn)
     if cr is None or cc is None or not cr.ca_names_der:
@@ -140,7 +137,7 @@ def rule_issuer_not_requested(conn: Connection, at: datetime | None) -> list[Fin
     )]
 
 
-def rule_chain_broken(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_chain_broken(conn: Connection, ctx: RuleContext) -> list[Finding]:
     cc = _sent_chain(conn)
     if cc is None or len(cc.chain) < 2:
         return []
@@ -162,7 +159,7 @@ _CLIENT_AUTH = "clientAuth"
 _ANY_EKU = "anyExtendedKeyUsage"
 
 
-def rule_wrong_usage(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_wrong_usage(conn: Connection, ctx: RuleContext) -> list[Finding]:
     cc = _sent_chain(conn)
     if cc is None:
         return []
@@ -200,7 +197,7 @@ def _key_kind(cert: CertificateSummary) -> str | None:
     return kind if kind in _KEY_SCHEMES else None
 
 
-def rule_signature_not_accepted(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_signature_not_accepted(conn: Connection, ctx: RuleContext) -> list[Finding]:
     cr = conn.certificate_request
     cc = _sent_chain(conn)
     if cr is None or cc is None:
@@ -225,7 +222,7 @@ def rule_signature_not_accepted(conn: Connection, at: datetime | None) -> list[F
     )]
 
 
-def rule_ca_list_empty(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_ca_list_empty(conn: Connection, ctx: RuleContext) -> list[Finding]:
     cr = conn.certificate_request
     if cr is None or cr.ca_names:
         return []
@@ -239,7 +236,7 @@ def rule_ca_list_empty(conn: Connection, at: datetime | None) -> list[Finding]:
     )]
 
 
-def rule_handshake_alert(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_handshake_alert(conn: Connection, ctx: RuleContext) -> list[Finding]:
     out: list[Finding] = []
     for a in conn.alerts:
         if a.encrypted or a.description in (None, "close_notify"):
@@ -254,7 +251,7 @@ def rule_handshake_alert(conn: Connection, at: datetime | None) -> list[Finding]
     return out
 
 
-def rule_encrypted_alert(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_encrypted_alert(conn: Connection, ctx: RuleContext) -> list[Finding]:
     out: list[Finding] = []
     for a in conn.alerts:
         if not a.encrypted or conn.decrypted:
@@ -292,7 +289,7 @@ def _guess_encrypted_alert(conn: Connection, alert: AlertEntry) -> str | None:
 
 def _likely_causes(conn: Connection) -> str:
     codes = {f.code for rule in (rule_client_cert_validity, rule_issuer_not_requested, rule_client_cert_not_sent)
-             for f in rule(conn, None)}
+             for f in rule(conn, RuleContext())}
     if "client-cert-expired" in codes:
         return "certificate_expired, or bad_certificate"
     if "client-cert-issuer-not-requested" in codes:
@@ -336,7 +333,7 @@ _CLIENT_CERT_CODES = frozenset({
 })
 
 
-def rule_http_error(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_http_error(conn: Connection, ctx: RuleContext) -> list[Finding]:
     http = conn.http
     if http is None or http.status < 400:
         return []
@@ -362,7 +359,7 @@ def rule_http_error(conn: Connection, at: datetime | None) -> list[Finding]:
     )]
 
 
-def rule_decryption_failed(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_decryption_failed(conn: Connection, ctx: RuleContext) -> list[Finding]:
     if conn.key_problem is None:
         return []
     return [Finding(

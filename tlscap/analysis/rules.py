@@ -8,19 +8,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from tlscap.analysis import mtls_rules
+from tlscap.analysis import mtls_rules, truststore_rules
+from tlscap.analysis.context import RuleContext
 from tlscap.analysis.model import SEVERITY_RANK, Connection, Finding
 from tlscap.analysis.timeline import handshake_complete, plaintext_fatal_alert, saw_hello
 
-Rule = Callable[[Connection, datetime | None], list[Finding]]
+Rule = Callable[[Connection, RuleContext], list[Finding]]
 
 
-def apply_rules(conn: Connection, at: datetime | None = None) -> None:
-    """Fill `conn.outcome` and `conn.findings`."""
+def apply_rules(conn: Connection, context: RuleContext | datetime | None = None) -> None:
+    """Fill `conn.outcome` and `conn.findings` (a bare datetime is taken as the context's `at`)."""
+    ctx = context if isinstance(context, RuleContext) else RuleContext(at=context)
     conn.outcome = outcome(conn)
+    conn.ca_list_check = truststore_rules.ca_list_comparison(conn, ctx)
     findings: list[Finding] = []
     for rule in RULES:
-        findings.extend(rule(conn, at))
+        findings.extend(rule(conn, ctx))
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.frames[:1] or (0,)))
     conn.findings = findings
 
@@ -46,7 +49,7 @@ def _early_encrypted_alert(conn: Connection) -> bool:
     return any(a.encrypted for a in conn.alerts)
 
 
-def rule_handshake_encrypted(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_handshake_encrypted(conn: Connection, ctx: RuleContext) -> list[Finding]:
     if not conn.tls13 or conn.decrypted:
         return []
     sh = next((h for h in conn.handshake if h.message == "ServerHello"), None)
@@ -62,7 +65,7 @@ def rule_handshake_encrypted(conn: Connection, at: datetime | None) -> list[Find
     )]
 
 
-def rule_handshake_incomplete(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_handshake_incomplete(conn: Connection, ctx: RuleContext) -> list[Finding]:
     if conn.outcome != "incomplete" or conn.alerts or conn.damage:
         return []
     last = conn.handshake[-1] if conn.handshake else None
@@ -86,7 +89,7 @@ def rule_handshake_incomplete(conn: Connection, at: datetime | None) -> list[Fin
     return [Finding(code="handshake-incomplete", severity="warning", frames=frames, message=msg + ".", fix=fix)]
 
 
-def rule_capture_damage(conn: Connection, at: datetime | None) -> list[Finding]:
+def rule_capture_damage(conn: Connection, ctx: RuleContext) -> list[Finding]:
     out: list[Finding] = []
     named = {(d.frame, d.sender) for d in conn.damage if d.message}
     damage = [d for d in conn.damage if d.message or (d.frame, d.sender) not in named]
@@ -116,4 +119,5 @@ RULES: tuple[Rule, ...] = (
     rule_handshake_incomplete,
     rule_capture_damage,
     *mtls_rules.RULES,
+    *truststore_rules.RULES,
 )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, TextIO
 
 from tlscap import __version__
 from tlscap.analysis.model import (
@@ -80,33 +81,99 @@ def capture_dict(cap: CaptureReport) -> dict[str, Any]:
 
 
 def summary_dict(report: Report) -> dict[str, Any]:
-    conns = report.connections()
-    by_code: Counter[str] = Counter(f.code for c in conns for f in c.findings)
+    by_code: Counter[str] = Counter()
+    for cap in report.captures:
+        by_code.update(cap.stats.by_code)
     return {
         "captures": len(report.captures),
-        "connections": len(conns),
-        "connections_with_findings": sum(1 for c in conns if c.findings),
+        "connections": sum(cap.stats.connections for cap in report.captures),
+        "connections_with_findings": sum(cap.stats.with_findings for cap in report.captures),
         "findings_by_code": dict(sorted(by_code.items())),
     }
 
 
+def _dumps(value: Any, indent: int) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+class JsonWriter:
+    """Writes the schema-1 document as the analysis goes: each connection as soon as it is handed on.
+
+    Inside a capture object, "connections" comes right after "path" and the capture's totals follow
+    it (JSON objects are unordered; this order is what lets the report stream).
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._first_capture = True
+        self._first_connection = True
+        out.write(f'{{\n  "tool": "tlscap",\n  "version": {json.dumps(__version__)},\n  "schema": {SCHEMA},\n'
+                  '  "captures": [')
+
+    def begin_capture(self, path: str) -> None:
+        lead = "\n" if self._first_capture else ",\n"
+        self.out.write(f'{lead}    {{\n      "path": {json.dumps(path, ensure_ascii=False)},\n      "connections": [')
+        self._first_capture = False
+        self._first_connection = True
+
+    def connection(self, conn: Connection) -> None:
+        self.out.write(("\n" if self._first_connection else ",\n") + "        " + _dumps(connection_dict(conn), 8))
+        self._first_connection = False
+
+    def end_capture(self, cap: CaptureReport) -> None:
+        rest = capture_dict(cap)
+        del rest["path"], rest["connections"]
+        body = _dumps(rest, 6)[1:-1].rstrip()  # the members of the object, without its braces
+        self.out.write(("\n      ]," if not self._first_connection else "],") + body + "\n    }")
+
+    def finish(self, report: Report) -> None:
+        self.out.write(("\n  ]" if not self._first_capture else "]") + ',\n  "summary": '
+                       + _dumps(summary_dict(report), 2) + "\n}\n")
+
+
+class JsonlWriter:
+    """One line per connection, with `capture` added, written as each connection is handed on."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._path = ""
+
+    def begin_capture(self, path: str) -> None:
+        self._path = path
+
+    def connection(self, conn: Connection) -> None:
+        self.out.write(json.dumps({"capture": self._path} | connection_dict(conn), ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def end_capture(self, cap: CaptureReport) -> None:
+        pass
+
+    def finish(self, report: Report) -> None:
+        pass
+
+
 def report_dict(report: Report) -> dict[str, Any]:
-    return {
-        "tool": "tlscap",
-        "version": __version__,
-        "schema": SCHEMA,
-        "captures": [capture_dict(c) for c in report.captures],
-        "summary": summary_dict(report),
-    }
+    return json.loads(render_json(report))
+
+
+def replay(report: Report, writer: Any) -> None:
+    """Feed a finished report (with its connections) to a streaming writer."""
+    for cap in report.captures:
+        writer.begin_capture(cap.path)
+        for conn in cap.connections:
+            writer.connection(conn)
+        writer.end_capture(cap)
+    writer.finish(report)
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    out = io.StringIO()
+    replay(report, JsonWriter(out))
+    return out.getvalue()
 
 
 def render_jsonl(report: Report) -> str:
-    lines = []
-    for cap in report.captures:
-        for conn in cap.connections:
-            lines.append(json.dumps({"capture": cap.path} | connection_dict(conn), ensure_ascii=False))
-    return "".join(line + "\n" for line in lines)
+    out = io.StringIO()
+    replay(report, JsonlWriter(out))
+    return out.getvalue()

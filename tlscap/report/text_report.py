@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TextIO
 
 from tabulate import tabulate
 
 from tlscap.analysis.model import CaptureReport, Connection, Finding, Report
 from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
+from tlscap.report.json_report import replay
 from tlscap.report.safe_text import safe
 from tlscap.timefmt import short_time, utc_datetime
 
@@ -63,6 +66,15 @@ def _cert_details(cert: CertificateSummary, index: int, when: datetime | None) -
     return out
 
 
+def _trust_mark(conn: Connection, name: str) -> str:
+    check = conn.ca_list_check
+    if check is None:
+        return ""
+    if name in check.extra:
+        return "  (NOT in the truststore)"
+    return "  (in the truststore)" if name in check.matched else ""
+
+
 def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
     """The frame-by-frame lines of one connection."""
     events: list[tuple[int, int, str, str, list[str]]] = []  # frame, order, sender, text, details
@@ -78,7 +90,10 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
         if h.message == "CertificateRequest" and h.frame == cr_frame and conn.certificate_request:
             names = conn.certificate_request.ca_names
             text += f" — {len(names)} acceptable CA name{'s' if len(names) != 1 else ''}" + (":" if names else "")
-            details = [f"{i}. {safe(n)}" for i, n in enumerate(names, 1)]
+            details = [f"{i}. {safe(n)}{_trust_mark(conn, n)}" for i, n in enumerate(names, 1)]
+            if conn.ca_list_check is not None and conn.ca_list_check.missing:
+                details.append("in the truststore but not advertised (not loaded by the server?):")
+                details.extend(f"   - {safe(n)}" for n in conn.ca_list_check.missing)
             cr_frame = None
         elif h.message == "Certificate" and h.sender == "client" and cc is not None and h.frame == cc.frame:
             when = at or utc_datetime(frame_time_ns(conn, h.frame))
@@ -136,35 +151,68 @@ def render_connection(conn: Connection, at: datetime | None = None) -> list[str]
     return out
 
 
-def summary_table(report: Report) -> str:
-    rows = []
-    for cap in report.captures:
-        for c in cap.connections:
-            worst = Counter(f.severity for f in c.findings)
-            codes = ", ".join(dict.fromkeys(f.code for f in c.findings if f.severity != "info")) or "-"
-            rows.append([safe(cap.path), c.id, str(c.client), str(c.server), safe(c.sni or "-"),
-                         c.version or "-", c.outcome, worst.get("error", 0), worst.get("warning", 0), codes])
+def summary_row(path: str, c: Connection) -> list[object]:
+    worst = Counter(f.severity for f in c.findings)
+    codes = ", ".join(dict.fromkeys(f.code for f in c.findings if f.severity != "info")) or "-"
+    return [safe(path), c.id, str(c.client), str(c.server), safe(c.sni or "-"), c.version or "-", c.outcome,
+            worst.get("error", 0), worst.get("warning", 0), codes]
+
+
+def summary_table(rows: list[list[object]]) -> str:
     headers = ["capture", "conn", "client", "server", "SNI", "version", "outcome", "errors", "warnings",
                "findings"]
     return tabulate(rows, headers=headers, tablefmt="simple") if rows else "no TLS connections found"
 
 
+class TextWriter:
+    """The text report, written capture by capture. A capture's walkthroughs are kept as text until its
+    header (frame count, time span) is known; connections without findings only count, unless `show_all`."""
+
+    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> None:
+        self.out = out
+        self.show_all = show_all
+        self.at = at
+        self.rows: list[list[object]] = []
+        self.failing = 0
+        self.failing_with_stale_list = 0
+        self._path = ""
+        self._body: list[str] = []
+        self._hidden = 0
+
+    def begin_capture(self, path: str) -> None:
+        self._path, self._body, self._hidden = path, [], 0
+
+    def connection(self, conn: Connection) -> None:
+        self.rows.append(summary_row(self._path, conn))
+        if any(f.severity == "error" for f in conn.findings):
+            self.failing += 1
+            if conn.ca_list_check is not None and conn.ca_list_check.missing:
+                self.failing_with_stale_list += 1
+        if self.show_all or conn.findings:
+            self._body.append("")
+            self._body.extend(render_connection(conn, self.at))
+        else:
+            self._hidden += 1
+
+    def end_capture(self, cap: CaptureReport) -> None:
+        lines = [capture_header(cap)]
+        lines += [f"  capture error ({err.code}): {safe(err.message)}" for err in cap.errors]
+        lines += self._body
+        if self._hidden:
+            lines += ["", f"  ({self._hidden} connection{'s' if self._hidden != 1 else ''} without findings not "
+                          "shown; --all shows them)"]
+        self.out.write("\n".join(lines) + "\n\n")
+        self._body = []
+
+    def finish(self, report: Report) -> None:
+        self.out.write("summary\n" + summary_table(self.rows) + "\n")
+        if self.failing and self.failing_with_stale_list == self.failing:
+            self.out.write(
+                f"\nEvery failing connection ({self.failing}) met a server whose advertised CA list lacks CAs of the "
+                "truststore given: the server most likely runs with an older truststore. Reload or restart it.\n")
+
+
 def render_text(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:
-    out: list[str] = []
-    for cap in report.captures:
-        out.append(capture_header(cap))
-        for err in cap.errors:
-            out.append(f"  capture error ({err.code}): {safe(err.message)}")
-        shown = [c for c in cap.connections if show_all or c.findings]
-        hidden = len(cap.connections) - len(shown)
-        for conn in shown:
-            out.append("")
-            out.extend(render_connection(conn, at))
-        if hidden:
-            out.append("")
-            out.append(f"  ({hidden} connection{'s' if hidden != 1 else ''} without findings not shown; "
-                       "--all shows them)")
-        out.append("")
-    out.append("summary")
-    out.append(summary_table(report))
-    return "\n".join(out) + "\n"
+    out = io.StringIO()
+    replay(report, TextWriter(out, show_all=show_all, at=at))
+    return out.getvalue()

@@ -1,0 +1,20 @@
+"""What every streaming report writer provides (JSON, JSON Lines, text, ...)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tlscap.analysis.model import CaptureReport, Connection, Report
+
+
+class ReportWriter(Protocol):
+    """Called in this order: per capture begin_capture, connection (each, as handed on), end_capture;
+    then finish once. A writer keeps only what its format needs until the end."""
+
+    def begin_capture(self, path: str) -> None: ...
+
+    def connection(self, conn: Connection) -> None: ...
+
+    def end_capture(self, cap: CaptureReport) -> None: ...
+
+    def finish(self, report: Report) -> None: ...
