@@ -18,6 +18,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check tlscap tests
 	$(VENV)/bin/mypy tlscap
 
+# Builds (once, cached in $${TLSCAP_BENCH_CACHE:-/var/tmp/tlscap-bench}) 10 MB / 100 MB / 1 GB captures,
+# then times tlscap against tshark on them. Needs root (network namespace for the seed capture).
+bench: system-deps $(STAMP)
+	bash benchmarks/run.sh
+
 golden: $(STAMP)
 	$(PY) tests/regen_golden.py
 

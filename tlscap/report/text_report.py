@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from tempfile import SpooledTemporaryFile
 from typing import TextIO
 
 from tabulate import tabulate
@@ -20,6 +22,10 @@ from tlscap.timefmt import short_time, utc_datetime
 ARROW = {"client": "C→S", "server": "S→C"}
 MARK = {"error": "✗", "warning": "!", "info": "i"}
 DETAIL_INDENT = " " * 28
+# A capture's walkthroughs above this size wait for its header in a temporary file.
+SPOOL_BYTES = 4 << 20
+# The summary table lists this many connections; beyond, it counts (JSON lists every connection).
+MAX_SUMMARY_ROWS = 1000
 
 
 @dataclass(slots=True)
@@ -173,39 +179,56 @@ class TextWriter:
         self.show_all = show_all
         self.at = at
         self.rows: list[list[object]] = []
+        self.connections = 0
         self.failing = 0
         self.failing_with_stale_list = 0
         self._path = ""
-        self._body: list[str] = []
+        self._body: SpooledTemporaryFile[str] | None = None
         self._hidden = 0
 
     def begin_capture(self, path: str) -> None:
-        self._path, self._body, self._hidden = path, [], 0
+        # The walkthroughs wait for the capture's header; past a few MB they wait on disk, not in memory.
+        self._path, self._hidden = path, 0
+        self._body = SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+", encoding="utf-8")
 
     def connection(self, conn: Connection) -> None:
-        self.rows.append(summary_row(self._path, conn))
+        self.connections += 1
+        if len(self.rows) < MAX_SUMMARY_ROWS:
+            self.rows.append(summary_row(self._path, conn))
         if any(f.severity == "error" for f in conn.findings):
             self.failing += 1
             if conn.ca_list_check is not None and conn.ca_list_check.missing:
                 self.failing_with_stale_list += 1
-        if self.show_all or conn.findings:
-            self._body.append("")
-            self._body.extend(render_connection(conn, self.at))
+        if (self.show_all or conn.findings) and self._body is not None:
+            self._body.write("\n" + "\n".join(render_connection(conn, self.at)) + "\n")
         else:
             self._hidden += 1
 
     def end_capture(self, cap: CaptureReport) -> None:
         lines = [capture_header(cap)]
         lines += [f"  capture error ({err.code}): {safe(err.message)}" for err in cap.errors]
-        lines += self._body
+        self.out.write("\n".join(lines) + "\n")
+        if self._body is not None:
+            self._body.seek(0)
+            shutil.copyfileobj(self._body, self.out)
+            self._body.close()
+            self._body = None
         if self._hidden:
-            lines += ["", f"  ({self._hidden} connection{'s' if self._hidden != 1 else ''} without findings not "
-                          "shown; --all shows them)"]
-        self.out.write("\n".join(lines) + "\n\n")
-        self._body = []
+            self.out.write(f"\n  ({self._hidden} connection{'s' if self._hidden != 1 else ''} without findings "
+                           "not shown; --all shows them)\n")
+        self.out.write("\n")
 
     def finish(self, report: Report) -> None:
         self.out.write("summary\n" + summary_table(self.rows) + "\n")
+        if self.connections > len(self.rows):
+            self.out.write(f"… and {self.connections - len(self.rows)} more connections (the JSON report lists "
+                           "them all)\n")
+        if report.captures:
+            by_code: Counter[str] = Counter()
+            for cap in report.captures:
+                by_code.update(cap.stats.by_code)
+            if by_code and self.connections > len(self.rows):
+                self.out.write("findings: " + ", ".join(f"{code} {n}" for code, n in sorted(by_code.items())) + "\n")
         if self.failing and self.failing_with_stale_list == self.failing:
             self.out.write(
                 f"\nEvery failing connection ({self.failing}) met a server whose advertised CA list lacks CAs of the "
