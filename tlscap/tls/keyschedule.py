@@ -5,8 +5,9 @@ last steps of each schedule are needed here:
 
 - TLS 1.3 (RFC 8446 §7.1, §7.3, §7.2): HKDF-Expand-Label, Derive-Secret, the traffic key and IV of
   a traffic secret, and the next secret after a KeyUpdate.
-- TLS 1.2 (RFC 5246 §5, §6.3) and TLS 1.0/1.1 (RFC 2246 §5, RFC 4346 §5): the PRF and the key block
-  cut into MAC keys, encryption keys and IVs, with a table of the cipher suites this can decrypt.
+- TLS 1.2 (RFC 5246 §5, §6.3), TLS 1.0/1.1 (RFC 2246 §5, RFC 4346 §5) and SSL 3.0 (RFC 6101 §6.2):
+  the PRF and the key block cut into MAC keys, encryption keys and IVs (export suites' keys
+  expanded), with a table of the cipher suites this can decrypt.
 
 Pure functions over bytes; the primitives are `cryptography`'s (HMAC, hashes, HKDF-Expand).
 """
@@ -82,9 +83,7 @@ class Tls13Suite:
 TLS13_SUITES: dict[int, Tls13Suite] = {
     0x1301: Tls13Suite(code=0x1301, aead="aes-gcm", key_length=16, tag_length=16, hash_name="sha256"),
     0x1302: Tls13Suite(code=0x1302, aead="aes-gcm", key_length=32, tag_length=16, hash_name="sha384"),
-    0x1303: Tls13Suite(
-        code=0x1303, aead="chacha20-poly1305", key_length=32, tag_length=16, hash_name="sha256"
-    ),
+    0x1303: Tls13Suite(code=0x1303, aead="chacha20-poly1305", key_length=32, tag_length=16, hash_name="sha256"),
     0x1304: Tls13Suite(code=0x1304, aead="aes-ccm", key_length=16, tag_length=16, hash_name="sha256"),
     0x1305: Tls13Suite(code=0x1305, aead="aes-ccm", key_length=16, tag_length=8, hash_name="sha256"),
 }
@@ -187,14 +186,17 @@ def prf(version: int, secret: bytes, label: bytes, seed: bytes, length: int, has
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SuiteParams:
-    """How records of a TLS <= 1.2 cipher suite are protected.
+    """How records of an SSL 3.0 - TLS 1.2 cipher suite are protected.
 
-    `mode` is `gcm`, `ccm`, `chacha20-poly1305` (AEAD) or `cbc` (MAC-then-encrypt, or
-    encrypt-then-MAC when RFC 7366 was negotiated). `cipher` names the block or stream cipher
-    (`aes`, `3des`, `chacha20`). `fixed_iv_length` is how many IV bytes the key block gives per
-    direction (the implicit part of an AEAD nonce, or the CBC IV that TLS 1.0 chains);
-    `record_iv_length` the explicit per-record nonce or IV (8 for GCM/CCM; for CBC the block size,
-    TLS 1.1 and later only). `mac` is the HMAC hash for CBC suites, None for AEAD ones.
+    `mode` is `gcm`, `ccm`, `chacha20-poly1305` (AEAD), `cbc` (MAC-then-encrypt, or encrypt-then-MAC
+    when RFC 7366 was negotiated) or `stream` (RC4, or no cipher at all: `null`). `cipher` names the
+    cipher (`aes`, `camellia`, `seed`, `idea`, `3des`, `des`, `rc4`, `null`, `chacha20`).
+    `key_length` is how many key bytes the key block gives per direction (5 for export suites, whose
+    real key of `export_key_length` bytes is derived from them, RFC 2246 §6.3.1).
+    `fixed_iv_length` is how many IV bytes each direction has (the implicit part of an AEAD nonce,
+    or the CBC IV that SSL 3.0 and TLS 1.0 chain); `record_iv_length` the explicit per-record nonce
+    or IV (8 for GCM/CCM; for CBC the block size, TLS 1.1 and later only). `mac` is the HMAC hash
+    (`md5`, `sha1`, `sha256`, `sha384`) of CBC and stream suites, None for AEAD ones.
     """
 
     code: int
@@ -207,6 +209,7 @@ class SuiteParams:
     tag_length: int
     mac: str | None
     prf_hash: str
+    export_key_length: int = 0
 
     @property
     def mac_length(self) -> int:
@@ -214,9 +217,38 @@ class SuiteParams:
         return HASH_LENGTHS[self.mac] if self.mac else 0
 
     @property
+    def write_key_length(self) -> int:
+        """Length of the key the cipher runs with (the expanded key of an export suite)."""
+        return self.export_key_length or self.key_length
+
+    @property
+    def is_export(self) -> bool:
+        """True for the 40-bit export suites."""
+        return self.export_key_length > 0
+
+    @property
     def is_aead(self) -> bool:
         """True for GCM, CCM and ChaCha20-Poly1305 suites."""
-        return self.mode != "cbc"
+        return self.mode not in ("cbc", "stream")
+
+    @property
+    def cipher_name(self) -> str:
+        """The record cipher as people write it: `AES-128-GCM`, `CHACHA20-POLY1305`, `AES-128-CCM-8`,
+        `AES-256-CBC`, `CAMELLIA-128-CBC`, `3DES-EDE-CBC`, `DES40-CBC`, `RC4-128`, `RC4-40`, `NULL`."""
+        if self.mode == "chacha20-poly1305":
+            return "CHACHA20-POLY1305"
+        if self.cipher == "null":
+            return "NULL"
+        if self.cipher == "rc4":
+            return f"RC4-{self.key_length * 8}"
+        if self.cipher in _FIXED_NAMES:
+            return _FIXED_NAMES[self.cipher] + ("40-CBC" if self.is_export else "-CBC")
+        suffix = "-8" if self.mode == "ccm" and self.tag_length == 8 else ""
+        return f"{self.cipher.upper()}-{self.key_length * 8}-{self.mode.upper()}{suffix}"
+
+
+_FIXED_NAMES = {"3des": "3DES-EDE", "des": "DES", "idea": "IDEA", "seed": "SEED", "rc2": "RC2"}
+_BLOCK_SIZES = {"aes": 16, "camellia": 16, "seed": 16, "idea": 8, "3des": 8, "des": 8, "rc2": 8}
 
 
 def _aead(code: int, mode: str, key_length: int, prf_hash: str = "sha256", tag: int = 16) -> SuiteParams:
@@ -235,8 +267,8 @@ def _aead(code: int, mode: str, key_length: int, prf_hash: str = "sha256", tag: 
     )
 
 
-def _cbc(code: int, key_length: int, mac: str, cipher: str = "aes") -> SuiteParams:
-    block = 8 if cipher == "3des" else 16
+def _cbc(code: int, key_length: int, mac: str, cipher: str = "aes", export_key_length: int = 0) -> SuiteParams:
+    block = _BLOCK_SIZES[cipher]
     return SuiteParams(
         code=code,
         mode="cbc",
@@ -249,6 +281,23 @@ def _cbc(code: int, key_length: int, mac: str, cipher: str = "aes") -> SuitePara
         mac=mac,
         # RFC 5246 §5: suites ending in _SHA384 use P_SHA384; every other one P_SHA256.
         prf_hash="sha384" if mac == "sha384" else "sha256",
+        export_key_length=export_key_length,
+    )
+
+
+def _stream(code: int, cipher: str, key_length: int, mac: str, export_key_length: int = 0) -> SuiteParams:
+    return SuiteParams(
+        code=code,
+        mode="stream",
+        cipher=cipher,
+        key_length=key_length,
+        fixed_iv_length=0,
+        record_iv_length=0,
+        block_size=0,
+        tag_length=0,
+        mac=mac,
+        prf_hash="sha384" if mac == "sha384" else "sha256",
+        export_key_length=export_key_length,
     )
 
 
@@ -289,10 +338,45 @@ def _build_tls12_table() -> dict[int, SuiteParams]:
         table[code] = _cbc(code, 32, "sha256")
     for code in (0x00AF, 0x00B3, 0x00B7, 0xC024, 0xC026, 0xC028, 0xC02A, 0xC038):
         table[code] = _cbc(code, 32, "sha384")
-    # 3DES-EDE-CBC with HMAC-SHA1 (legacy, still met in old captures).
+    # Camellia-CBC (RFC 5932, 6367) and SEED-CBC (RFC 4162).
+    for code in (0x0041, 0x0042, 0x0043, 0x0044, 0x0045, 0x0046):
+        table[code] = _cbc(code, 16, "sha1", cipher="camellia")
+    for code in (0x0084, 0x0085, 0x0086, 0x0087, 0x0088, 0x0089):
+        table[code] = _cbc(code, 32, "sha1", cipher="camellia")
+    for code in (0x00BA, 0x00BB, 0x00BC, 0x00BD, 0x00BE, 0x00BF, 0xC072, 0xC074, 0xC076, 0xC078):
+        table[code] = _cbc(code, 16, "sha256", cipher="camellia")
+    for code in (0x00C0, 0x00C1, 0x00C2, 0x00C3, 0x00C4, 0x00C5):
+        table[code] = _cbc(code, 32, "sha256", cipher="camellia")
+    for code in (0xC073, 0xC075, 0xC077, 0xC079):
+        table[code] = _cbc(code, 32, "sha384", cipher="camellia")
+    for code in range(0x0096, 0x009C):
+        table[code] = _cbc(code, 16, "sha1", cipher="seed")
+    # Legacy ciphers still met in old captures: 3DES, IDEA, single DES, RC4, and the 40-bit export
+    # suites (RFC 2246; RFC 4346 forbids negotiating them, but old servers did). Export RC2 runs
+    # RC2 with the expanded 16-byte key and 128 effective bits, as OpenSSL did.
     for code in (0x000A, 0x000D, 0x0010, 0x0013, 0x0016, 0x001B, 0x001F, 0x008B, 0x008F, 0x0093,
                  0xC003, 0xC008, 0xC00D, 0xC012, 0xC017, 0xC01A, 0xC01B, 0xC01C, 0xC034):  # fmt: skip
         table[code] = _cbc(code, 24, "sha1", cipher="3des")
+    table[0x0007] = _cbc(0x0007, 16, "sha1", cipher="idea")
+    for code in (0x0009, 0x000C, 0x000F, 0x0012, 0x0015, 0x001A):
+        table[code] = _cbc(code, 8, "sha1", cipher="des")
+    for code in (0x0008, 0x000B, 0x000E, 0x0011, 0x0014, 0x0019):
+        table[code] = _cbc(code, 5, "sha1", cipher="des", export_key_length=8)
+    table[0x0006] = _cbc(0x0006, 5, "md5", cipher="rc2", export_key_length=16)
+    for code in (0x0004, 0x0018):
+        table[code] = _stream(code, "rc4", 16, "md5")
+    for code in (0x0005, 0x008A, 0x008E, 0x0092, 0xC002, 0xC007, 0xC00C, 0xC011, 0xC016, 0xC033):
+        table[code] = _stream(code, "rc4", 16, "sha1")
+    for code in (0x0003, 0x0017):
+        table[code] = _stream(code, "rc4", 5, "md5", export_key_length=16)
+    # No encryption, only the MAC (RFC 5246, 4785, 5487, 5489, 4492).
+    table[0x0001] = _stream(0x0001, "null", 0, "md5")
+    for code in (0x0002, 0x002C, 0x002D, 0x002E, 0xC001, 0xC006, 0xC00B, 0xC010, 0xC015, 0xC039):
+        table[code] = _stream(code, "null", 0, "sha1")
+    for code in (0x003B, 0x00B0, 0x00B4, 0x00B8, 0xC03A):
+        table[code] = _stream(code, "null", 0, "sha256")
+    for code in (0x00B1, 0x00B5, 0x00B9, 0xC03B):
+        table[code] = _stream(code, "null", 0, "sha384")
     return table
 
 
@@ -300,14 +384,15 @@ TLS12_SUITES: dict[int, SuiteParams] = _build_tls12_table()
 
 
 def tls12_suite_params(cipher_suite: int) -> SuiteParams | None:
-    """How a TLS 1.0-1.2 cipher suite protects records, or None when tlscap cannot decrypt it
-    (RC4, DES, Camellia, ARIA, NULL, export suites, ...): the caller reports the suite by name."""
+    """How an SSL 3.0 - TLS 1.2 cipher suite protects records, or None when tlscap cannot decrypt it
+    (ARIA, Camellia-GCM, GOST, Kerberos, ...): the caller reports the suite by name."""
     return TLS12_SUITES.get(cipher_suite)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyBlock:
-    """The key block of RFC 5246 §6.3 cut into its six parts, in that order."""
+    """Each direction's MAC key, cipher key and IV (RFC 5246 §6.3), the keys and IVs of export
+    suites already expanded (RFC 2246 §6.3.1, RFC 6101 §6.2.2)."""
 
     client_mac: bytes
     server_mac: bytes
@@ -317,31 +402,76 @@ class KeyBlock:
     server_iv: bytes
 
 
+def _ssl3_key_block(master_secret: bytes, server_random: bytes, client_random: bytes, length: int) -> bytes:
+    """SSL 3.0 key block (RFC 6101 §6.2.2): MD5(master + SHA1("A" + master + randoms)) + MD5(master +
+    SHA1("BB" + ...)) + ..."""
+    out = b""
+    letter = 0
+    while len(out) < length:
+        salt = bytes([ord("A") + letter]) * (letter + 1)
+        inner = hash_digest("sha1", salt + master_secret + server_random + client_random)
+        out += hash_digest("md5", master_secret + inner)
+        letter += 1
+    return out[:length]
+
+
 def key_block(
     master_secret: bytes, client_random: bytes, server_random: bytes, suite: SuiteParams, version: int
 ) -> KeyBlock:
-    """Expand the master secret into MAC keys, keys and IVs (RFC 5246 §6.3, RFC 2246 §6.3):
-    PRF(master_secret, "key expansion", server_random + client_random).
+    """Expand the master secret into MAC keys, keys and IVs: TLS (RFC 5246 §6.3, RFC 2246 §6.3)
+    PRF(master_secret, "key expansion", server_random + client_random); SSL 3.0 its MD5/SHA-1 mix.
 
-    For CBC suites the IVs are produced as OpenSSL does, though only TLS 1.0 uses them (TLS 1.1
-    and later send an explicit IV in each record); they come last, so the keys are the same."""
-    mac_length = suite.mac_length
-    sizes = (mac_length, mac_length, suite.key_length, suite.key_length, suite.fixed_iv_length,
-             suite.fixed_iv_length)  # fmt: skip
-    block = prf(version, master_secret, b"key expansion", server_random + client_random, sum(sizes),
-                suite.prf_hash)  # fmt: skip
+    For CBC suites the IVs are produced as OpenSSL does, though only SSL 3.0 and TLS 1.0 use them
+    (TLS 1.1 and later send an explicit IV in each record); they come last, so the keys are the
+    same. Export suites get their keys and IVs expanded from the randoms as the RFCs say, with the
+    version's PRF (as Wireshark does for TLS 1.1 and 1.2, which forbid them but were sometimes
+    given them anyway)."""
+    mac_length, key_length = suite.mac_length, suite.key_length
+    iv_length = 0 if suite.is_export else suite.fixed_iv_length
+    sizes = (mac_length, mac_length, key_length, key_length, iv_length, iv_length)
+    if version == 0x0300:
+        block = _ssl3_key_block(master_secret, server_random, client_random, sum(sizes))
+    else:
+        block = prf(version, master_secret, b"key expansion", server_random + client_random, sum(sizes), suite.prf_hash)
     parts: list[bytes] = []
     offset = 0
     for size in sizes:
         parts.append(block[offset : offset + size])
         offset += size
+    client_key, server_key, client_iv, server_iv = parts[2:]
+    if suite.is_export:
+        client_key, server_key, client_iv, server_iv = _export_keys(
+            client_key, server_key, client_random, server_random, suite, version
+        )
     return KeyBlock(
         client_mac=parts[0],
         server_mac=parts[1],
-        client_key=parts[2],
-        server_key=parts[3],
-        client_iv=parts[4],
-        server_iv=parts[5],
+        client_key=client_key,
+        server_key=server_key,
+        client_iv=client_iv,
+        server_iv=server_iv,
+    )
+
+
+def _export_keys(
+    client_key: bytes, server_key: bytes, client_random: bytes, server_random: bytes, suite: SuiteParams, version: int
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """Final keys and IVs of an export suite (RFC 2246 §6.3.1; SSL 3.0: RFC 6101 §6.2.2)."""
+    length, block = suite.export_key_length, suite.fixed_iv_length
+    if version == 0x0300:
+        return (
+            hash_digest("md5", client_key + client_random + server_random)[:length],
+            hash_digest("md5", server_key + server_random + client_random)[:length],
+            hash_digest("md5", client_random + server_random)[:block],
+            hash_digest("md5", server_random + client_random)[:block],
+        )
+    randoms = client_random + server_random
+    ivs = prf(version, b"", b"IV block", randoms, 2 * block, suite.prf_hash) if block else b""
+    return (
+        prf(version, client_key, b"client write key", randoms, length, suite.prf_hash),
+        prf(version, server_key, b"server write key", randoms, length, suite.prf_hash),
+        ivs[:block],
+        ivs[block:],
     )
 
 
