@@ -1,53 +1,30 @@
-"""Command line: `tlscap analyze`, `tlscap certs` (and `python -m tlscap`)."""
+"""Command line: `tlscap analyze`, `tlscap scan`, `tlscap certs` (and `python -m tlscap`)."""
 
 from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 from tlscap import __version__
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import SEVERITY_RANK, Connection, Report
-from tlscap.pki.truststore import Truststore, TruststoreError, load_truststore
-from tlscap.report.json_report import JsonlWriter, JsonWriter
-from tlscap.report.text_report import TextWriter
+from tlscap.cli_options import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_report_options,
+    choose_format,
+    make_writer,
+    options_from,
+    output,
+)
 from tlscap.report.writer import ReportWriter
-from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-PASSWORD_ENV = "TLSCAP_TRUSTSTORE_PASSWORD"
-FORMATS = ("text", "json", "jsonl")
-_EXTENSION_FORMATS = {".json": "json", ".jsonl": "jsonl", ".txt": "text"}
-
-
-class UsageError(Exception):
-    """Bad command-line input: one line for the user, exit status 2."""
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO-8601 time; without a zone it is taken as UTC."""
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from exc
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
-    return value
+from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,38 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="one report for the given captures")
     analyze.add_argument("captures", nargs="+", metavar="CAPTURE")
-    analyze.add_argument("--format", choices=FORMATS,
-                         help="report format (default: text on a terminal, else json; or by -o's extension)")
-    analyze.add_argument("-o", "--output", metavar="FILE", help="write the report there instead of stdout")
-    analyze.add_argument("--host", metavar="IP", help="only connections to or from this address")
-    analyze.add_argument("--port", type=_port, metavar="N", help="only connections on this port")
-    analyze.add_argument("--sni", metavar="NAME", help="only connections whose ClientHello names this server")
-    analyze.add_argument("--at", type=parse_time, metavar="TIME",
-                         help="judge certificate validity at this ISO-8601 time instead of the capture's")
-    analyze.add_argument("--keylog", action="append", default=[], metavar="FILE",
-                         help="NSS key log (SSLKEYLOGFILE) to decrypt with; repeatable. pcapng Decryption "
-                              "Secrets Blocks are used without it")
-    analyze.add_argument("--truststore", action="append", default=[], metavar="PATH",
-                         help="the truststore the server is meant to use: PEM/DER file, folder, PKCS#12 or Java "
-                              "keystore; repeatable")
-    analyze.add_argument("--truststore-password", metavar="PASSWORD",
-                         help=f"password of a PKCS#12 or Java keystore truststore (or set {PASSWORD_ENV})")
-    analyze.add_argument("--all", action="store_true", help="text: show every connection, not only those with findings")
-    analyze.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
-                         help="exit 1 when a finding at or above this severity exists (default: error)")
+    add_report_options(analyze)
+    add_scan_parser(sub)
 
     certs = sub.add_parser("certs", help="write every certificate seen as PEM, named by SHA-256")
     certs.add_argument("captures", nargs="+", metavar="CAPTURE")
     certs.add_argument("--out", required=True, metavar="DIR", help="folder to write the PEM files to")
     return parser
-
-
-def _choose_format(args: argparse.Namespace) -> str:
-    if args.format:
-        return str(args.format)
-    if args.output:
-        return _EXTENSION_FORMATS.get(Path(args.output).suffix.lower(), "text")
-    return "text" if sys.stdout.isatty() else "json"
 
 
 def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWriter | None = None) -> Report:
@@ -122,69 +74,11 @@ def _exit_status(report: Report, fail_on: str) -> int:
     return EXIT_OK
 
 
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[TextIO]:
-    if path is None:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    try:
-        out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from exc
-    with out:
-        yield out
-
-
-def load_keylogs(paths: Sequence[str]) -> KeyLog | None:
-    """The key logs named on the command line, merged; one line on stderr per file with bad lines."""
-    if not paths:
-        return None
-    merged = KeyLog()
-    for path in paths:
-        try:
-            keylog = load_keylog_file(path)
-        except KeyLogError as exc:
-            raise UsageError(str(exc)) from exc
-        if keylog.bad_lines:
-            first = keylog.bad_examples[0] if keylog.bad_examples else "?"
-            print(f"tlscap: {path}: {keylog.bad_lines} malformed line(s) ignored (first: {first})",
-                  file=sys.stderr)
-        merged.merge(keylog)
-    return merged
-
-
-def load_truststores(paths: Sequence[str], password: str | None) -> Truststore | None:
-    if not paths:
-        return None
-    try:
-        truststore = load_truststore(list(paths), password=password or os.environ.get(PASSWORD_ENV))
-    except TruststoreError as exc:
-        raise UsageError(str(exc)) from exc
-    for note in truststore.notes:
-        print(f"tlscap: {note}", file=sys.stderr)
-    return truststore
-
-
-def make_writer(fmt: str, out: TextIO, args: argparse.Namespace) -> ReportWriter:
-    if fmt == "json":
-        return JsonWriter(out)
-    if fmt == "jsonl":
-        return JsonlWriter(out)
-    return TextWriter(out, show_all=args.all, at=args.at)
-
-
-def options_from(args: argparse.Namespace) -> AnalysisOptions:
-    return AnalysisOptions(host=args.host, port=args.port, sni=args.sni, at=args.at,
-                           keylog=load_keylogs(args.keylog),
-                           truststore=load_truststores(args.truststore, args.truststore_password))
-
-
 def cmd_analyze(args: argparse.Namespace) -> int:
     options = options_from(args)
-    fmt = _choose_format(args)
-    with _output(args.output) as out:
-        report = analyze_all(args.captures, options, make_writer(fmt, out, args))
+    fmt = choose_format(args)
+    with output(args.output) as out:
+        report = analyze_all(args.captures, options, make_writer(fmt, out, show_all=args.all, at=args.at))
     return _exit_status(report, args.fail_on)
 
 
@@ -223,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "analyze":
             return cmd_analyze(args)
+        if args.command == "scan":
+            return cmd_scan(args)
         if args.command == "certs":
             return cmd_certs(args)
     except UsageError as exc:

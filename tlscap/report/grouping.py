@@ -1,0 +1,213 @@
+"""Group failing connections so that one line tells "37 clients, same expired certificate, 3 servers".
+
+A connection fails when it has a finding of severity error or warning. Each such finding puts its
+connection in one group per cause (finding code) and per (client certificate, advertised CA list): the
+client certificate is the leaf's SHA-256 (or `none` when the client sent none, or none was visible), the
+CA list the names of the server's CertificateRequest (None when none was seen). Servers and clients are
+counted inside a group, not part of its key, so the same certificate refused by three routers stays one
+line that names the three. Times are each connection's first frame time.
+
+Used by the text, Markdown and HTML summaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tabulate import tabulate
+
+from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
+from tlscap.report.safe_text import safe
+from tlscap.timefmt import short_time
+
+FAILING = ("error", "warning")
+NO_CERTIFICATE = "none"
+_LISTED_SERVERS = 3
+
+
+@dataclass(slots=True, kw_only=True)
+class Group:
+    """Failing connections with the same cause, client certificate and advertised CA names."""
+
+    code: str
+    severity: str
+    client_cert: str  # leaf SHA-256, or NO_CERTIFICATE
+    client_cert_subject: str | None
+    ca_names: tuple[str, ...] | None
+    members: list[tuple[CaptureReport, Connection]] = field(default_factory=list)
+    clients: dict[str, None] = field(default_factory=dict)  # client IPs, in order of appearance
+    servers: dict[str, None] = field(default_factory=dict)  # server ip:port, in order of appearance
+    captures: dict[str, None] = field(default_factory=dict)
+    first_ns: int | None = None
+    last_ns: int | None = None
+
+    @property
+    def connections(self) -> int:
+        return len(self.members)
+
+    def add(self, cap: CaptureReport, conn: Connection, severity: str) -> None:
+        self.members.append((cap, conn))
+        self.clients[conn.client.ip] = None
+        self.servers[str(conn.server)] = None
+        self.captures[cap.path] = None
+        if SEVERITY_RANK[severity] > SEVERITY_RANK[self.severity]:
+            self.severity = severity
+        self.first_ns = _earliest(self.first_ns, conn.first_time_ns)
+        self.last_ns = _latest(self.last_ns, conn.first_time_ns)
+
+
+@dataclass(slots=True, kw_only=True)
+class Cause:
+    """Every failing connection with one finding code, and its groups (largest first)."""
+
+    code: str
+    severity: str
+    groups: list[Group] = field(default_factory=list)
+
+    @property
+    def members(self) -> list[tuple[CaptureReport, Connection]]:
+        return [m for g in self.groups for m in g.members]
+
+    @property
+    def connections(self) -> int:
+        return sum(g.connections for g in self.groups)
+
+    def distinct(self, attr: str) -> int:
+        return len({k for g in self.groups for k in getattr(g, attr)})
+
+    @property
+    def client_certs(self) -> int:
+        return len({g.client_cert for g in self.groups})
+
+    @property
+    def first_ns(self) -> int | None:
+        return _earliest_of(g.first_ns for g in self.groups)
+
+    @property
+    def last_ns(self) -> int | None:
+        return _latest_of(g.last_ns for g in self.groups)
+
+
+def client_certificate_key(conn: Connection) -> tuple[str, str | None]:
+    """(leaf SHA-256 or `none`, leaf subject or None) of the first client Certificate."""
+    info = conn.client_certificate
+    if info is None or not info.chain:
+        return NO_CERTIFICATE, None
+    return info.chain[0].sha256, info.chain[0].subject
+
+
+def advertised_ca_names(conn: Connection) -> tuple[str, ...] | None:
+    cr = conn.certificate_request
+    return None if cr is None else tuple(cr.ca_names)
+
+
+def failing_connections(report: Report) -> list[tuple[CaptureReport, Connection]]:
+    return [(cap, c) for cap in report.captures for c in cap.connections
+            if any(f.severity in FAILING for f in c.findings)]
+
+
+def group_causes(report: Report) -> list[Cause]:
+    """Causes (most severe, then most frequent first), each with its groups (most frequent first)."""
+    causes: dict[str, Cause] = {}
+    groups: dict[tuple[str, str, tuple[str, ...] | None], Group] = {}
+    for cap, conn in failing_connections(report):
+        cert, subject = client_certificate_key(conn)
+        cas = advertised_ca_names(conn)
+        worst: dict[str, str] = {}
+        for f in conn.findings:
+            if f.severity in FAILING and SEVERITY_RANK[f.severity] > SEVERITY_RANK.get(worst.get(f.code, ""), 0):
+                worst[f.code] = f.severity
+        for code, severity in worst.items():
+            cause = causes.setdefault(code, Cause(code=code, severity=severity))
+            if SEVERITY_RANK[severity] > SEVERITY_RANK[cause.severity]:
+                cause.severity = severity
+            key = (code, cert, cas)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = Group(code=code, severity=severity, client_cert=cert,
+                                            client_cert_subject=subject, ca_names=cas)
+                cause.groups.append(group)
+            group.add(cap, conn, severity)
+    ordered = sorted(causes.values(), key=lambda c: (-SEVERITY_RANK[c.severity], -c.connections, c.code))
+    for cause in ordered:
+        cause.groups.sort(key=lambda g: (-g.connections, g.first_ns if g.first_ns is not None else 0))
+    return ordered
+
+
+# --------------------------------------------------------------------------- labels shared by the renderers
+
+
+def certificate_label(group: Group) -> str:
+    if group.client_cert == NO_CERTIFICATE:
+        return "none"
+    subject = group.client_cert_subject or "(empty subject)"
+    return f"{subject} (sha256 {group.client_cert[:16]}…)"
+
+
+def servers_label(group: Group) -> str:
+    servers = list(group.servers)
+    if len(servers) == 1:
+        return servers[0]
+    shown = ", ".join(servers[:_LISTED_SERVERS]) + (", …" if len(servers) > _LISTED_SERVERS else "")
+    return f"{len(servers)} servers: {shown}"
+
+
+def ca_names_label(names: tuple[str, ...] | None) -> str:
+    if names is None:
+        return "not seen"
+    if not names:
+        return "empty list"
+    return "; ".join(names)
+
+
+def time_label(ns: int | None) -> str:
+    return short_time(ns)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def render_groups_text(report: Report) -> str:
+    """The cause and group tables of the text report ("" when no connection failed)."""
+    causes = group_causes(report)
+    if not causes:
+        return ""
+    cause_rows = [[c.code, c.severity, c.connections, c.distinct("clients"), c.client_certs, c.distinct("servers"),
+                   c.distinct("captures"), time_label(c.first_ns), time_label(c.last_ns)] for c in causes]
+    group_rows = [[g.code, g.connections, len(g.clients), safe(certificate_label(g)), safe(servers_label(g)),
+                   safe(ca_names_label(g.ca_names)), time_label(g.first_ns), time_label(g.last_ns)]
+                  for c in causes for g in c.groups]
+    out = [
+        "causes",
+        tabulate(cause_rows, headers=["cause", "severity", "connections", "clients", "client certs", "servers",
+                                      "captures", "first seen", "last seen"], tablefmt="simple"),
+        "",
+        "groups (same cause, client certificate and advertised CA names)",
+        tabulate(group_rows, headers=["cause", "connections", "clients", "client certificate", "servers",
+                                      "advertised CA names", "first seen", "last seen"], tablefmt="simple",
+                 maxcolwidths=[None, None, None, 48, 40, 60, None, None]),
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _earliest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _earliest_of(values: Iterable[int | None]) -> int | None:
+    out: int | None = None
+    for v in values:
+        out = _earliest(out, v)
+    return out
+
+
+def _latest_of(values: Iterable[int | None]) -> int | None:
+    out: int | None = None
+    for v in values:
+        out = _latest(out, v)
+    return out

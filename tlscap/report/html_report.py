@@ -1,0 +1,515 @@
+"""HTML: one self-contained page to hand around — counts by cause, a sortable and filterable table of
+connections, and per connection a ladder diagram (inline SVG) with the findings and certificate details.
+
+Safety: every string from a capture goes through `safe` (control and bidi characters shown as escapes)
+and `html.escape(quote=True)`, in text and attributes alike, SVG included; no capture data ever goes
+into the script, which only sorts and filters the table's rows. A Content-Security-Policy meta allows
+nothing but this page's own style and script (by hash): no network load, no other script, no images.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tlscap import __version__
+from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
+from tlscap.analysis.timeline import frame_time_ns
+from tlscap.pki.certificate import CertificateSummary
+from tlscap.report.grouping import (
+    Cause,
+    ca_names_label,
+    certificate_label,
+    group_causes,
+    servers_label,
+    time_label,
+)
+from tlscap.report.safe_text import safe
+from tlscap.report.text_report import capture_header
+from tlscap.timefmt import utc_datetime
+
+MARK = {"error": "✗", "warning": "!", "info": "i"}
+
+# Ladder geometry (px). Labels are monospace 12px (about 7.2px a character), notes 11px (6.6px).
+_WIDTH = 1000
+_CLIENT_X = 180
+_SERVER_X = 900
+_TOP = 78
+_ROW = 36
+_ROW_WITH_NOTE = 50
+_LABEL_CHARS = int((_SERVER_X - _CLIENT_X - 16) / 7.2)
+_NOTE_CHARS = int((_SERVER_X - _CLIENT_X - 16) / 6.6)
+_KIND_RANK = {"plain": 0, "end": 1, "cert": 2, "alert": 3}
+
+_STYLE = """
+:root{color-scheme:light}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1320px;
+padding:16px 24px;color:#1b1f24;background:#fff}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+h3{font-size:15px;margin:0 0 6px}p.counts{margin:4px 0 0;font-size:15px}
+table{border-collapse:collapse;margin:6px 0 12px}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;
+vertical-align:top}th{background:#f6f8fa}.num{text-align:right}
+table.sortable th{cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" \\25B2"}
+th[aria-sort=descending]::after{content:" \\25BC"}
+tr.sev-error td:first-child{border-left:4px solid #cf222e}tr.sev-warning td:first-child{border-left:4px solid #bf8700}
+.controls{margin:8px 0;display:flex;gap:10px;align-items:center}.controls input{width:340px;padding:3px 6px}
+article.conn{border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:16px 0}
+.mono,code,.walk{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+.muted{color:#57606a}ul.findings{list-style:none;padding:0;margin:8px 0}
+li.f{margin:6px 0;padding:6px 8px;border-left:4px solid #0969da;background:#ddf4ff}
+li.f.error{border-color:#cf222e;background:#ffebe9}li.f.warning{border-color:#bf8700;background:#fff8c5}
+.fix{color:#3d444d;margin-top:2px}details{margin:6px 0}summary{cursor:pointer;font-weight:600}
+dl.cert{display:grid;grid-template-columns:max-content auto;gap:1px 12px;margin:6px 0 10px 18px}
+dl.cert dt{color:#57606a}dl.cert dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;
+overflow-wrap:anywhere}.bad{color:#cf222e;font-weight:600}
+td code{white-space:nowrap}
+svg.ladder{display:block;max-width:100%;height:auto;border:1px solid #eaeef2;background:#fff;margin:8px 0}
+svg text{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:#1b1f24}
+svg .life{stroke:#8c959f;stroke-width:1.5}svg .hdr{fill:#f6f8fa;stroke:#8c959f}svg .who{font-weight:700}
+svg .hit{fill:transparent}svg g.ev:hover .hit{fill:#f6f8fa}
+svg .ev line{stroke:#1b1f24;stroke-width:1.6}svg .ev polygon{fill:#1b1f24}
+svg .k-cert line{stroke:#0969da;stroke-width:2.4}svg .k-cert polygon{fill:#0969da}svg .k-cert .lbl{fill:#0550ae}
+svg .k-alert line{stroke:#cf222e;stroke-width:2.4}svg .k-alert polygon{fill:#cf222e}
+svg .k-alert .lbl{fill:#cf222e;font-weight:700}svg .k-end line{stroke:#8c959f;stroke-dasharray:6 4}
+svg .k-end polygon{fill:#8c959f}svg .k-end .lbl{fill:#57606a}svg .note{fill:#57606a;font-size:11px}
+svg .fr{fill:#57606a}svg .fr.error{fill:#cf222e;font-weight:700}svg .fr.warning{fill:#9a6700;font-weight:700}
+""".strip()
+
+_SCRIPT = """
+(function () {
+  "use strict";
+  var table = document.getElementById("conn-table");
+  if (table) {
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var heads = table.tHead.rows[0].cells;
+    var filter = document.getElementById("conn-filter");
+    var severity = document.getElementById("conn-severity");
+    var count = document.getElementById("conn-count");
+    var order = rows.map(function (row, i) { return { row: row, i: i }; });
+    var key = function (row, col, numeric) {
+      var cell = row.cells[col];
+      var v = cell.getAttribute("data-sort");
+      if (v === null) { v = cell.textContent; }
+      return numeric ? (parseFloat(v) || 0) : v.toLowerCase();
+    };
+    var sortBy = function (col) {
+      var th = heads[col];
+      var numeric = th.classList.contains("num");
+      var asc = th.getAttribute("aria-sort") !== "ascending";
+      for (var k = 0; k < heads.length; k++) { heads[k].removeAttribute("aria-sort"); }
+      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      order.sort(function (a, b) {
+        var x = key(a.row, col, numeric), y = key(b.row, col, numeric);
+        var r = x < y ? -1 : (x > y ? 1 : a.i - b.i);
+        return asc ? r : -r;
+      });
+      order.forEach(function (o) { body.appendChild(o.row); });
+    };
+    Array.prototype.forEach.call(heads, function (th, col) {
+      th.tabIndex = 0;
+      th.addEventListener("click", function () { sortBy(col); });
+      th.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortBy(col); }
+      });
+    });
+    var apply = function () {
+      var q = filter.value.trim().toLowerCase();
+      var sev = severity.value;
+      var shown = 0;
+      rows.forEach(function (row) {
+        var ok = (!q || row.textContent.toLowerCase().indexOf(q) !== -1) &&
+                 (!sev || row.getAttribute("data-severity") === sev);
+        row.hidden = !ok;
+        if (ok) { shown += 1; }
+      });
+      count.textContent = shown + " of " + rows.length + " connections";
+    };
+    filter.addEventListener("input", apply);
+    severity.addEventListener("change", apply);
+    apply();
+  }
+  document.documentElement.setAttribute("data-tlscap-ready", String(document.scripts.length));
+})();
+""".strip()
+
+
+def _hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+CSP = (f"default-src 'none'; style-src {_hash(_STYLE)}; script-src {_hash(_SCRIPT)}; img-src 'none'; "
+       "connect-src 'none'; font-src 'none'; object-src 'none'; media-src 'none'; frame-src 'none'; "
+       "base-uri 'none'; form-action 'none'")
+
+
+def h(value: object) -> str:
+    """Any value as HTML text or attribute content: visible escapes for control characters, then escaped."""
+    return html.escape(safe("" if value is None else str(value)), quote=True)
+
+
+# --------------------------------------------------------------------------- the ladder's rows
+
+
+@dataclass(slots=True)
+class Arrow:
+    """One arrow of a ladder: what one frame carried in one direction."""
+
+    frame: int
+    sender: str
+    items: list[str] = field(default_factory=list)
+    kind: str = "plain"  # plain | cert | alert | end
+    notes: list[str] = field(default_factory=list)  # short lines drawn under the arrow
+    details: list[str] = field(default_factory=list)  # the hover text's lines
+
+    def label(self) -> str:
+        return ", ".join(self.items)
+
+
+def _cert_lines(cert: CertificateSummary, index: int, when: datetime | None) -> list[str]:
+    lines = [f"[{index}] {cert.subject or '(empty subject)'}", f"    issued by {cert.issuer or '(empty issuer)'}"]
+    if cert.not_before is not None and cert.not_after is not None:
+        lines.append(f"    valid {cert.not_before:%Y-%m-%d} … {cert.not_after:%Y-%m-%d}{_validity_mark(cert, when)}")
+    lines.append(f"    sha256 {cert.sha256}")
+    return lines
+
+
+def _validity_mark(cert: CertificateSummary, when: datetime | None) -> str:
+    if when is None or cert.not_before is None or cert.not_after is None:
+        return ""
+    if cert.not_after < when:
+        return "  EXPIRED at capture time"
+    if cert.not_before > when:
+        return "  NOT YET VALID at capture time"
+    return ""
+
+
+def ladder_arrows(conn: Connection, at: datetime | None = None) -> list[Arrow]:
+    """One arrow per frame (and direction) that carried handshake messages, alerts, HTTP, FIN or RST."""
+    events: list[tuple[int, int, Arrow]] = []
+    order = 0
+    cr, cc, sc = conn.certificate_request, conn.client_certificate, conn.server_certificate
+    for hs in conn.handshake:
+        order += 1
+        ev = Arrow(hs.frame, hs.sender, [hs.message + (" (encrypted)" if hs.encrypted else "")])
+        if hs.damaged:
+            ev.items[0] += " (incomplete)"
+            ev.details.append(f"{hs.message}: incomplete: {hs.damaged}")
+        if hs.message == "CertificateRequest" and cr is not None and hs.frame == cr.frame:
+            n = len(cr.ca_names)
+            ev.kind = "cert"
+            listed = (": " + "; ".join(cr.ca_names)) if n else ""
+            ev.notes.append(f"{n} acceptable CA name{'s' if n != 1 else ''}{listed}")
+            ev.details.append(f"CertificateRequest: {n} acceptable CA name{'s' if n != 1 else ''}")
+            ev.details.extend(f"  {i}. {name}" for i, name in enumerate(cr.ca_names, 1))
+            cr = None
+        elif hs.message == "Certificate" and hs.sender == "client" and cc is not None and hs.frame == cc.frame:
+            when = at or utc_datetime(frame_time_ns(conn, hs.frame))
+            ev.kind = "cert"
+            if cc.chain:
+                leaf = cc.chain[0]
+                ev.notes.append(f"chain of {len(cc.chain)}: {leaf.subject or '(empty subject)'}"
+                                + _validity_mark(leaf, when))
+                ev.details.append(f"client Certificate: chain of {len(cc.chain)}")
+                for i, cert in enumerate(cc.chain):
+                    ev.details.extend(_cert_lines(cert, i, when))
+            else:
+                ev.notes.append("empty: no client certificate sent")
+                ev.details.append("client Certificate: empty, no client certificate sent")
+            cc = None
+        elif hs.message == "Certificate" and hs.sender == "server" and sc is not None and hs.frame == sc.frame:
+            when = at or utc_datetime(frame_time_ns(conn, hs.frame))
+            ev.details.append(f"server Certificate: chain of {len(sc.chain)}")
+            for i, cert in enumerate(sc.chain):
+                ev.details.extend(_cert_lines(cert, i, when))
+            sc = None
+        events.append((hs.frame, order, ev))
+    for a in conn.alerts:
+        order += 1
+        text = "Alert (encrypted)" if a.encrypted else f"Alert: {a.level} {a.description}"
+        events.append((a.frame, order, Arrow(a.frame, a.sender, [text], kind="alert")))
+    if conn.http is not None:
+        order += 1
+        text = f"HTTP {conn.http.status}" + (f" “{conn.http.title}”" if conn.http.title else "")
+        kind = "alert" if conn.http.status >= 400 else "plain"
+        events.append((conn.http.frame, order, Arrow(conn.http.frame, "server", [text], kind=kind)))
+    for e in conn.tcp_ends:
+        order += 1
+        events.append((e.frame, order, Arrow(e.frame, e.sender, [e.kind], kind="end")))
+    events.sort(key=lambda t: (t[0], t[1]))
+    arrows: list[Arrow] = []
+    for _, _, ev in events:
+        last = arrows[-1] if arrows else None
+        if last is not None and last.frame == ev.frame and last.sender == ev.sender:
+            last.items.extend(ev.items)
+            last.notes.extend(ev.notes)
+            last.details.extend(ev.details)
+            if _KIND_RANK[ev.kind] > _KIND_RANK[last.kind]:
+                last.kind = ev.kind
+        else:
+            arrows.append(ev)
+    return arrows
+
+
+def _finding_frames(conn: Connection) -> dict[int, str]:
+    """Frame → the worst severity of the findings that name it."""
+    out: dict[int, str] = {}
+    for f in conn.findings:
+        for frame in f.frames:
+            if SEVERITY_RANK[f.severity] > SEVERITY_RANK.get(out.get(frame, ""), 0):
+                out[frame] = f.severity
+    return out
+
+
+def _clip(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def ladder_svg(conn: Connection, at: datetime | None = None) -> str:
+    """The connection's ladder diagram as an inline SVG element."""
+    arrows = ladder_arrows(conn, at)
+    marked = _finding_frames(conn)
+    mid = (_CLIENT_X + _SERVER_X) // 2
+    rows: list[str] = []
+    y = _TOP
+    for ar in arrows:
+        y += 18  # room for the label above the arrow
+        x1, x2 = (_CLIENT_X, _SERVER_X) if ar.sender == "client" else (_SERVER_X, _CLIENT_X)
+        tip = -10 if x2 > x1 else 10
+        dt = (frame_time_ns(conn, ar.frame) - conn.first_time_ns) / 1e9
+        direction = "client → server" if ar.sender == "client" else "server → client"
+        title = "\n".join([f"frame {ar.frame}  +{dt:.3f} s  {direction}", ar.label(), *ar.details])
+        height = _ROW_WITH_NOTE if ar.notes else _ROW
+        sev = marked.get(ar.frame, "")
+        parts = [
+            f'<g class="ev k-{ar.kind}"><title>{h(title)}</title>',
+            f'<rect class="hit" x="4" y="{y - 16}" width="{_WIDTH - 8}" height="{height - 2}"/>',
+            f'<text class="fr {sev}" x="10" y="{y + 4}">frame {ar.frame}</text>',
+            f'<text class="fr" x="10" y="{y + 18}">+{dt:.3f}s</text>',
+            f'<line x1="{x1}" y1="{y}" x2="{x2 + tip}" y2="{y}"/>',
+            f'<polygon points="{x2},{y} {x2 + tip},{y - 5} {x2 + tip},{y + 5}"/>',
+            f'<text class="lbl" x="{mid}" y="{y - 6}" text-anchor="middle">{h(_clip(ar.label(), _LABEL_CHARS))}</text>',
+        ]
+        if ar.notes:
+            note = _clip(" · ".join(ar.notes), _NOTE_CHARS)
+            parts.append(f'<text class="note" x="{mid}" y="{y + 16}" text-anchor="middle">{h(note)}</text>')
+        parts.append("</g>")
+        rows.append("".join(parts))
+        y += height - 18
+    bottom = y + 16
+    head = [
+        f'<svg class="ladder" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {bottom}" '
+        f'width="{_WIDTH}" height="{bottom}" role="img" '
+        f'aria-label="ladder diagram of connection {conn.id}: {h(conn.client)} to {h(conn.server)}">',
+        f'<line class="life" x1="{_CLIENT_X}" y1="52" x2="{_CLIENT_X}" y2="{bottom - 6}"/>',
+        f'<line class="life" x1="{_SERVER_X}" y1="52" x2="{_SERVER_X}" y2="{bottom - 6}"/>',
+        f'<rect class="hdr" x="{_CLIENT_X - 90}" y="8" width="180" height="44" rx="4"/>',
+        f'<text class="who" x="{_CLIENT_X}" y="26" text-anchor="middle">client</text>',
+        f'<text x="{_CLIENT_X}" y="43" text-anchor="middle">{h(_clip(str(conn.client), 24))}</text>',
+        f'<rect class="hdr" x="{_SERVER_X - 90}" y="8" width="180" height="44" rx="4"/>',
+        f'<text class="who" x="{_SERVER_X}" y="26" text-anchor="middle">server</text>',
+        f'<text x="{_SERVER_X}" y="43" text-anchor="middle">{h(_clip(str(conn.server), 24))}</text>',
+    ]
+    if not arrows:
+        head.append(f'<text x="{mid}" y="{_TOP + 20}" text-anchor="middle">no handshake frames seen</text>')
+    return "".join(head) + "".join(rows) + "</svg>"
+
+
+# --------------------------------------------------------------------------- page sections
+
+
+def _counts(report: Report) -> str:
+    conns = report.connections()
+    with_findings = sum(1 for c in conns if c.findings)
+    errors = sum(len(c.errors) for c in report.captures)
+    text = (f"<b>{len(report.captures)}</b> capture{_s(len(report.captures))} · <b>{len(conns)}</b> TLS "
+            f"connection{_s(len(conns))} · <b>{with_findings}</b> with findings")
+    if errors:
+        text += f' · <a href="#capture-errors"><b>{errors}</b> capture error{_s(errors)}</a>'
+    return f'<p class="counts">{text}</p>'
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _table(headers: list[tuple[str, bool]], rows: list[str], attrs: str = "") -> str:
+    head = "".join(f'<th class="num">{h(t)}</th>' if num else f"<th>{h(t)}</th>" for t, num in headers)
+    return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _causes(causes: list[Cause]) -> str:
+    if not causes:
+        return "<h2>Causes</h2><p>No connection failed (no finding of severity error or warning).</p>"
+    rows = [
+        f'<tr class="sev-{h(c.severity)}"><td><code>{h(c.code)}</code></td><td>{h(c.severity)}</td>'
+        f'<td class="num">{c.connections}</td><td class="num">{c.distinct("clients")}</td>'
+        f'<td class="num">{c.client_certs}</td><td class="num">{c.distinct("servers")}</td>'
+        f'<td class="num">{c.distinct("captures")}</td><td>{h(time_label(c.first_ns))}</td>'
+        f"<td>{h(time_label(c.last_ns))}</td></tr>"
+        for c in causes
+    ]
+    groups = [
+        f'<tr class="sev-{h(g.severity)}"><td><code>{h(g.code)}</code></td><td class="num">{g.connections}</td>'
+        f'<td class="num">{len(g.clients)}</td><td class="mono">{h(certificate_label(g))}</td>'
+        f'<td class="mono">{h(servers_label(g))}</td><td class="mono">{h(ca_names_label(g.ca_names))}</td>'
+        f"<td>{h(time_label(g.first_ns))}</td><td>{h(time_label(g.last_ns))}</td></tr>"
+        for c in causes for g in c.groups
+    ]
+    return (
+        "<h2>Causes</h2>"
+        + _table([("cause", False), ("severity", False), ("connections", True), ("clients", True),
+                  ("client certificates", True), ("servers", True), ("captures", True), ("first seen", False),
+                  ("last seen", False)], rows)
+        + "<h2>Groups</h2><p class=\"muted\">Failing connections with the same cause, client certificate and "
+          "advertised CA names.</p>"
+        + _table([("cause", False), ("connections", True), ("clients", True), ("client certificate", False),
+                  ("servers", False), ("advertised CA names", False), ("first seen", False), ("last seen", False)],
+                 groups)
+    )
+
+
+def _errors(report: Report) -> str:
+    rows = [f"<tr><td>{h(cap.path)}</td><td><code>{h(err.code)}</code></td><td>{h(err.message)}</td></tr>"
+            for cap in report.captures for err in cap.errors]
+    if not rows:
+        return ""
+    return ('<h2 id="capture-errors">Capture errors</h2>'
+            + _table([("capture", False), ("error", False), ("message", False)], rows))
+
+
+def _worst(conn: Connection) -> str:
+    ranks = [SEVERITY_RANK[f.severity] for f in conn.findings]
+    return {3: "error", 2: "warning", 1: "info"}[max(ranks)] if ranks else "none"
+
+
+def _anchor(ci: int, conn: Connection) -> str:
+    return f"c-{ci}-{conn.id}"
+
+
+def _connections_table(shown: list[tuple[int, CaptureReport, Connection]], show_all: bool) -> str:
+    title = "All connections" if show_all else "Connections with findings"
+    if not shown:
+        note = "No TLS connection found." if show_all else "No connection has findings (--all shows every one)."
+        return f"<h2>{title}</h2><p>{note}</p>"
+    rows = []
+    for ci, cap, c in shown:
+        worst = _worst(c)
+        errors = sum(1 for f in c.findings if f.severity == "error")
+        warnings = sum(1 for f in c.findings if f.severity == "warning")
+        codes = ", ".join(dict.fromkeys(f.code for f in c.findings)) or "-"
+        rows.append(
+            f'<tr class="sev-{worst}" data-severity="{worst}"><td>{h(cap.path)}</td>'
+            f'<td class="num" data-sort="{c.id}"><a href="#{_anchor(ci, c)}">{c.id}</a></td>'
+            f'<td class="mono">{h(c.client)}</td><td class="mono">{h(c.server)}</td><td>{h(c.sni or "-")}</td>'
+            f'<td>{h(c.version or "-")}</td><td>{h(c.outcome)}</td><td class="num">{errors}</td>'
+            f'<td class="num">{warnings}</td><td>{h(codes)}</td>'
+            f'<td data-sort="{c.first_time_ns}">{h(time_label(c.first_time_ns))}</td></tr>'
+        )
+    controls = (
+        '<div class="controls"><input id="conn-filter" type="search" placeholder="filter: address, SNI, cause…" '
+        'aria-label="filter connections"><select id="conn-severity" aria-label="severity">'
+        '<option value="">any severity</option><option value="error">errors</option>'
+        '<option value="warning">warnings</option><option value="info">info only</option>'
+        '<option value="none">no findings</option></select><span id="conn-count" class="muted"></span></div>'
+    )
+    headers = [("capture", False), ("conn", True), ("client", False), ("server", False), ("SNI", False),
+               ("version", False), ("outcome", False), ("errors", True), ("warnings", True), ("findings", False),
+               ("first frame time", False)]
+    return f"<h2>{title}</h2>" + controls + _table(headers, rows, ' id="conn-table" class="sortable"')
+
+
+def _cert_block(cert: CertificateSummary, index: int, when: datetime | None) -> str:
+    mark = _validity_mark(cert, when)
+    validity = "?"
+    if cert.not_before is not None and cert.not_after is not None:
+        validity = f"{cert.not_before:%Y-%m-%d %H:%M:%SZ} … {cert.not_after:%Y-%m-%d %H:%M:%SZ}"
+    fields = [
+        ("subject", cert.subject or "(empty subject)"), ("issuer", cert.issuer or "(empty issuer)"),
+        ("serial", cert.serial), ("validity", validity), ("sha256", cert.sha256), ("public key", cert.public_key),
+        ("signature", cert.signature_algorithm), ("extended key usage", ", ".join(cert.extended_key_usage) or "-"),
+        ("key usage", ", ".join(cert.key_usage) if cert.key_usage is not None else "-"),
+        ("subject alt names", ", ".join(cert.subject_alt_names) or "-"),
+    ]
+    if cert.parse_error:
+        fields.append(("partly unreadable", cert.parse_error))
+    rows = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in fields)
+    status = f' <span class="bad">{h(mark.strip())}</span>' if mark else ""
+    return f"<div><b>[{index}]</b> {h(cert.subject or '(empty subject)')}{status}<dl class=\"cert\">{rows}</dl></div>"
+
+
+def _details(conn: Connection, at: datetime | None) -> str:
+    out = []
+    cr = conn.certificate_request
+    if cr is not None:
+        items = "".join(f"<li class=\"mono\">{h(n)}</li>" for n in cr.ca_names)
+        extra = (f"<p class=\"muted\">signature algorithms: {h(', '.join(cr.signature_algorithms) or '-')}; "
+                 f"certificate types: {h(', '.join(cr.certificate_types) or '-')}</p>")
+        out.append(f"<details><summary>CertificateRequest (frame {cr.frame}): {len(cr.ca_names)} acceptable CA "
+                   f"names</summary><ol>{items}</ol>{extra}</details>")
+    for label, info in (("client", conn.client_certificate), ("server", conn.server_certificate)):
+        if info is None:
+            continue
+        when = at or utc_datetime(frame_time_ns(conn, info.frame))
+        body = "".join(_cert_block(c, i, when) for i, c in enumerate(info.chain)) or "<p>empty: none sent</p>"
+        out.append(f"<details{' open' if label == 'client' else ''}><summary>{label} certificate chain "
+                   f"(frame {info.frame}, {len(info.chain)} certificate{'s' if len(info.chain) != 1 else ''})"
+                   f"</summary>{body}</details>")
+    return "".join(out)
+
+
+def _findings(conn: Connection) -> str:
+    if not conn.findings:
+        return '<p class="muted">No findings.</p>'
+    items = []
+    for f in conn.findings:
+        frames = ", ".join(str(x) for x in f.frames)
+        items.append(f'<li class="f {h(f.severity)}">{MARK.get(f.severity, "")} <code>{h(f.code)}</code> '
+                     f"(frame{'s' if len(f.frames) != 1 else ''} {h(frames)}): {h(f.message)}"
+                     f'<div class="fix">fix: {h(f.fix)}</div></li>')
+    return f'<ul class="findings">{"".join(items)}</ul>'
+
+
+def _connection_article(ci: int, cap: CaptureReport, conn: Connection, at: datetime | None) -> str:
+    head = [f"connection {conn.id}", f"{conn.client} → {conn.server}"]
+    if conn.sni:
+        head.append(f"SNI {conn.sni}")
+    head.append(conn.version or "version unknown")
+    head.append(f"outcome: {conn.outcome}")
+    if conn.tunnel:
+        head.append("via " + " / ".join(conn.tunnel))
+    return (f'<article class="conn" id="{_anchor(ci, conn)}"><h3 class="mono">{h(" · ".join(head))}</h3>'
+            f'<div class="muted">capture {h(cap.path)}</div>'
+            f"{ladder_svg(conn, at)}{_findings(conn)}{_details(conn, at)}</article>")
+
+
+def render_html(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:
+    """The whole report as one self-contained HTML page."""
+    shown = [(ci, cap, c) for ci, cap in enumerate(report.captures) for c in cap.connections
+             if show_all or c.findings]
+    captures = "".join(f"<li class=\"mono\">{h(capture_header(cap).removeprefix('capture '))}</li>"
+                       for cap in report.captures)
+    body = [
+        "<header><h1>tlscap report</h1>", _counts(report), "</header>",
+        _causes(group_causes(report)),
+        _errors(report),
+        _connections_table(shown, show_all),
+        "<h2>Connections, frame by frame</h2>" if shown else "",
+        '<p class="muted">One arrow per frame that carried handshake messages, alerts, FIN or RST; hover an arrow '
+        "for its details (CA names, certificates).</p>" if shown else "",
+        *(_connection_article(ci, cap, c, at) for ci, cap, c in shown),
+        f"<details><summary>Captures ({len(report.captures)})</summary><ul>{captures}</ul></details>",
+        f'<p class="muted">tlscap {h(__version__)}</p>',
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>tlscap report</title><style>{_STYLE}</style></head>\n<body>"
+        + "\n".join(part for part in body if part)
+        + f"\n<script>{_SCRIPT}</script></body></html>\n"
+    )

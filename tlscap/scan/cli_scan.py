@@ -1,0 +1,275 @@
+"""`tlscap scan PATH...`: every capture under the paths, analyzed in parallel, as one report.
+
+`tlscap.cli` wires this in with `add_scan_parser(subparsers)` and `cmd_scan(args)`; `render_report`
+renders a report in any of the six formats, for `analyze` as well.
+
+The report lists the captures in discovery order (folders walked in name order), whatever order the
+workers finish in, so the same files give the same report on any executor. JSON Lines is the exception
+by design: each file's lines are written (and flushed) as soon as it is done, so a scan that is killed
+keeps what it did. Ctrl-C stops the workers and still writes the report of the files done (exit 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from dataclasses import replace
+from datetime import datetime
+from typing import TextIO
+
+from tlscap.analysis.engine import AnalysisOptions
+from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Report
+from tlscap.cli_options import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_report_options,
+    choose_format,
+    options_from,
+    output,
+    render_whole,
+)
+from tlscap.report.grouping import render_groups_text
+from tlscap.report.json_report import connection_dict, render_json, render_jsonl
+from tlscap.report.text_report import render_text
+from tlscap.scan.discovery import Candidate, Discovery, Problem, discover, named_like_capture
+from tlscap.scan.progress import Progress, wants_bar
+from tlscap.scan.runner import DaskRunner, ExecutorUnavailable, LocalRunner, failed_capture
+from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
+
+
+def render_report(report: Report, fmt: str, *, show_all: bool = False, at: datetime | None = None) -> str:
+    """The report in one of FORMATS (text is `tlscap analyze`'s text, without the scan's cause tables)."""
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "jsonl":
+        return render_jsonl(report)
+    if fmt == "text":
+        return render_text(report, show_all=show_all, at=at)
+    return render_whole(report, fmt, show_all=show_all, at=at)
+
+
+def default_jobs() -> int:
+    """The cores this process may run on (the affinity mask, where the system has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return value
+
+
+def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Add `scan` to tlscap's sub-commands; returns its parser."""
+    scan = subparsers.add_parser(
+        "scan", help="every capture under the folders (recursive), in parallel",
+        description="Find every capture (pcap, pcapng, gzip-compressed or not; found by content) under the "
+                    "paths and report them as one.")
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="capture files or folders (walked recursively)")
+    add_report_options(scan)
+    scan.add_argument("--keylog-dir", action="append", default=[], metavar="DIR",
+                      help="a folder of key logs: every one is read, and each capture uses the secrets whose "
+                           "ClientHello random it contains, whichever file they came in; repeatable")
+    scan.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                      help=f"worker processes (default: the number of cores, here {default_jobs()})")
+    scan.add_argument("--include", action="append", default=[], metavar="GLOB",
+                      help="in folders, only files whose name or relative path matches (repeatable)")
+    scan.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                      help="in folders, skip files and folders whose name or relative path matches (repeatable)")
+    scan.add_argument("--file-timeout", type=_seconds, metavar="SECONDS",
+                      help="stop analyzing a file after this long and report it as a capture error `timeout`")
+    scan.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no per-file messages")
+    scan.add_argument("--executor", choices=("local", "dask"), default="local",
+                      help="local worker processes (default) or a Dask distributed cluster")
+    scan.add_argument("--scheduler", metavar="ADDRESS",
+                      help="the Dask scheduler (tcp://host:8786); default: $DASK_SCHEDULER_ADDRESS")
+    return scan
+
+
+def _runner(args: argparse.Namespace) -> LocalRunner | DaskRunner:
+    if args.executor == "dask":
+        scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        if not scheduler:
+            raise UsageError("--executor dask needs --scheduler ADDRESS (or DASK_SCHEDULER_ADDRESS)")
+        return DaskRunner(scheduler=scheduler, file_timeout=args.file_timeout)
+    if args.scheduler:
+        raise UsageError("--scheduler is for --executor dask")
+    return LocalRunner(jobs=args.jobs or default_jobs(), file_timeout=args.file_timeout)
+
+
+class _Tally:
+    """What the exit status needs, kept as files finish (a JSON Lines scan keeps no reports)."""
+
+    def __init__(self) -> None:
+        self.readable = 0
+        self.worst = 0
+
+    def add(self, cap: CaptureReport) -> None:
+        if not cap.unreadable:
+            self.readable += 1
+        for conn in cap.connections:
+            for f in conn.findings:
+                self.worst = max(self.worst, SEVERITY_RANK[f.severity])
+
+    def status(self, fail_on: str) -> int:
+        if self.readable == 0:
+            return EXIT_USAGE
+        if fail_on != "never" and self.worst >= SEVERITY_RANK[fail_on]:
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+
+def _options(args: argparse.Namespace) -> AnalysisOptions:
+    """`analyze`'s options (filters, --at, --keylog, --truststore), plus the key logs of --keylog-dir."""
+    options = options_from(args)
+    if not args.keylog_dir:
+        return options
+    keylog = options.keylog if options.keylog is not None else KeyLog()
+    for folder in args.keylog_dir:
+        for note in _merge_keylog_dir(keylog, folder):
+            if not args.quiet:
+                print(f"tlscap: {note}", file=sys.stderr)
+    return replace(options, keylog=keylog if len(keylog) or keylog.rsa else options.keylog)
+
+
+def _merge_keylog_dir(keylog: KeyLog, folder: str) -> list[str]:
+    """Read every key log under `folder` (recursively, in name order) into `keylog`; notes on what was not."""
+    if not os.path.isdir(folder):
+        raise UsageError(f"{folder}: --keylog-dir needs a folder")
+    notes: list[str] = []
+    read = 0
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = os.path.join(dirpath, filename)
+            try:
+                keylog.merge(load_keylog_file(path))
+                read += 1
+            except KeyLogError as exc:
+                if named_like_capture(filename):
+                    continue  # captures often sit beside their key logs
+                notes.append(f"--keylog-dir: skipped {exc}")
+    if read == 0:
+        notes.append(f"--keylog-dir: no key log found in {folder}")
+    return notes
+
+
+def _jsonl_lines(cap: CaptureReport) -> str:
+    return "".join(json.dumps({"capture": cap.path} | connection_dict(c), ensure_ascii=False) + "\n"
+                   for c in cap.connections)
+
+
+class _Scan:
+    """One scan's results, kept in discovery order whatever order the files finish in."""
+
+    def __init__(self, found: Discovery, *, fmt: str, quiet: bool) -> None:
+        self.found = found
+        self.fmt = fmt
+        self.candidates = found.candidates
+        self.slots: list[CaptureReport | None] = [None] * len(found.entries)
+        self.position = [i for i, e in enumerate(found.entries) if isinstance(e, Candidate)]
+        self.tally = _Tally()
+        self.progress = Progress(total_files=len(self.candidates), total_bytes=sum(c.size for c in self.candidates),
+                                 bar=wants_bar(sys.stderr, quiet=quiet), quiet=quiet)
+        for i, entry in enumerate(found.entries):
+            if isinstance(entry, Problem):
+                self.slots[i] = failed_capture(entry.path, entry.code, entry.message)
+                self.progress.message(f"tlscap: {entry.path}: {entry.message}")
+
+    def run(self, runner: LocalRunner | DaskRunner, options: AnalysisOptions, out: TextIO) -> None:
+        """Analyze every candidate; JSON Lines are written as each file ends. Ctrl-C propagates."""
+        try:
+            with contextlib.closing(runner.run(self.candidates, options)) as results:
+                for result in results:
+                    self._done(result.index, result.capture, out)
+        finally:
+            self.progress.close()
+
+    def _done(self, index: int, cap: CaptureReport, out: TextIO) -> None:
+        for err in cap.errors:
+            self.progress.message(f"tlscap: {cap.path}: {err.message}")
+        self.tally.add(cap)
+        self.progress.done(cap, self.candidates[index].size)
+        if self.fmt == "jsonl":
+            out.write(_jsonl_lines(cap))
+            out.flush()
+            # Only what the exit status and the interruption message need is kept.
+            cap = CaptureReport(path=cap.path, unreadable=cap.unreadable, errors=cap.errors, stats=cap.stats)
+        self.slots[self.position[index]] = cap
+
+    def report(self) -> Report:
+        return Report(captures=[cap for cap in self.slots if cap is not None])
+
+    @property
+    def files_done(self) -> int:
+        return sum(1 for i in self.position if self.slots[i] is not None)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Run `tlscap scan`; returns the exit status."""
+    options = _options(args)
+    fmt = choose_format(args)
+    runner = _runner(args)
+    scan = _Scan(discover(args.paths, include=args.include, exclude=args.exclude), fmt=fmt, quiet=args.quiet)
+    interrupted = False
+    with output(args.output) as out:
+        try:
+            scan.run(runner, options, out)
+        except KeyboardInterrupt:
+            interrupted = True
+        except ExecutorUnavailable as exc:
+            raise UsageError(str(exc)) from exc
+        if fmt != "jsonl":
+            report = scan.report()
+            text = render_report(report, fmt, show_all=args.all, at=args.at)
+            if fmt == "text":
+                groups = render_groups_text(report)
+                text += ("\n" + groups) if groups else ""
+            out.write(text)
+            out.flush()
+    if not scan.found.entries:
+        print(f"tlscap: no capture found under {', '.join(args.paths)}", file=sys.stderr)
+        return EXIT_USAGE
+    if interrupted:
+        print(f"tlscap: interrupted: the report covers {scan.files_done} of {len(scan.candidates)} files",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return scan.tally.status(args.fail_on)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tlscap.scan PATH...`: the scan command alone (the same as `tlscap scan`)."""
+    parser = argparse.ArgumentParser(prog="tlscap")
+    add_scan_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["scan", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return cmd_scan(args)
+    except UsageError as exc:
+        print(f"tlscap: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tlscap: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,393 @@
+"""Analyze many captures at once and hand each result back as soon as its file is done.
+
+Two executors give the same results: `LocalRunner` (worker processes on this machine, one file at a
+time each, so a file over its time limit can be stopped by killing its worker and starting another)
+and `DaskRunner` (the same per-file task on a `dask.distributed` cluster).
+
+Results cross process boundaries as pickled `CaptureReport`s. The report model pickles as it is,
+except for one thing: the `cryptography` `x509.Name` objects inside `CertificateSummary` hold
+Rust-backed `ObjectIdentifier`s, which refuse to pickle. `register_pickling` teaches pickle to
+rebuild an `ObjectIdentifier` from its dotted string, so the whole model, names included, round-trips
+unchanged; workers call it before pickling, and unpickling needs nothing registered.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import multiprocessing
+import os
+import pickle
+import signal
+import time
+import uuid
+from collections import deque
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.connection import wait as wait_any
+from typing import Any
+
+from cryptography.x509 import ObjectIdentifier
+
+from tlscap.analysis.engine import AnalysisOptions, analyze_capture
+from tlscap.analysis.model import CaptureReport, CertificateChainInfo
+from tlscap.errors import CaptureIssue, TlscapError
+from tlscap.scan.discovery import Candidate
+
+# A worker that does not exit within this time after being asked to is killed.
+_STOP_GRACE_SECONDS = 2.0
+
+
+class ExecutorUnavailable(TlscapError):
+    """The chosen executor cannot run (Dask not installed, scheduler unreachable); one line for the user."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileResult:
+    """One analyzed file: its position in the task list, its report and how long it took."""
+
+    index: int
+    capture: CaptureReport
+    seconds: float
+
+
+# --------------------------------------------------------------------------- the per-file task
+
+
+def _rebuild_oid(dotted: str) -> ObjectIdentifier:
+    return ObjectIdentifier(dotted)
+
+
+def _reduce_oid(oid: ObjectIdentifier) -> tuple[Any, tuple[str]]:
+    return _rebuild_oid, (oid.dotted_string,)
+
+
+def register_pickling() -> None:
+    """Make `cryptography` ObjectIdentifiers (inside x509.Name) picklable; safe to call again."""
+    copyreg.pickle(ObjectIdentifier, _reduce_oid)
+
+
+register_pickling()
+
+
+def failed_capture(path: str, code: str, message: str) -> CaptureReport:
+    """The report of a file that gave no analysis at all (time limit, crashed worker, ...)."""
+    return CaptureReport(path=path, unreadable=True, errors=[CaptureIssue(code=code, message=message)])
+
+
+def analyze_to_bytes(path: str, options: AnalysisOptions) -> bytes:
+    """Analyze one file and return its pickled CaptureReport; never raises for the file's content."""
+    register_pickling()  # a Dask worker may have unpickled this function without importing us first
+    try:
+        cap = analyze_capture(path, options)
+    except Exception as exc:  # noqa: BLE001 - the engine never raises on purpose; a bug costs one file
+        cap = failed_capture(path, "internal-error",
+                             f"tlscap failed on this file ({type(exc).__name__}: {exc}); please report it")
+    try:
+        return pickle.dumps(cap, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - an unpicklable field: drop the parsed names, the report never shows them
+        return pickle.dumps(_without_names(cap), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _without_names(cap: CaptureReport) -> CaptureReport:
+    def strip(infos: list[CertificateChainInfo]) -> list[CertificateChainInfo]:
+        return [replace(i, chain=tuple(replace(c, subject_name=None, issuer_name=None) for c in i.chain))
+                for i in infos]
+
+    for conn in cap.connections:
+        conn.client_certificates = strip(conn.client_certificates)
+        conn.server_certificates = strip(conn.server_certificates)
+    return cap
+
+
+def load_result(payload: bytes, path: str) -> CaptureReport:
+    """Unpickle a worker's result and give it the path as the report shows it."""
+    cap = pickle.loads(payload)
+    if not isinstance(cap, CaptureReport):
+        raise TypeError(f"a worker returned {type(cap).__name__}, not a CaptureReport")
+    cap.path = path
+    return cap
+
+
+def _task_path(candidate: Candidate) -> str:
+    # Absolute, so that a worker with another working folder (a Dask worker) opens the same file;
+    # symbolic links are left for the open to follow, as `tlscap analyze` does.
+    return os.path.abspath(candidate.path)
+
+
+# --------------------------------------------------------------------------- local worker processes
+
+
+def _worker_loop(pipe: Pipe) -> None:
+    """A worker process: receives the options once, then paths; sends back each pickled report."""
+    # Ctrl-C on a terminal reaches every process of the group; only the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    options = AnalysisOptions()
+    while True:
+        try:
+            message = pipe.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        if isinstance(message, AnalysisOptions):
+            options = message  # sent once per worker: key logs and truststores can be large
+            continue
+        pipe.send_bytes(analyze_to_bytes(message, options))
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # forkserver: workers start from a small clean process (no threads of the parent: progress bar,
+    # Dask client), with tlscap already imported, so starting a replacement worker is quick.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["tlscap.scan.runner"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class _Worker:
+    """One worker process with its pipe, and the task it is on (index, candidate, start time)."""
+
+    def __init__(self, ctx: multiprocessing.context.BaseContext, options: AnalysisOptions) -> None:
+        parent_end, child_end = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_worker_loop, args=(child_end,), daemon=True,  # type: ignore[attr-defined]
+                                   name="tlscap-scan-worker")
+        self.process.start()
+        child_end.close()
+        self.pipe: Pipe = parent_end
+        self.task: tuple[int, Candidate, float] | None = None
+        self.alive = self._send(options)
+
+    def _send(self, message: object) -> bool:
+        try:
+            self.pipe.send(message)
+        except (BrokenPipeError, EOFError, OSError):
+            return False
+        return True
+
+    def send(self, index: int, candidate: Candidate) -> bool:
+        if not self.alive or not self._send(_task_path(candidate)):
+            return False
+        self.task = (index, candidate, time.monotonic())
+        return True
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(_STOP_GRACE_SECONDS)
+        self.pipe.close()
+
+    def stop(self) -> None:
+        try:
+            self.pipe.send(None)
+        except (BrokenPipeError, EOFError, OSError):
+            pass
+        self.process.join(_STOP_GRACE_SECONDS)
+        self.kill()
+
+
+class LocalRunner:
+    """Analyze files in `jobs` worker processes; a file over `file_timeout` seconds is stopped."""
+
+    def __init__(self, *, jobs: int, file_timeout: float | None = None) -> None:
+        self.jobs = max(1, jobs)
+        self.file_timeout = file_timeout
+
+    def run(self, candidates: Sequence[Candidate], options: AnalysisOptions) -> Generator[FileResult, None, None]:
+        """Yield one FileResult per candidate, in the order they finish.
+
+        Interrupting (KeyboardInterrupt) or closing the iterator kills the workers at once.
+        """
+        queue = deque(enumerate(candidates))
+        if not queue:
+            return
+        ctx = _context()
+        workers = [_Worker(ctx, options) for _ in range(min(self.jobs, len(queue)))]
+        clean = False
+        try:
+            for i in range(len(workers)):
+                workers[i] = self._assign(ctx, workers[i], queue, options)
+            while any(w.task is not None for w in workers):
+                for i, worker in enumerate(workers):
+                    result = self._collect(worker)
+                    if result is None:
+                        continue
+                    yield result
+                    if worker.task is not None:  # it was killed or died: it needs a successor
+                        worker.kill()
+                        worker = _Worker(ctx, options) if queue else worker
+                    worker.task = None
+                    workers[i] = self._assign(ctx, worker, queue, options)
+                self._wait(workers)
+            clean = True
+        finally:
+            for worker in workers:
+                if clean:
+                    worker.stop()
+                else:
+                    worker.kill()
+
+    def _assign(self, ctx: multiprocessing.context.BaseContext, worker: _Worker,
+                queue: deque[tuple[int, Candidate]], options: AnalysisOptions) -> _Worker:
+        """Give the worker the next file; a worker found dead is replaced once."""
+        if not queue:
+            return worker
+        index, candidate = queue.popleft()
+        if not worker.send(index, candidate):
+            worker.kill()
+            worker = _Worker(ctx, options)
+            if not worker.send(index, candidate):
+                raise ExecutorUnavailable("cannot start a worker process for the scan")
+        return worker
+
+    def _wait(self, workers: list[_Worker]) -> None:
+        """Sleep until a busy worker answers or dies, or the nearest time limit passes."""
+        busy = [w for w in workers if w.task is not None]
+        if not busy:
+            return
+        timeout = None
+        if self.file_timeout is not None:
+            nearest = min(w.task[2] for w in busy if w.task is not None) + self.file_timeout
+            timeout = max(0.0, nearest - time.monotonic())
+        wait_any([w.pipe for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
+
+    def _collect(self, worker: _Worker) -> FileResult | None:
+        """The worker's result if it has one, or a capture error if it died or ran out of time.
+
+        When a capture error is returned, `worker.task` is still set: the caller replaces the worker.
+        """
+        if worker.task is None:
+            return None
+        index, candidate, started = worker.task
+        elapsed = time.monotonic() - started
+        if worker.pipe.poll():
+            try:
+                payload = worker.pipe.recv_bytes()
+            except (EOFError, OSError):
+                return FileResult(index=index, capture=_crashed(candidate, worker), seconds=elapsed)
+            worker.task = None
+            return FileResult(index=index, capture=load_result(payload, candidate.path), seconds=elapsed)
+        if not worker.process.is_alive():
+            return FileResult(index=index, capture=_crashed(candidate, worker), seconds=elapsed)
+        if self.file_timeout is not None and elapsed >= self.file_timeout:
+            return FileResult(index=index, capture=timed_out(candidate.path, self.file_timeout), seconds=elapsed)
+        return None
+
+
+def timed_out(path: str, limit: float) -> CaptureReport:
+    """The capture error of a file whose analysis passed --file-timeout."""
+    return failed_capture(path, "timeout", f"the analysis was stopped after the {limit:g} s time limit "
+                                           "(--file-timeout); nothing of this file is reported")
+
+
+def _crashed(candidate: Candidate, worker: _Worker) -> CaptureReport:
+    worker.process.join(0.5)
+    code = worker.process.exitcode
+    how = "it exited"
+    if code is not None and code < 0:
+        try:
+            how = f"it was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"it was killed by signal {-code}"
+        if -code == signal.SIGKILL:
+            how += " (out of memory?)"
+    elif code is not None:
+        how = f"it exited with status {code}"
+    return failed_capture(candidate.path, "worker-crashed",
+                          f"the worker process analyzing this file stopped before it was done: {how}")
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+class DaskRunner:
+    """Submit the per-file analysis to a dask.distributed scheduler; results come back as they end.
+
+    The files must be readable by the workers at the same absolute paths (shared storage). At most as
+    many files as the cluster has worker threads are in flight at a time when a time limit is set, so
+    a file's time is counted from when it can start; a file over the limit is cancelled and reported,
+    but Dask cannot stop a task already running: its worker thread finishes it and the result is dropped.
+    """
+
+    CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler, and to wait for a first worker
+
+    def __init__(self, *, scheduler: str, file_timeout: float | None = None) -> None:
+        self.scheduler = scheduler
+        self.file_timeout = file_timeout
+        self.connect_timeout = self.CONNECT_TIMEOUT
+
+    def run(self, candidates: Sequence[Candidate], options: AnalysisOptions) -> Generator[FileResult, None, None]:
+        """Yield one FileResult per candidate, in the order they finish."""
+        client = self._connect()
+        pending: dict[Any, tuple[int, Candidate, float]] = {}
+        try:
+            yield from self._drive(client, deque(enumerate(candidates)), pending, options)
+        finally:
+            if pending:
+                client.cancel(list(pending))
+            client.close()
+
+    def _connect(self) -> Any:
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise ExecutorUnavailable(
+                "--executor dask needs Dask's distributed package: pip install 'tlscap[dask]'") from exc
+        try:
+            return Client(self.scheduler, timeout=self.connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ExecutorUnavailable(f"cannot connect to the Dask scheduler at {self.scheduler}: {exc}") from exc
+
+    def _window(self, client: Any) -> int:
+        threads = sum(client.nthreads().values())
+        if threads == 0:
+            try:
+                client.wait_for_workers(1, timeout=self.connect_timeout)
+            except TimeoutError as exc:
+                raise ExecutorUnavailable(f"the Dask scheduler at {self.scheduler} has no workers") from exc
+            threads = sum(client.nthreads().values())
+        return max(1, threads) * (1 if self.file_timeout is not None else 2)
+
+    def _drive(self, client: Any, queue: deque[tuple[int, Candidate]], pending: dict[Any, tuple[int, Candidate, float]],
+               options: AnalysisOptions) -> Generator[FileResult, None, None]:
+        from distributed import wait
+
+        window = self._window(client)
+        run_id = uuid.uuid4().hex[:12]
+        # Sent to every worker once, not with each file: key logs and truststores can be large.
+        shared_options = client.scatter(options, broadcast=True, hash=False)
+        while queue or pending:
+            while queue and len(pending) < window:
+                index, candidate = queue.popleft()
+                future = client.submit(analyze_to_bytes, _task_path(candidate), shared_options, pure=False,
+                                       key=f"tlscap-scan-{run_id}-{index}")
+                pending[future] = (index, candidate, time.monotonic())
+            timeout = None
+            if self.file_timeout is not None:
+                nearest = min(started for _, _, started in pending.values()) + self.file_timeout
+                timeout = max(0.01, nearest - time.monotonic())
+            try:
+                with client.as_current():  # `wait` works on the current client; this one is not the default
+                    done = wait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            for future in list(pending):
+                index, candidate, started = pending[future]
+                elapsed = time.monotonic() - started
+                if future in done:
+                    del pending[future]
+                    yield FileResult(index=index, capture=_dask_result(future, candidate), seconds=elapsed)
+                elif self.file_timeout is not None and elapsed >= self.file_timeout:
+                    del pending[future]
+                    future.cancel()
+                    yield FileResult(index=index, capture=timed_out(candidate.path, self.file_timeout),
+                                     seconds=elapsed)
+
+
+def _dask_result(future: Any, candidate: Candidate) -> CaptureReport:
+    if future.status == "finished":
+        return load_result(future.result(), candidate.path)
+    exc = future.exception() if future.status == "error" else None
+    detail = f"{type(exc).__name__}: {exc}" if exc is not None else f"task {future.status}"
+    return failed_capture(candidate.path, "worker-crashed", f"the Dask task analyzing this file failed ({detail})")
