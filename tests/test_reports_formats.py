@@ -28,13 +28,13 @@ from tlscap.analysis.model import (
     Report,
     TcpEndEntry,
 )
+from tlscap.cli_options import FORMATS
 from tlscap.errors import CaptureIssue
 from tlscap.report import html_report
 from tlscap.report.csv_report import HEADER, neutralize, render_csv
 from tlscap.report.grouping import group_causes, render_groups_text
 from tlscap.report.html_report import ladder_arrows, render_html
 from tlscap.report.markdown_report import md, render_markdown
-from tlscap.cli_options import FORMATS
 from tlscap.scan.cli_scan import render_report
 
 ROOT = Path(__file__).resolve().parents[1]
