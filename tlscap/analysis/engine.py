@@ -5,6 +5,7 @@ This is the only place that wires the layers together; `capture/` is the only on
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,6 +122,8 @@ class _Run:
         self.table: StreamTable[ConnectionTracker | _Closed] = StreamTable()
         self.open: dict[int, tuple[Conversation[ConnectionTracker | _Closed], ConnectionTracker]] = {}
         self.waiting: dict[int, tuple[_Closed, Connection]] = {}
+        self.waiting_ids: list[int] = []  # heap of the keys of `waiting`
+        self.open_ids: list[int] = []  # heap of the keys of `open`, and of some closed since (lazy)
         self.now_ns = 0
         self.certificates: dict[str, CertificateSummary] = {}
         self.keylog = KeyLog()
@@ -165,6 +168,7 @@ class _Run:
             )
             conv.state = tracker
             self.open[conv.stream] = (conv, tracker)
+            heapq.heappush(self.open_ids, conv.stream)
         tracker.on_segment(seg, side)
         if tracker.socks_port and not tracker.socks_counted and tracker.session.is_tls:
             # Wireshark's SOCKS dissector opens a conversation for the proxied connection when the
@@ -189,22 +193,29 @@ class _Run:
         closed = _Closed(conn)
         conv.state = closed
         self.waiting[conn.id] = (closed, conn)
+        heapq.heappush(self.waiting_ids, conn.id)
         for info in [*conn.server_certificates, *conn.client_certificates]:
             for cert in info.chain:
                 if len(self.certificates) < MAX_CAPTURE_CERTIFICATES:
                     self.certificates.setdefault(cert.sha256, cert)
 
+    def _lowest_open(self) -> int | None:
+        heap = self.open_ids
+        while heap and heap[0] not in self.open:
+            heapq.heappop(heap)  # closed since it was pushed
+        return heap[0] if heap else None
+
     def _hand_on(self, *, everything: bool = False) -> None:
         """Judge and hand on the waiting connections that are due, in stream order."""
-        lowest_open = min(self.open, default=None)
-        for stream in sorted(self.waiting):
+        lowest_open = self._lowest_open()
+        while self.waiting_ids:
+            stream = self.waiting_ids[0]
             closed, conn = self.waiting[stream]
             due = everything or len(self.waiting) > MAX_WAITING or (
                 (lowest_open is None or stream < lowest_open) and conn.last_time_ns + GRACE_NS <= self.now_ns)
             if not due:
-                if lowest_open is not None and stream > lowest_open and len(self.waiting) <= MAX_WAITING:
-                    break
-                continue
+                return
+            heapq.heappop(self.waiting_ids)
             del self.waiting[stream]
             closed.connection = None
             apply_rules(conn, RuleContext(at=self.options.at, truststore=self.options.truststore,
