@@ -23,9 +23,10 @@ def golden_path(capture: Path) -> Path:
 
 
 def render(capture: Path) -> str:
-    """The JSON report of one capture, as `tlscap analyze CAPTURE --format json` run from the root."""
+    """The JSON report of one capture, as `tlscap analyze CAPTURE --format json` run from the root,
+    indented field by field so that a change reads well in review."""
     report = Report(captures=[analyze_capture(str(capture))])
-    return render_json(report)
+    return json.dumps(json.loads(render_json(report)), indent=2, ensure_ascii=False) + "\n"
 
 
 def normalized(text: str) -> dict:

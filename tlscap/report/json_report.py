@@ -101,7 +101,8 @@ class JsonWriter:
     """Writes the schema-1 document as the analysis goes: each connection as soon as it is handed on.
 
     Inside a capture object, "connections" comes right after "path" and the capture's totals follow
-    it (JSON objects are unordered; this order is what lets the report stream).
+    it (JSON objects are unordered; this order is what lets the report stream). Each connection is
+    one line.
     """
 
     def __init__(self, out: TextIO) -> None:
@@ -118,13 +119,15 @@ class JsonWriter:
         self._first_connection = True
 
     def connection(self, conn: Connection) -> None:
-        self.out.write(("\n" if self._first_connection else ",\n") + "        " + _dumps(connection_dict(conn), 8))
+        # One line per connection: the C encoder (no indent) is several times faster on big captures.
+        line = json.dumps(connection_dict(conn), ensure_ascii=False)
+        self.out.write(("\n" if self._first_connection else ",\n") + "        " + line)
         self._first_connection = False
 
     def end_capture(self, cap: CaptureReport) -> None:
         rest = capture_dict(cap)
         del rest["path"], rest["connections"]
-        body = _dumps(rest, 6)[1:-1].rstrip()  # the members of the object, without its braces
+        body = _dumps(rest, 4)[1:-1].rstrip()  # the members of the object, without its braces
         self.out.write(("\n      ]," if not self._first_connection else "],") + body + "\n    }")
 
     def finish(self, report: Report) -> None:
