@@ -170,7 +170,7 @@ class _Run:
             self.open[conv.stream] = (conv, tracker)
             heapq.heappush(self.open_ids, conv.stream)
         tracker.on_segment(seg, side)
-        if tracker.socks_port and not tracker.socks_counted and tracker.session.is_tls:
+        if tracker.socks_port and not tracker.socks_counted and tracker.session.tls_seen:
             # Wireshark's SOCKS dissector opens a conversation for the proxied connection when the
             # first data after the SOCKS exchange arrives; that takes a tcp.stream index too.
             tracker.socks_counted = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tlscap.decode.segment import Segment
+from tlscap.decode.segment import ACK, FIN, RST, SYN, Segment
 from tlscap.tcp.reassembly import Chunk, Delivery, DirectionReassembler
 from tlscap.tls.openvpn import OpenVpnChannel, OpenVpnReader, looks_like_openvpn_tcp
 from tlscap.tls.session import TlsSession
@@ -45,35 +45,44 @@ class ConnectionTracker:
     socks_port: bool = False
     socks_counted: bool = False
     openvpn: dict[bool, OpenVpnReader] | None = None
+    # Reset, or both sides sent FIN: nothing more of this connection can be read.
+    closed: bool = False
+    _fin_sides: set[bool] = field(default_factory=set)
 
     def on_segment(self, seg: Segment, side: bool) -> None:
-        self.last_frame = seg.frame
+        frame = seg.frame
+        self.last_frame = frame
         self.last_time_ns = seg.timestamp_ns
-        if seg.syn and not seg.has_ack and self.syn_side is None:
-            self.syn_side = side
+        flags = seg.flags
         if self.given_up:
             return
-        frame = seg.frame
-        if (seg.payload or seg.payload_missing) and len(self.carrier_times_ns) < MAX_CARRIER_TIMES:
+        peer = self.reassembly[not side]
+        if flags & ACK:
+            if peer.pending:
+                self._deliver(not side, peer.ack_seen(seg.ack, frame), frame)
+            else:
+                peer.note_ack(seg.ack)
+        if not (seg.payload or seg.payload_missing or flags & (SYN | FIN | RST)):
+            return  # a bare acknowledgement: nothing more to do (the common case)
+        if flags & SYN and not flags & ACK and self.syn_side is None:
+            self.syn_side = side
+        if len(self.carrier_times_ns) < MAX_CARRIER_TIMES and (seg.payload or seg.payload_missing):
             self.carrier_times_ns[frame] = seg.timestamp_ns
-        if seg.has_ack:
-            self._deliver(not side, self.reassembly[not side].ack_seen(seg.ack, frame), frame)
         deliveries = self.reassembly[side].push(
-            seg.seq, seg.payload, seg.payload_missing, frame, syn=seg.syn, fin=seg.fin
+            seg.seq, seg.payload, seg.payload_missing, frame, syn=bool(flags & SYN), fin=bool(flags & FIN)
         )
         if deliveries:
             self._deliver(side, deliveries, frame)
-        if seg.fin or seg.rst:
-            self.ends.append(TcpEnd(frame, side, "RST" if seg.rst else "FIN"))
+        if flags & (FIN | RST):
+            self.ends.append(TcpEnd(frame, side, "RST" if flags & RST else "FIN"))
             self.frame_times_ns[frame] = seg.timestamp_ns
-        self._maybe_give_up()
-
-    @property
-    def closed(self) -> bool:
-        """Reset, or both sides sent FIN: nothing more of this connection can be read."""
-        if any(e.kind == "RST" for e in self.ends):
-            return True
-        return len({e.side for e in self.ends if e.kind == "FIN"}) == 2
+            if flags & RST:
+                self.closed = True
+            else:
+                self._fin_sides.add(side)
+                self.closed = len(self._fin_sides) == 2
+        if not self.session.tls_seen:
+            self._maybe_give_up()
 
     def finish(self) -> None:
         for side in (True, False):
@@ -84,7 +93,7 @@ class ConnectionTracker:
         before = len(session.events)
         for d in deliveries:
             if isinstance(d, Chunk):
-                if self.openvpn is None and not session.is_tls and looks_like_openvpn_tcp(d.data):
+                if self.openvpn is None and not session.tls_seen and looks_like_openvpn_tcp(d.data):
                     channel = OpenVpnChannel()
                     self.openvpn = {True: OpenVpnReader(channel), False: OpenVpnReader(channel)}
                 if self.openvpn is not None:
@@ -99,8 +108,6 @@ class ConnectionTracker:
 
     def _maybe_give_up(self) -> None:
         s = self.session
-        if s.is_tls:
-            return
         skipped = sum(d.records.plaintext_bytes_skipped for d in s.directions.values())
         if skipped > MAX_PLAINTEXT_BEFORE_TLS:
             self.given_up = True

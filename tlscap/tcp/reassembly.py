@@ -101,6 +101,11 @@ class DirectionReassembler:
         self._drain(frame, out)
         return out
 
+    def note_ack(self, ack: int) -> None:
+        """Remember the peer's highest acknowledgement (nothing waits, so nothing else to do)."""
+        if self.peer_ack is None or seq_diff(ack, self.peer_ack) > 0:
+            self.peer_ack = ack
+
     def ack_seen(self, ack: int, frame: int) -> list[Delivery]:
         """The peer acknowledged up to `ack`: a hole before that was lost, not late."""
         if self.peer_ack is None or seq_diff(ack, self.peer_ack) > 0:

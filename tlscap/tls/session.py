@@ -88,6 +88,7 @@ class TlsSession:
         self.cipher_suite: int | None = None
         self.sni: str | None = None
         self.hello_retry = False
+        self.tls_seen = False  # a record (or an SSLv2 hello) was read in either direction
         self.keylog = keylog
         self.client_random: bytes | None = None
         self.latest_client_random: bytes | None = None  # a renegotiation's ClientHello
@@ -105,7 +106,7 @@ class TlsSession:
 
     @property
     def is_tls(self) -> bool:
-        return any(d.records.records_seen for d in self.directions.values())
+        return self.tls_seen
 
     def feed(self, side: bool, data: bytes, carrier: int, now: int, *, chunk_start: bool = True) -> None:
         for ev in self.directions[side].records.feed(data, carrier, now, chunk_start=chunk_start):
@@ -122,6 +123,7 @@ class TlsSession:
             self.events.append(TlsEvent(kind="desync", frame=ev.frame, frames=(ev.frame,), side=side,
                                         error=ev.reason, truncated=ev.truncated))
             return
+        self.tls_seen = True
         direction = self.directions[side]
         protection = self.protection.directions.get(side) if self.protection else None
         if protection is not None and protection.active is not None and ev.content_type != CONTENT_CHANGE_CIPHER_SPEC:
