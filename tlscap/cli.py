@@ -19,10 +19,13 @@ from tlscap.cli_options import (
     UsageError,
     add_report_options,
     choose_format,
+    load_keylogs,
     make_writer,
     options_from,
     output,
 )
+from tlscap.engines.compare import compare_engines
+from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark, find_tshark
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
 
@@ -38,21 +41,31 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="one report for the given captures")
     analyze.add_argument("captures", nargs="+", metavar="CAPTURE")
     add_report_options(analyze)
+    analyze.add_argument("--engine", choices=("native", "tshark"), default="native",
+                         help="native (default, fastest) or tshark: Wireshark's dissectors read the transport "
+                              "(needs tshark 3.6 or later)")
     add_scan_parser(sub)
 
     certs = sub.add_parser("certs", help="write every certificate seen as PEM, named by SHA-256")
     certs.add_argument("captures", nargs="+", metavar="CAPTURE")
     certs.add_argument("--out", required=True, metavar="DIR", help="folder to write the PEM files to")
+
+    compare = sub.add_parser("compare", help="run both engines and list every fact on which they disagree")
+    compare.add_argument("captures", nargs="+", metavar="CAPTURE")
+    compare.add_argument("--keylog", action="append", default=[], metavar="FILE",
+                         help="NSS key log (SSLKEYLOGFILE) both engines decrypt with")
     return parser
 
 
-def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWriter | None = None) -> Report:
+def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWriter | None = None,
+                *, engine: str = "native") -> Report:
     """Analyze each capture; with a writer, stream every connection to it instead of keeping it."""
+    analyze = analyze_capture_tshark if engine == "tshark" else analyze_capture
     report = Report()
     for path in paths:
         if writer is not None:
             writer.begin_capture(path)
-        cap = analyze_capture(path, options, on_connection=writer.connection if writer is not None else None)
+        cap = analyze(path, options, on_connection=writer.connection if writer is not None else None)
         for err in cap.errors:
             print(f"tlscap: {path}: {err.message}", file=sys.stderr)
         if writer is not None:
@@ -75,11 +88,28 @@ def _exit_status(report: Report, fail_on: str) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    if args.engine == "tshark":
+        find_tshark()  # one clear error before any output when tshark is missing or too old
     options = options_from(args)
     fmt = choose_format(args)
     with output(args.output) as out:
-        report = analyze_all(args.captures, options, make_writer(fmt, out, show_all=args.all, at=args.at))
+        report = analyze_all(args.captures, options, make_writer(fmt, out, show_all=args.all, at=args.at),
+                             engine=args.engine)
     return _exit_status(report, args.fail_on)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    find_tshark()
+    options = AnalysisOptions(keylog=load_keylogs(args.keylog))
+    disagree = unreadable = 0
+    for path in args.captures:
+        comparison = compare_engines(path, options)
+        sys.stdout.write(comparison.render_text())
+        disagree += not comparison.agree
+        unreadable += comparison.native.unreadable
+    if unreadable == len(args.captures):
+        return EXIT_USAGE
+    return EXIT_FINDINGS if disagree else EXIT_OK
 
 
 def cmd_certs(args: argparse.Namespace) -> int:
@@ -119,9 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_analyze(args)
         if args.command == "scan":
             return cmd_scan(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         if args.command == "certs":
             return cmd_certs(args)
-    except UsageError as exc:
+    except (UsageError, EngineUnavailable) as exc:
         print(f"tlscap: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -1,0 +1,757 @@
+"""The tshark engine (`--engine tshark`): tlscap's connections from what Wireshark's tshark dissects.
+
+The native engine reads the link layers, tunnels and protocols listed in the README; tshark reads
+thousands more. This engine lets tshark do the transport: read the file, find the TCP conversations
+(its `tcp.stream` numbers, which are the report's connection ids anyway), reassemble them, and find
+the TLS records in them — behind any encapsulation or plaintext protocol it dissects. Each record's
+raw bytes are then fed to tlscap's own sans-IO TLS session in the pieces each frame carried, so the
+handshake messages, certificates (full DER), CA names, alerts and decryption are read by the same
+code, and `build_connection` and the rules run unchanged: the result is the same `Connection`
+objects the native engine makes, and every report format works on it.
+
+How tshark is run: two processes at once over the file, both two-pass (`-2`: a reassembled
+message shows in the frame that completes it, as in Wireshark's window), read as streams and
+merged by frame number, so memory stays bounded by the open connections:
+
+- pass A, `-T fields`, every frame: time, `tcp.stream`, addresses, ports, flags, payload length,
+  and the versions and lengths of its TLS records (application data needs no bytes: the report
+  only names its frame).
+- pass B, `-T json -x`, only the frames with a TLS record other than application data (every TLS
+  frame when there are keys to decrypt with): each record's raw bytes with its offset, and
+  `tcp.segments`, which says which frame carried which bytes of a reassembled PDU.
+
+Out-of-order reassembly (`tcp.reassemble_out_of_order`, off by default in tshark 4.0) is switched
+on: that is how the native engine credits frames (docs/decisions.md), and how Wireshark does with
+it on. But tshark then waits forever for bytes the capture never got, and shows nothing after them
+in that direction. So it stays off for captures with frames cut by the snap length, and for those
+where a light first pass finds bytes lost for good (an "ACKed unseen segment": the receiver
+acknowledged bytes the capture lacks) and no out-of-order segment. The user's other tshark
+preferences (decode-as rules, ports) are kept.
+
+Key logs: the `keylogs` files, `options.keylog`, and the secrets inside the capture (pcapng
+Decryption Secrets Blocks, key-log lines in comments) are given to tlscap's session, as in the
+native engine, so decryption and its reporting are the same. tshark is not given them: its own
+decryption would only add output this engine does not read.
+
+tshark is run directly, not through pyshark: pyshark has no `-T fields` stream for pass A (its
+JSON for every frame would be many times larger), and on pass B's JSON it only adds its objects
+around the same dictionaries (1.08 s of CPU instead of 0.78 s on PcapPlusPlus/tls2.pcap), with an
+asyncio loop per capture in the threads that run several captures at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
+from tlscap.analysis.engine import KEYLOG_MARKERS, AnalysisOptions
+from tlscap.analysis.model import CaptureReport, Connection
+from tlscap.analysis.tracker import MAX_CARRIER_TIMES, MAX_PLAINTEXT_BEFORE_TLS, ConnectionTracker, TcpEnd
+from tlscap.capture.linktypes import link_type_title
+from tlscap.capture.reader import CaptureInfo, open_capture
+from tlscap.errors import CaptureIssue, CaptureOpenError, TlscapError
+from tlscap.tls.keylog import KeyLog, load_keylog_file, parse_keylog
+from tlscap.tls.session import TlsSession
+
+__all__ = ["MIN_VERSION", "EngineUnavailable", "analyze_capture_tshark", "find_tshark", "tshark_version"]
+
+MIN_VERSION = (3, 6)  # `~=` in display filters, `--no-duplicate-keys`, reassembly fields as read here
+PREFERENCES = (
+    "tcp.desegment_tcp_streams:TRUE",
+    "tls.desegment_ssl_records:TRUE",
+    "tls.desegment_ssl_application_data:TRUE",
+)
+OUT_OF_ORDER = "tcp.reassemble_out_of_order:TRUE"
+# Frames with a record that is not application data (SSLv2 records have no content type).
+RECORD_FILTER = "tls.record.content_type ~= 23 or tls.record.version == 0x0002"
+ALL_RECORDS_FILTER = "tls.record"
+# -j, not -J: these layers and their direct children only (the records' raw bytes; not the
+# messages, certificates and extensions below them, which would quadruple the output)
+JSON_LAYERS = "frame tcp.segments tls"
+IGNORED = "Ignored Unknown Record"  # the text item tshark adds where bytes in a TLS layer are no record
+FIELDS = (
+    "frame.number", "frame.time_epoch", "frame.protocols", "tcp.stream",
+    "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.len",
+    "tls.record.version", "tls.record.length",
+    "vxlan.vni", "geneve.vni", "gtp.teid", "gre.key", "erspan.version", "erspan.spanid",
+)  # fmt: skip
+_F = {name: i for i, name in enumerate(FIELDS)}
+_TUNNEL_ID_FIELDS = ("vxlan.vni", "geneve.vni", "gtp.teid", "gre.key", "erspan.version", "erspan.spanid")
+_ROOT_WARNING = "Running as user"
+WAIT_SECONDS = 600  # for tshark to exit once its output was read
+TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
+CONTENT_APPLICATION_DATA = 23
+
+
+class EngineUnavailable(TlscapError):
+    """tshark cannot be used: not installed, not runnable, or older than MIN_VERSION."""
+
+
+# --------------------------------------------------------------------------------------------
+# Finding tshark
+
+
+def find_tshark() -> str:
+    """The tshark to run (from PATH), checked to be MIN_VERSION or later; else EngineUnavailable."""
+    path = shutil.which("tshark")
+    if path is None:
+        raise EngineUnavailable(
+            "tshark is not installed (or not on PATH): install Wireshark's tshark "
+            f"{'.'.join(map(str, MIN_VERSION))} or later (Debian/Ubuntu: apt-get install tshark), "
+            "or use --engine native"
+        )
+    version = tshark_version(path)
+    if version[:2] < MIN_VERSION:
+        raise EngineUnavailable(
+            f"{path} is tshark {'.'.join(map(str, version))}; --engine tshark needs "
+            f"{'.'.join(map(str, MIN_VERSION))} or later (or use --engine native)"
+        )
+    return path
+
+
+@lru_cache(maxsize=8)
+def tshark_version(tshark: str) -> tuple[int, int, int]:
+    """The version `tshark --version` prints on its first line, e.g. (4, 0, 17)."""
+    try:
+        done = subprocess.run([tshark, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EngineUnavailable(f"{tshark} cannot be run: {exc}") from None
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", done.stdout.split("\n", 1)[0])
+    if done.returncode != 0 or match is None:
+        raise EngineUnavailable(f"{tshark} --version did not say which version it is: {_first_line(done.stderr)}")
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+# --------------------------------------------------------------------------------------------
+# The analysis
+
+
+def analyze_capture_tshark(
+    path: str,
+    options: AnalysisOptions | None = None,
+    *,
+    keylogs: Sequence[str] = (),
+    on_connection: ConnectionSink | None = None,
+) -> CaptureReport:
+    """Analyze one capture with tshark doing the transport; the same report as `analyze_capture`.
+
+    Raises EngineUnavailable (tshark missing or too old) and KeyLogError (a `keylogs` file that
+    cannot be used); bad data never raises. Capture-level facts (format, link types, frame count,
+    times, damage) come from tlscap's capture reader when it can read the file, so they match the
+    native engine's; a format only tshark reads still gets its connections.
+    """
+    options = options or AnalysisOptions()
+    tshark = find_tshark()
+    keylog = KeyLog()
+    if options.keylog is not None:
+        keylog.merge(options.keylog)
+    for name in keylogs:
+        keylog.merge(load_keylog_file(name))
+    report = CaptureReport(path=str(path))
+    info, truncated, problem = _capture_info(path)
+    if info is None and not Path(path).is_file():
+        report.unreadable = True
+        report.errors.append(CaptureIssue(code="unreadable", message=problem or "no such file"))
+        return report
+    if info is not None:
+        _take_embedded_secrets(keylog, info)
+    sink = on_connection or report.connections.append
+
+    def emit(conn: Connection) -> None:
+        report.stats.add(conn)
+        sink(conn)
+
+    run = _Run(options, keylog, emit)
+    outcome = _run_tshark(tshark, str(path), run, full=len(keylog) > 0, reorder=not truncated)
+    run.finish()
+    if info is not None:
+        report.format = info.format
+        report.link_types = list(info.link_types)
+        report.link_titles = [link_type_title(n) for n in info.link_type_numbers]
+        report.frames = info.frames
+        report.first_time_ns = info.first_time_ns
+        report.last_time_ns = info.last_time_ns
+        report.errors.extend(info.issues)
+        if outcome.error and not info.issues:
+            report.errors.append(CaptureIssue(code="tshark-error", message=outcome.error))
+    elif outcome.frames:  # a format tlscap's reader does not know, read by tshark
+        report.frames = outcome.frames
+        report.first_time_ns, report.last_time_ns = outcome.first_time_ns, outcome.last_time_ns
+        if outcome.error:
+            report.errors.append(CaptureIssue(code="tshark-error", message=outcome.error))
+    else:
+        report.unreadable = True
+        report.errors.append(CaptureIssue(code="unreadable", message=problem or outcome.error or "not a capture"))
+    if outcome.internal is not None:
+        report.errors.append(outcome.internal)
+    if outcome.skipped_packets:
+        report.errors.append(CaptureIssue(
+            code="tshark-output",
+            message=f"{outcome.skipped_packets} packets of tshark's JSON output could not be read",
+        ))
+    return report
+
+
+def _capture_info(path: str) -> tuple[CaptureInfo | None, bool, str | None]:
+    """The capture's own facts, read by tlscap's reader (fast: no decoding), and whether a frame
+    was cut by the snap length; None and the reason when the reader cannot read the file."""
+    try:
+        reader = open_capture(path)
+    except CaptureOpenError as exc:
+        return None, False, exc.reason
+    truncated = False
+    with reader:
+        for frame in reader:
+            truncated = truncated or frame.truncated
+        return reader.info, truncated, None
+
+
+def _take_embedded_secrets(keylog: KeyLog, info: CaptureInfo) -> None:
+    """As the native engine does: pcapng Decryption Secrets Blocks and key-log lines in comments."""
+    for secret in info.secrets:
+        keylog.merge(parse_keylog(secret, source="pcapng DSB"))
+    for comment in info.comments:
+        if any(marker in comment for marker in KEYLOG_MARKERS):
+            keylog.merge(parse_keylog(comment, source="pcapng comment"))
+
+
+# --------------------------------------------------------------------------------------------
+# Per-connection state, as analysis.engine keeps it
+
+
+class _Run:
+    """Conversations open, connections waiting to be handed on: analysis.engine._Run's policy
+    (when a connection is finalized, judged with the certificates seen so far, and handed on, in
+    stream order), kept the same so both engines judge and emit alike."""
+
+    def __init__(self, options: AnalysisOptions, keylog: KeyLog, emit: ConnectionSink) -> None:
+        self.options = options
+        self.keylog = keylog
+        self.open: dict[int, ConnectionTracker] = {}
+        self.finalized: set[int] = set()  # TLS conversations already finalized (late segments go on)
+        self.fin_sides: dict[int, set[bool]] = {}  # per open stream: the sides that sent a FIN
+        self.plaintext: dict[int, int] = {}  # per open stream without TLS yet: payload bytes seen
+        self.collector = ConnectionCollector(options, emit)
+
+    def on_frame(self, row: _Row, records: list[_TlsRecord], *, cut: int = 0) -> None:
+        """One frame of the capture, with the TLS records tshark credits to it (`cut`: bytes the
+        snap length cut off its end, which the session reads as a gap)."""
+        self.collector.now_ns = row.time_ns
+        stream = row.stream
+        if stream is None:
+            return
+        if stream in self.finalized:
+            self.collector.late_segment(stream, frame=row.frame, time_ns=row.time_ns, src=row.src,
+                                        fin=bool(row.flags & TCP_FIN), rst=bool(row.flags & TCP_RST))
+            return
+        tracker = self.open.get(stream)
+        if tracker is None:
+            tracker = ConnectionTracker(
+                stream=stream,
+                endpoints={True: row.src, False: row.dst},
+                tunnel=row.tunnel(),
+                first_frame=row.frame,
+                first_time_ns=row.time_ns,
+                session=TlsSession(self.keylog if len(self.keylog) else None),
+            )
+            self.open[stream] = tracker
+            self.collector.opened(stream)
+        if self._on_segment(tracker, row, records, cut) or self._given_up(tracker, row):
+            self._finalize(tracker)
+            self.collector.hand_on()
+
+    def _given_up(self, tracker: ConnectionTracker, row: _Row) -> bool:
+        """As the native engine gives up a conversation after MAX_PLAINTEXT_BEFORE_TLS bytes without
+        TLS (so it stops holding back the connections after it)."""
+        if tracker.session.is_tls or not row.payload:
+            return False
+        seen = self.plaintext.get(tracker.stream, 0) + row.payload
+        self.plaintext[tracker.stream] = seen
+        return seen > MAX_PLAINTEXT_BEFORE_TLS
+
+    def _on_segment(self, tracker: ConnectionTracker, row: _Row, records: list[_TlsRecord], cut: int) -> bool:
+        """What ConnectionTracker.on_segment does, with tshark's records instead of reassembly;
+        True when the connection is closed (a reset, or a FIN from both sides)."""
+        side = row.src == tracker.endpoints[True]
+        tracker.last_frame = row.frame
+        tracker.last_time_ns = row.time_ns
+        if row.flags & TCP_SYN and not row.flags & TCP_ACK and tracker.syn_side is None:
+            tracker.syn_side = side
+        if row.payload and len(tracker.carrier_times_ns) < MAX_CARRIER_TIMES:
+            tracker.carrier_times_ns[row.frame] = row.time_ns
+        session = tracker.session
+        before = len(session.events)
+        for record in records:
+            for carrier, data in record.chunks:
+                session.feed(side, data, carrier, row.frame)
+        if cut and row.payload:
+            session.gap(side, cut, row.frame, truncated=True)
+        for ev in session.events[before:]:
+            tracker.frame_times_ns.setdefault(ev.frame, tracker.carrier_times_ns.get(ev.frame, tracker.last_time_ns))
+        if not row.flags & (TCP_FIN | TCP_RST):
+            return False
+        tracker.ends.append(TcpEnd(row.frame, side, "RST" if row.flags & TCP_RST else "FIN"))
+        tracker.frame_times_ns[row.frame] = row.time_ns
+        fin_sides = self.fin_sides.setdefault(tracker.stream, set())
+        fin_sides.add(side)
+        return bool(row.flags & TCP_RST) or len(fin_sides) == 2
+
+    def _finalize(self, tracker: ConnectionTracker) -> None:
+        del self.open[tracker.stream]
+        self.fin_sides.pop(tracker.stream, None)
+        self.plaintext.pop(tracker.stream, None)
+        if self.collector.finalize(tracker):
+            self.finalized.add(tracker.stream)
+
+    def finish(self) -> None:
+        for tracker in list(self.open.values()):
+            self._finalize(tracker)
+        self.collector.hand_on(everything=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Running tshark
+
+
+@dataclass(slots=True)
+class _Outcome:
+    frames: int = 0
+    first_time_ns: int | None = None
+    last_time_ns: int | None = None
+    error: str | None = None
+    skipped_packets: int = 0
+    frame: int = 0  # the last frame read
+    internal: CaptureIssue | None = None
+
+
+def _run_tshark(tshark: str, path: str, run: _Run, *, full: bool, reorder: bool) -> _Outcome:
+    """Run both passes at once and feed `run` frame by frame; what tshark could not read is `error`.
+
+    With `reorder`, they start with out-of-order reassembly on while `_reorder_pays` decides (its
+    light pass runs while theirs read the file), and start again without it if it does not pay.
+    """
+    outcome = _Outcome()
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err_a, \
+            tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err_b:
+        proc_a, proc_b = _start_passes(tshark, path, err_a, err_b, full=full, reorder=reorder)
+        try:
+            if reorder and not _reorder_pays(tshark, path):
+                _stop(proc_a)
+                _stop(proc_b)
+                proc_a, proc_b = _start_passes(tshark, path, err_a, err_b, full=full, reorder=False)
+            try:
+                _merge(proc_a, proc_b, run, outcome)
+            except Exception as exc:  # a bug must not cost the user what was read before it
+                outcome.internal = CaptureIssue(
+                    code="internal-error", frame=outcome.frame,
+                    message=f"tlscap stopped at frame {outcome.frame} on an internal error ({type(exc).__name__}: "
+                            f"{exc}); the frames before it are analyzed. Please report this capture.",
+                )
+            else:
+                for proc in (proc_a, proc_b):
+                    proc.wait(timeout=WAIT_SECONDS)
+        finally:
+            _stop(proc_a)
+            _stop(proc_b)
+        codes = (proc_a.returncode, proc_b.returncode)
+        if any(codes) and outcome.internal is None:
+            outcome.error = "tshark: " + (_stderr(err_a) or _stderr(err_b) or f"exit status {max(codes)}")
+    return outcome
+
+
+def _start_passes(
+    tshark: str, path: str, err_a: IO[str], err_b: IO[str], *, full: bool, reorder: bool
+) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
+    """Start pass A (fields of every frame) and pass B (JSON of the frames whose records are read)."""
+    common = [tshark, "-n", "-2", "-r", path, "-o", "tls.keylog_file:"]
+    for pref in [*PREFERENCES, OUT_OF_ORDER] if reorder else PREFERENCES:
+        common += ["-o", pref]
+    pass_a = [*common, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t"]
+    for name in FIELDS:
+        pass_a += ["-e", name]
+    pass_b = [*common, "-Y", ALL_RECORDS_FILTER if full else RECORD_FILTER,
+              "-T", "json", "-x", "--no-duplicate-keys", "-j", JSON_LAYERS]
+    for err in (err_a, err_b):
+        err.seek(0)
+        err.truncate()
+    proc_a = _start(pass_a, err_a)
+    try:
+        return proc_a, _start(pass_b, err_b)
+    except BaseException:
+        _stop(proc_a)
+        raise
+
+
+def _merge(proc_a: subprocess.Popen[str], proc_b: subprocess.Popen[str], run: _Run, outcome: _Outcome) -> None:
+    """Feed `run` every frame of pass A in order, with the records pass B read for it (pass B
+    lists a subset of the frames, in the same order)."""
+    assert proc_a.stdout is not None and proc_b.stdout is not None
+    packets = _json_packets(proc_b.stdout, outcome)
+    pending = next(packets, None)
+    for line in proc_a.stdout:
+        row = _parse_row(line)
+        if row is None:
+            continue
+        outcome.frames += 1
+        outcome.frame = row.frame
+        if outcome.first_time_ns is None or row.time_ns < outcome.first_time_ns:
+            outcome.first_time_ns = row.time_ns
+        if outcome.last_time_ns is None or row.time_ns > outcome.last_time_ns:
+            outcome.last_time_ns = row.time_ns
+        while pending is not None and pending.frame < row.frame:
+            pending = next(packets, None)
+        if pending is not None and pending.frame == row.frame:
+            run.on_frame(row, pending.records, cut=pending.cut)
+            pending = next(packets, None)
+        else:
+            run.on_frame(row, [_application_data(row.frame, v, n) for v, n in row.records])
+    for _ in packets:
+        pass
+
+
+def _reorder_pays(tshark: str, path: str) -> bool:
+    """Whether out-of-order reassembly should be on: tshark's TCP analysis finds an out-of-order
+    segment, or no bytes lost for good (an "ACKed unseen segment"). A light single pass (no
+    reassembly, no TLS) that stops at the first out-of-order segment."""
+    cmd = [tshark, "-n", "-r", path, "-o", "tcp.desegment_tcp_streams:FALSE", "--disable-protocol", "tls",
+           "-Y", "tcp.analysis.out_of_order or tcp.analysis.ack_lost_segment",
+           "-T", "fields", "-e", "tcp.analysis.out_of_order"]
+    lost = False
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
+        proc = _start(cmd, err)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.strip():
+                    return True  # an out-of-order segment
+                lost = True
+        finally:
+            _stop(proc)
+    return not lost
+
+
+def _start(cmd: list[str], err: IO[str]) -> subprocess.Popen[str]:
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True,
+                                encoding="utf-8", errors="replace", bufsize=1 << 16)
+    except OSError as exc:
+        raise EngineUnavailable(f"{cmd[0]} cannot be run: {exc.strerror or exc}") from None
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    if proc.stdout is not None:
+        proc.stdout.close()
+    proc.wait()
+
+
+def _stderr(err: IO[str]) -> str:
+    err.seek(0)
+    lines = [line.strip() for line in err.read().splitlines()]
+    return _first_line("\n".join(line for line in lines if line and not line.startswith(_ROOT_WARNING)))
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:300]
+
+
+# --------------------------------------------------------------------------------------------
+# Pass A: one line of fields per frame
+
+
+@dataclass(slots=True)
+class _Row:
+    """One frame as pass A shows it; `stream` is None for frames that are not (readable) TCP."""
+
+    frame: int
+    time_ns: int
+    stream: int | None
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    flags: int
+    payload: int  # TCP payload length
+    records: list[tuple[int, int]]  # (version, length) of each TLS record tshark shows in it
+    cols: list[str]
+
+    def tunnel(self) -> tuple[str, ...]:
+        return _tunnel_labels(self.cols)
+
+
+def _parse_row(line: str) -> _Row | None:
+    cols = line.rstrip("\r\n").split("\t")
+    if len(cols) < len(FIELDS) or not cols[0].isdigit():
+        return None
+    frame = int(cols[0])
+    time_ns = _epoch_ns(cols[_F["frame.time_epoch"]])
+    protocols = cols[_F["frame.protocols"]].split(":")
+    stream_text = _last(cols[_F["tcp.stream"]])
+    if not stream_text or "tcp" not in protocols or _quoted(protocols):
+        return _Row(frame, time_ns, None, ("", 0), ("", 0), 0, 0, [], cols)
+    inner_v6 = _inner_family(protocols) == "ipv6"
+    src_ip = _last(cols[_F["ipv6.src" if inner_v6 else "ip.src"]])
+    dst_ip = _last(cols[_F["ipv6.dst" if inner_v6 else "ip.dst"]])
+    try:
+        src = (src_ip, int(_last(cols[_F["tcp.srcport"]])))
+        dst = (dst_ip, int(_last(cols[_F["tcp.dstport"]])))
+        flags = int(_last(cols[_F["tcp.flags"]]) or "0", 16)
+        payload = int(_last(cols[_F["tcp.len"]]) or "0")
+        stream = int(stream_text)
+    except ValueError:
+        return _Row(frame, time_ns, None, ("", 0), ("", 0), 0, 0, [], cols)
+    versions = _values(cols[_F["tls.record.version"]])
+    lengths = _values(cols[_F["tls.record.length"]])
+    records = []
+    for version, length in zip(versions, lengths, strict=False):
+        try:
+            records.append((int(version, 16), int(length)))
+        except ValueError:
+            continue
+    return _Row(frame, time_ns, stream, src, dst, flags, payload, records, cols)
+
+
+def _values(text: str) -> list[str]:
+    return text.split(",") if text else []
+
+
+def _last(text: str) -> str:
+    return text.rsplit(",", 1)[-1] if text else ""
+
+
+def _epoch_ns(text: str) -> int:
+    """`1795742062.970190000` → ns, exactly (a float would round the nanoseconds)."""
+    negative = text.startswith("-")
+    seconds, _, fraction = text.lstrip("-").partition(".")
+    try:
+        value = int(seconds or "0") * 1_000_000_000 + int((fraction + "000000000")[:9])
+    except ValueError:
+        return 0
+    return -value if negative else value
+
+
+def _quoted(protocols: list[str]) -> bool:
+    """A TCP header quoted in an ICMP error: it takes a stream index but is no segment."""
+    tcp = len(protocols) - 1 - protocols[::-1].index("tcp")
+    return any(p in ("icmp", "icmpv6") for p in protocols[:tcp])
+
+
+def _inner_family(protocols: list[str]) -> str:
+    tcp = len(protocols) - 1 - protocols[::-1].index("tcp")
+    return next((p for p in reversed(protocols[:tcp]) if p in ("ip", "ipv6")), "ip")
+
+
+def _tunnel_labels(cols: list[str]) -> tuple[str, ...]:
+    """The tunnels a frame came through, labelled as decode/tunnels.py labels them."""
+    protocols = cols[_F["frame.protocols"]].split(":")
+    addresses = {
+        "ip": list(zip(_values(cols[_F["ip.src"]]), _values(cols[_F["ip.dst"]]), strict=False)),
+        "ipv6": list(zip(_values(cols[_F["ipv6.src"]]), _values(cols[_F["ipv6.dst"]]), strict=False)),
+    }
+    ids = {name: _values(cols[_F[name]]) for name in _TUNNEL_ID_FIELDS}
+    used = {name: 0 for name in [*addresses, *ids]}
+
+    def take(name: str) -> str | None:
+        """The next value of a tunnel's identifier field (one per header of that kind, in order)."""
+        index = used[name]
+        used[name] += 1
+        return ids[name][index] if index < len(ids[name]) else None
+
+    labels: list[str] = []
+    outer: tuple[str, str, str] | None = None  # family, src, dst of the last IP header
+    previous = ""
+    for name in protocols:
+        if name == "tcp":
+            break
+        if name in ("ip", "ipv6"):
+            index = used[name]
+            used[name] += 1
+            pair = addresses[name][index] if index < len(addresses[name]) else ("?", "?")
+            if previous in ("ip", "ipv6") and outer is not None:
+                inner, outside = (4 if name == "ip" else 6), (4 if outer[0] == "ip" else 6)
+                kind = "ipip" if inner == outside == 4 else "ip6ip6" if inner == outside else f"{inner}in{outside}"
+                labels.append(f"{kind} {outer[1]}>{outer[2]}")
+            outer = (name, pair[0], pair[1])
+        elif outer is not None:
+            path = f"{outer[1]}>{outer[2]}"
+            if name == "vxlan":
+                labels.append(f"vxlan vni={_number(take('vxlan.vni'))} {path}")
+            elif name == "geneve":
+                labels.append(f"geneve vni={_number(take('geneve.vni'))} {path}")
+            elif name == "gtp":
+                teid = _number(take("gtp.teid"))
+                labels.append(f"gtp teid=0x{teid:x} {path}" if isinstance(teid, int) else f"gtp {path}")
+            elif name == "gre":
+                key = take("gre.key")
+                labels.append(f"gre key={_number(key)} {path}" if key else f"gre {path}")
+            elif name == "erspan" and labels and labels[-1].startswith("gre"):
+                version = _number(take("erspan.version"))
+                session = _number(take("erspan.spanid"))
+                erspan = {1: "erspan2", 2: "erspan3"}.get(version) if isinstance(version, int) else None
+                labels[-1] = f"{erspan} session={session} {path}" if erspan else f"erspan1 {path}"
+        previous = name
+    return tuple(labels)
+
+
+def _number(text: str | None) -> int | str:
+    try:
+        return int(text or "", 0)
+    except ValueError:
+        return text or "?"
+
+
+# --------------------------------------------------------------------------------------------
+# Pass B: the records' bytes, from tshark's JSON
+
+
+@dataclass(frozen=True, slots=True)
+class _TlsRecord:
+    """One TLS record as tshark found it: its bytes in stream order, each piece with its frame."""
+
+    chunks: tuple[tuple[int, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Packet:
+    """A frame of pass B: its TLS records, and how many bytes of it the snap length cut off."""
+
+    frame: int
+    records: list[_TlsRecord]
+    cut: int = 0
+
+
+def _application_data(frame: int, version: int, length: int) -> _TlsRecord:
+    """An application-data record pass A listed: its body is not needed, only its length."""
+    header = bytes([CONTENT_APPLICATION_DATA, version >> 8 & 0xFF, version & 0xFF, length >> 8 & 0xFF, length & 0xFF])
+    return _TlsRecord(chunks=((frame, header + bytes(length)),))
+
+
+def _json_packets(stream: IO[str], outcome: _Outcome) -> Iterator[_Packet]:
+    """The frame number and TLS records of each packet of `tshark -T json`, one packet at a time.
+
+    tshark prints a JSON array whose packets open with a line `  {` and close with `  }` or
+    `  },` (two spaces: deeper lines are indented further), so each is parsed on its own.
+    """
+    lines: list[str] = []
+    inside = False
+    for line in stream:
+        if not inside:
+            if line.startswith("  {"):
+                inside, lines = True, [line]
+            continue
+        lines.append(line)
+        if line.rstrip("\r\n") not in ("  }", "  },"):
+            continue
+        inside = False
+        try:
+            layers = json.loads("".join(lines).rstrip().rstrip(","))["_source"]["layers"]
+            found = _packet_records(layers)
+        except (ValueError, KeyError, TypeError, IndexError):
+            outcome.skipped_packets += 1
+            continue
+        if found is not None:
+            yield found
+
+
+@dataclass(frozen=True, slots=True)
+class _Segments:
+    """A reassembled PDU: its bytes (hex) and, in order, (frame, offset, length) of each segment."""
+
+    data: str
+    parts: tuple[tuple[int, int, int], ...]
+
+
+def _packet_records(layers: dict[str, Any]) -> _Packet | None:
+    frame_layer = layers.get("frame")
+    if not isinstance(frame_layer, dict):
+        return None
+    frame = int(frame_layer["frame.number"])
+    frame_raw = _raws(layers.get("frame_raw"))
+    frame_hex = frame_raw[0][0] if frame_raw else ""
+    sources = [s for s in (_segments(item) for item in _items(layers.get("tcp.segments"))) if s is not None]
+    records: list[_TlsRecord] = []
+    tls_layers = _items(layers.get("tls"))
+    tls_raws = _raws(layers.get("tls_raw"))
+    for layer, layer_raw in zip(tls_layers, tls_raws, strict=False):
+        if not isinstance(layer, dict):
+            continue
+        source = _source_of(layer_raw, frame_hex, sources)
+        end = int(layer_raw[1])
+        for raw in _raws(layer.get("tls.record_raw")):
+            records.append(_record(frame, str(raw[0]), int(raw[1]), source))
+            end = int(raw[1]) + int(raw[2])
+        if IGNORED in layer:
+            # tshark stopped at bytes that are no record and skipped the rest of the layer; the
+            # native engine reads them and loses sync there, so they are fed too.
+            start = end - int(layer_raw[1])
+            if 0 <= start < int(layer_raw[2]):
+                records.append(_record(frame, str(layer_raw[0])[2 * start :], end, source))
+    cut = int(frame_layer.get("frame.len", 0)) - int(frame_layer.get("frame.cap_len", 0))
+    return _Packet(frame=frame, records=records, cut=max(cut, 0))
+
+
+def _items(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _raws(value: Any) -> list[list[Any]]:
+    """A `*_raw` value: [hex, offset, length, bitmask, type], or a list of them."""
+    if not isinstance(value, list) or not value:
+        return []
+    return value if isinstance(value[0], list) else [value]
+
+
+def _segments(item: Any) -> _Segments | None:
+    if not isinstance(item, dict):
+        return None
+    raws = _raws(item.get("tcp.segment_raw"))
+    frames = _items(item.get("tcp.segment"))
+    if not raws or len(raws) != len(frames):
+        return None
+    parts = sorted(((int(f), int(raw[1]), int(raw[2]), str(raw[0])) for f, raw in zip(frames, raws, strict=True)),
+                   key=lambda p: p[1])
+    data = "".join(p[3] for p in parts)
+    if any(p[1] != sum(q[2] for q in parts[:i]) for i, p in enumerate(parts)):
+        return None  # not contiguous: offsets cannot be trusted
+    return _Segments(data=data, parts=tuple((p[0], p[1], p[2]) for p in parts))
+
+
+def _source_of(layer_raw: list[Any], frame_hex: str, sources: list[_Segments]) -> _Segments | None:
+    """The reassembled PDU a TLS layer was dissected from, or None when it lies in the frame itself.
+
+    Raw offsets are relative to the layer's data source (the frame, or the reassembled PDU), which
+    JSON does not name: the source is the one whose bytes at that offset are the layer's bytes.
+    """
+    hex_text, offset, length = str(layer_raw[0]), int(layer_raw[1]), int(layer_raw[2])
+    span = slice(2 * offset, 2 * (offset + length))
+    if frame_hex[span] == hex_text:
+        return None
+    return next((s for s in sources if s.data[span] == hex_text), None)
+
+
+def _record(frame: int, hex_text: str, offset: int, source: _Segments | None) -> _TlsRecord:
+    """The bytes `hex_text` found at `offset` of the layer's source, in the pieces frames carried."""
+    data = bytes.fromhex(hex_text)
+    length = len(data)
+    if source is None:
+        return _TlsRecord(chunks=((frame, data),))
+    chunks = []
+    covered = 0
+    for seg_frame, seg_offset, seg_length in source.parts:
+        low, high = max(offset, seg_offset), min(offset + length, seg_offset + seg_length)
+        if low < high:
+            chunks.append((seg_frame, data[low - offset : high - offset]))
+            covered += high - low
+    if covered != len(data):
+        return _TlsRecord(chunks=((frame, data),))
+    return _TlsRecord(chunks=tuple(chunks))
