@@ -54,7 +54,7 @@ def test_gap_declared_when_peer_acks_past_hole():
     r.push(1, b"abc", 0, 1)
     assert r.push(10, b"xyz", 0, 2) == []
     out = r.ack_seen(13, 3)
-    assert out[0] == Gap(6, 3)
+    assert out[0] == Gap(6, 2)  # shown at the first frame after the hole
     assert _data(out) == b"xyz"
 
 
@@ -86,5 +86,5 @@ def test_segment_after_hole_the_peer_already_acknowledged_is_not_held():
     r.push(1, b"abc", 0, 1)
     r.ack_seen(10, 2)  # the receiver got bytes 4..9, which the capture lacks
     out = r.push(10, b"xyz", 0, 3)
-    assert out[0] == Gap(6, 3)
+    assert out[0] == Gap(6, 3)  # the segment after the hole is this one
     assert _data(out) == b"xyz"

@@ -63,11 +63,11 @@ def build_connection(tracker: ConnectionTracker) -> Connection:
     def who(side: bool) -> str:
         return "client" if side == client_side else "server"
 
+    conn.decrypted = session.decrypted
     for ev in session.events:
         _add_event(conn, ev, who(ev.side))
     for end in tracker.ends:
         conn.tcp_ends.append(TcpEndEntry(frame=end.frame, sender=who(end.side), kind=end.kind))
-    conn.decrypted = session.decrypted
     conn.key_problem = session.key_problem
     conn.key_problem_frame = session.key_problem_frame
     server = session.directions[not client_side]
@@ -95,13 +95,19 @@ def _add_event(conn: Connection, ev: TlsEvent, sender: str) -> None:
     elif ev.kind == "application_data":
         (conn.client_app_data_frames if sender == "client" else conn.server_app_data_frames).append(ev.frame)
     elif ev.kind == "desync":
-        if conn.handshake and not _handshake_done(conn):
+        if conn.handshake and not _handshake_done(conn) and not _tls13_flight_sent(conn, ev.frame):
             conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=None,
                                              detail=ev.error or "stream lost", truncated=ev.truncated))
 
 
 def _handshake_done(conn: Connection) -> bool:
     return conn.client_finished and conn.server_finished
+
+
+def _tls13_flight_sent(conn: Connection, frame: int) -> bool:
+    """TLS 1.3 without keys: the client's encrypted flight (its Finished) went before `frame`, so what
+    is lost there is application data, not handshake."""
+    return conn.tls13 and not conn.decrypted and any(f < frame for f in conn.client_app_data_frames)
 
 
 def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:

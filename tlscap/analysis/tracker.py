@@ -59,7 +59,9 @@ class ConnectionTracker:
         peer = self.reassembly[not side]
         if flags & ACK:
             if peer.pending:
-                self._deliver(not side, peer.ack_seen(seg.ack, frame), frame)
+                # Data the hole held back is credited to the frames that carried it, not to this ACK.
+                late = peer.ack_seen(seg.ack, frame)
+                self._deliver(not side, late, max((d.frame for d in late), default=frame))
             else:
                 peer.note_ack(seg.ack)
         if not (seg.payload or seg.payload_missing or flags & (SYN | FIN | RST)):
@@ -86,7 +88,8 @@ class ConnectionTracker:
 
     def finish(self) -> None:
         for side in (True, False):
-            self._deliver(side, self.reassembly[side].flush(self.last_frame), self.last_frame)
+            late = self.reassembly[side].flush(self.last_frame)
+            self._deliver(side, late, max((d.frame for d in late), default=self.last_frame))
 
     def _deliver(self, side: bool, deliveries: list[Delivery], now: int) -> None:
         session = self.session

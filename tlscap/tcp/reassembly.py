@@ -35,7 +35,7 @@ class Gap:
     """`length` bytes of one direction that the capture does not hold.
 
     `truncated` is true when the bytes were on the wire in `frame` but cut by the snap length;
-    otherwise the segment(s) were not captured, and `frame` is the frame where the loss was noticed.
+    otherwise the segment(s) were not captured, and `frame` is the first frame after the hole.
     """
 
     length: int
@@ -167,7 +167,8 @@ class DirectionReassembler:
         out: list[Delivery] = []
         hole = seq_diff(self.pending[0].seq, self.next_seq)
         if hole > 0:
-            out.append(Gap(hole, frame))
+            # The loss shows at the first frame after the hole ("previous segment not captured").
+            out.append(Gap(hole, self.pending[0].frame))
             self.next_seq = self.pending[0].seq
         self._drain(frame, out)
         return out
