@@ -27,6 +27,9 @@ from cryptography.x509.name import _ASN1Type
 
 from tlscap.pki.names import names_equal
 
+# Distinct DER names (CA lists, issuers) whose parse is remembered.
+NAME_CACHE_SIZE = 4096
+
 __all__ = [
     "CertificateSummary",
     "SignedParts",
@@ -361,9 +364,14 @@ def parse_name_der(der: bytes) -> x509.Name | None:
     """The `x509.Name` encoded in `der` (a DER RDNSequence), or None when it cannot be read at all.
 
     `cryptography` reads it when it can; a name it refuses (a NUL or `_` in a PrintableString, bad UTF-8,
-    an unexpected value type) is decoded by hand, keeping string types and multi-valued RDNs.
+    an unexpected value type) is decoded by hand, keeping string types and multi-valued RDNs. Cached:
+    a server sends the same CA list on every connection.
     """
-    data = bytes(der)
+    return _parse_name_cached(bytes(der))
+
+
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
+def _parse_name_cached(data: bytes) -> x509.Name | None:
     from_bytes = getattr(x509.Name, "from_bytes", None)  # cryptography >= 44
     if from_bytes is not None:
         try:
@@ -390,6 +398,7 @@ def _name_string(name: x509.Name | None) -> str:
         )
 
 
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
 def name_to_rfc4514(der: bytes) -> str:
     """RFC 4514 string of a DER Name as `cryptography` prints it; `#<hex>` of the bytes if unreadable."""
     name = parse_name_der(der)
