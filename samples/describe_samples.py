@@ -464,6 +464,15 @@ tshark -r tls13-expired-client-cert.pcap -o tls.keylog_file:tls13-expired-client
   after `nginx -s reload` the CertificateRequest lists both CAs and client-bob gets 200.
   `stale-truststore/bundle-A.pem` is what nginx had loaded, `bundle-AB.pem` what was on disk.
 
+## Renegotiation
+
+`tls12-renegotiation-client-cert.pcap`: openssl s_server asks for no certificate in the first
+handshake, then renegotiates and asks for one (its interactive `R` command, as Apache does for a
+protected directory); s_client answers with client-markw (expired) + intermediate. The second
+handshake is encrypted: with `tls12-renegotiation-client-cert.keylog`, tshark and tlscap show its
+CertificateRequest (frame 15) and the client's Certificate (frame 16); without it, only encrypted
+handshake records.
+
 ## Key log inside the capture
 
 `tls13-expired-client-cert-dsb.pcapng` is `tls13-expired-client-cert.pcap` with its key log embedded

@@ -294,6 +294,33 @@ sserver_scenarios() { # TLS
     capture_sserver "$SAMPLES/$v-alert-missing-intermediate" "$tls" "$PKI/trust-root-only.pem" alice-leaf
 }
 
+# ---------------------------------------------------------------- renegotiation
+# TLS 1.2: the first handshake asks for no certificate; then the server renegotiates and asks for one
+# (openssl s_server's interactive "R", as Apache does for a protected directory). The client's
+# certificate travels inside the encrypted second handshake: only the key log shows it.
+run_renegotiating_client() {
+    local keylog="$1"
+    (printf 'hello\n'; sleep 4; printf 'bye\n'; sleep 1) |
+        timeout 12 openssl s_client -no_ticket -connect "127.0.0.1:$PORT_SSERVER" -tls1_2 \
+            -cert "$PKI/client-markw.pem" -key "$PKI/client-markw.key" -cert_chain "$PKI/client-ca.pem" \
+            -CAfile "$PKI/root-ca.pem" -keylogfile "$keylog" >"$WORK/s_client.out" 2>&1 || true
+}
+
+renegotiation() {
+    local base="$SAMPLES/tls12-renegotiation-client-cert"
+    log "capture $(basename "$base").pcap (server-initiated renegotiation asking for a certificate)"
+    wait_free "$PORT_SSERVER"
+    # s_server reads commands on stdin: "R" renegotiates and requests a client certificate.
+    ( (sleep 2.5; printf 'R\n'; sleep 8) | openssl s_server -naccept 1 -no_cache -no_ticket -tls1_2 \
+        -accept "127.0.0.1:$PORT_SSERVER" -cert "$PKI/server.pem" -key "$PKI/server.key" \
+        -CAfile "$PKI/root-ca.pem" >"$WORK/s_server.out" 2>&1 ) &
+    SSERVER_PID=$!
+    wait_listening "$PORT_SSERVER" "$SSERVER_PID"
+    with_capture "$base.pcap" "$PORT_SSERVER" "-i lo -s 0" run_renegotiating_client "$base.keylog"
+    stop_pid "$SSERVER_PID"
+    SSERVER_PID=""
+}
+
 # ---------------------------------------------------------------- stale truststore
 # nginx loads bundle A (Capture Lab root); the file is then replaced by A+B (B = Partner
 # Root CA) without a reload: client-bob is still refused. After `nginx -s reload` it is accepted.
@@ -342,6 +369,7 @@ main() {
     nginx_scenarios 1.3
     sserver_scenarios 1.2
     sserver_scenarios 1.3
+    renegotiation
     stale_truststore
 
     log "embedding a key log as a pcapng Decryption Secrets Block (editcap --inject-secrets)"

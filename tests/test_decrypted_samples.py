@@ -103,3 +103,16 @@ def test_truncated_key_log_is_reported_and_plaintext_analysis_unchanged(tmp_path
     assert "lacks" in f.message
     assert [h.message for h in conn.handshake] == [h.message for h in plain.handshake]
     assert {f.code for f in conn.findings} - {"decryption-failed"} == {f.code for f in plain.findings}
+
+
+def test_renegotiation_with_client_certificate_is_read_with_keys():
+    conn = analyzed("tls12-renegotiation-client-cert.pcap")
+    assert [h.message for h in conn.handshake].count("ClientHello") == 2
+    assert conn.certificate_request.frame == 15 and conn.client_certificate.frame == 16
+    assert {f.code for f in conn.findings} == {"client-cert-expired"}
+
+
+def test_renegotiation_without_keys_shows_only_encrypted_records():
+    conn = analyzed("tls12-renegotiation-client-cert.pcap", keys=False)
+    assert conn.certificate_request is None and conn.client_certificate is None
+    assert any(h.message == "EncryptedHandshakeMessage" for h in conn.handshake)

@@ -233,3 +233,19 @@ def test_tls13_without_keys_is_handshake_encrypted():
     conn.client_app_data_frames.append(8)
     assert codes(conn) == {"handshake-encrypted"}
     assert conn.outcome == "unknown"
+
+
+def test_a_renegotiation_asking_again_is_judged_too():
+    root, inter, leaf = hierarchy()
+    expired = issue(name("client-old"), inter, not_after=NOW - timedelta(days=1),
+                    eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    conn = with_client_chain(with_request(connection(), [root.cert.subject]), leaf, inter)
+    # the second handshake (frames 12 and 14) asks again and gets an expired certificate
+    conn.certificate_requests.append(CertificateRequestInfo(
+        frame=12, frames=(12,), ca_names=(root.cert.subject.rfc4514_string(),),
+        ca_names_der=(name_der(root.cert.subject),), signature_algorithms=(), signature_algorithm_codes=(),
+        certificate_types=(), certificate_type_codes=()))
+    conn.client_certificates.append(CertificateChainInfo(frame=14, frames=(14,), sender="client",
+                                                         chain=(expired.summary, inter.summary)))
+    assert codes(conn) == {"client-cert-expired"}
+    assert conn.findings[0].frames == (14,)

@@ -6,6 +6,7 @@ The client-certificate rules live in `mtls_rules`; `apply_rules` runs both and s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from tlscap.analysis import mtls_rules, truststore_rules
@@ -24,8 +25,21 @@ def apply_rules(conn: Connection, context: RuleContext | datetime | None = None)
     findings: list[Finding] = []
     for rule in RULES:
         findings.extend(rule(conn, ctx))
+    for view in later_handshakes(conn):
+        for rule in (*mtls_rules.RULES, *truststore_rules.RULES):
+            findings.extend(f for f in rule(view, ctx) if f not in findings)
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.frames[:1] or (0,)))
     conn.findings = findings
+
+
+def later_handshakes(conn: Connection) -> list[Connection]:
+    """A renegotiation (or TLS 1.3 post-handshake authentication) asks again: one view of the connection
+    per later CertificateRequest, with the client's first Certificate after it, for the mTLS rules."""
+    views = []
+    for cr in conn.certificate_requests[1:]:
+        cc = next((c for c in conn.client_certificates if c.frame >= cr.frame), None)
+        views.append(replace(conn, certificate_requests=[cr], client_certificates=[cc] if cc else [], findings=[]))
+    return views
 
 
 def outcome(conn: Connection) -> str:
