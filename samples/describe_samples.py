@@ -473,6 +473,14 @@ handshake is encrypted: with `tls12-renegotiation-client-cert.keylog`, tshark an
 CertificateRequest (frame 15) and the client's Certificate (frame 16); without it, only encrypted
 handshake records.
 
+## Post-handshake authentication
+
+`tls13-post-handshake-auth.pcap`: a TLS 1.3 handshake without a certificate request; then openssl
+s_server sends a CertificateRequest after the handshake (its interactive `c` command) and s_client
+(`-enable_pha`) answers with client-markw (expired) + intermediate. With
+`tls13-post-handshake-auth.keylog`: the CertificateRequest in frame 13 and the client's Certificate in
+frame 14.
+
 ## Key log inside the capture
 
 `tls13-expired-client-cert-dsb.pcapng` is `tls13-expired-client-cert.pcap` with its key log embedded

@@ -321,6 +321,30 @@ renegotiation() {
     SSERVER_PID=""
 }
 
+# TLS 1.3 post-handshake authentication: no certificate asked in the handshake; later the server sends a
+# CertificateRequest (s_server's interactive "c") and the client (-enable_pha) answers it.
+run_pha_client() {
+    local keylog="$1"
+    (printf 'hello\n'; sleep 4; printf 'bye\n'; sleep 1) |
+        timeout 12 openssl s_client -enable_pha -connect "127.0.0.1:$PORT_SSERVER" -tls1_3 \
+            -cert "$PKI/client-markw.pem" -key "$PKI/client-markw.key" -cert_chain "$PKI/client-ca.pem" \
+            -CAfile "$PKI/root-ca.pem" -keylogfile "$keylog" >"$WORK/s_client.out" 2>&1 || true
+}
+
+post_handshake_auth() {
+    local base="$SAMPLES/tls13-post-handshake-auth"
+    log "capture $(basename "$base").pcap (TLS 1.3 post-handshake authentication)"
+    wait_free "$PORT_SSERVER"
+    ( (sleep 2.5; printf 'c\n'; sleep 8) | openssl s_server -naccept 1 -tls1_3 \
+        -accept "127.0.0.1:$PORT_SSERVER" -cert "$PKI/server.pem" -key "$PKI/server.key" \
+        -CAfile "$PKI/root-ca.pem" >"$WORK/s_server.out" 2>&1 ) &
+    SSERVER_PID=$!
+    wait_listening "$PORT_SSERVER" "$SSERVER_PID"
+    with_capture "$base.pcap" "$PORT_SSERVER" "-i lo -s 0" run_pha_client "$base.keylog"
+    stop_pid "$SSERVER_PID"
+    SSERVER_PID=""
+}
+
 # ---------------------------------------------------------------- stale truststore
 # nginx loads bundle A (Capture Lab root); the file is then replaced by A+B (B = Partner
 # Root CA) without a reload: client-bob is still refused. After `nginx -s reload` it is accepted.
@@ -370,6 +394,7 @@ main() {
     sserver_scenarios 1.2
     sserver_scenarios 1.3
     renegotiation
+    post_handshake_auth
     stale_truststore
 
     log "embedding a key log as a pcapng Decryption Secrets Block (editcap --inject-secrets)"

@@ -116,3 +116,11 @@ def test_renegotiation_without_keys_shows_only_encrypted_records():
     conn = analyzed("tls12-renegotiation-client-cert.pcap", keys=False)
     assert conn.certificate_request is None and conn.client_certificate is None
     assert any(h.message == "EncryptedHandshakeMessage" for h in conn.handshake)
+
+
+def test_tls13_post_handshake_authentication_is_judged():
+    conn = analyzed("tls13-post-handshake-auth.pcap")
+    assert conn.decrypted
+    assert conn.certificate_request.frame == 13 and conn.client_certificate.frame == 14
+    assert "NewSessionTicket" in [h.message for h in conn.handshake]
+    assert {f.code for f in conn.findings} == {"client-cert-expired"}

@@ -85,28 +85,30 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
     """The frame-by-frame lines of one connection."""
     events: list[tuple[int, int, str, str, list[str]]] = []  # frame, order, sender, text, details
     order = 0
-    cr_frame = conn.certificate_request.frame if conn.certificate_request else None
-    cc = conn.client_certificate
+    # Every CertificateRequest and client Certificate (a renegotiation or post-handshake
+    # authentication asks again), matched to the handshake entries in order.
+    requests = list(conn.certificate_requests)
+    chains = list(conn.client_certificates)
     for h in conn.handshake:
         order += 1
         details: list[str] = []
         text = h.message
         if h.damaged:
             text += f" (incomplete: {h.damaged})"
-        if h.message == "CertificateRequest" and h.frame == cr_frame and conn.certificate_request:
-            names = conn.certificate_request.ca_names
+        if h.message == "CertificateRequest" and requests and h.frame == requests[0].frame:
+            cr = requests.pop(0)
+            names = cr.ca_names
             text += f" — {len(names)} acceptable CA name{'s' if len(names) != 1 else ''}" + (":" if names else "")
             details = [f"{i}. {safe(n)}{_trust_mark(conn, n)}" for i, n in enumerate(names, 1)]
-            if conn.ca_list_check is not None and conn.ca_list_check.missing:
+            if cr is conn.certificate_request and conn.ca_list_check is not None and conn.ca_list_check.missing:
                 details.append("in the truststore but not advertised (not loaded by the server?):")
                 details.extend(f"   - {safe(n)}" for n in conn.ca_list_check.missing)
-            cr_frame = None
-        elif h.message == "Certificate" and h.sender == "client" and cc is not None and h.frame == cc.frame:
+        elif h.message == "Certificate" and h.sender == "client" and chains and h.frame == chains[0].frame:
+            cc = chains.pop(0)
             when = at or utc_datetime(frame_time_ns(conn, h.frame))
             text += f" — chain of {len(cc.chain)}:" if cc.chain else " — empty: no client certificate sent"
             for i, cert in enumerate(cc.chain):
                 details.extend(_cert_details(cert, i, when))
-            cc = None
         elif h.encrypted:
             text += " (encrypted)"
         events.append((h.frame, order, h.sender, text, details))
