@@ -88,3 +88,11 @@ def test_segment_after_hole_the_peer_already_acknowledged_is_not_held():
     out = r.push(10, b"xyz", 0, 3)
     assert out[0] == Gap(6, 3)  # the segment after the hole is this one
     assert _data(out) == b"xyz"
+
+
+def test_segment_half_the_sequence_space_away_cannot_hang_the_flush():
+    r = DirectionReassembler()
+    r.push(1, b"abc", 0, 1)
+    r.push(1 + (1 << 31), b"far", 0, 2)  # neither ahead nor behind
+    out = r.flush(3)
+    assert r.pending == [] and isinstance(out, list)

@@ -165,10 +165,15 @@ class DirectionReassembler:
         if not self.pending or self.next_seq is None:
             return []
         out: list[Delivery] = []
-        hole = seq_diff(self.pending[0].seq, self.next_seq)
+        first = self.pending[0]
+        hole = seq_diff(first.seq, self.next_seq)
         if hole > 0:
             # The loss shows at the first frame after the hole ("previous segment not captured").
-            out.append(Gap(hole, self.pending[0].frame))
-            self.next_seq = self.pending[0].seq
+            out.append(Gap(hole, first.frame))
+            self.next_seq = first.seq
         self._drain(frame, out)
+        if self.pending and self.pending[0] is first:
+            # Exactly half the sequence space away: neither ahead nor behind, it cannot be placed.
+            self.pending.pop(0)
+            self.pending_bytes -= len(first.data)
         return out
