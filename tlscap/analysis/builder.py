@@ -122,10 +122,16 @@ def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
         conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=ev.name,
                                          detail=ev.damaged, truncated=ev.truncated))
         return
+    if ev.error is not None:
+        conn.malformed.append((ev.frame, f"the {sender}'s {ev.name} (frame {ev.frame}) is malformed: {ev.error}"))
     parsed = ev.parsed
     if isinstance(parsed, M.CertificateMessage):
         chain = tuple(summarize_certificate(der) for der in parsed.certificates)
         info = CertificateChainInfo(frame=ev.frame, frames=ev.frames, sender=sender, chain=chain)
+        if parsed.omitted:
+            conn.limited.append((ev.frame, f"the {sender}'s Certificate (frame {ev.frame}) holds "
+                                           f"{len(chain) + parsed.omitted} certificates; past tlscap's limit of "
+                                           f"{len(chain)}, {parsed.omitted} were not read"))
         if sender == "client":
             conn.client_certificates.append(info)
             if conn.client_certificate_time_ns is None:
@@ -133,6 +139,11 @@ def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
         else:
             conn.server_certificates.append(info)
     elif isinstance(parsed, M.CertificateRequest):
+        if parsed.ca_names_omitted:
+            conn.limited.append((ev.frame, f"the CertificateRequest (frame {ev.frame}) lists "
+                                           f"{len(parsed.ca_names) + parsed.ca_names_omitted} CA names; past "
+                                           f"tlscap's limit of {len(parsed.ca_names)}, "
+                                           f"{parsed.ca_names_omitted} were not read"))
         conn.certificate_requests.append(CertificateRequestInfo(
             frame=ev.frame, frames=ev.frames,
             ca_names=tuple(name_to_rfc4514(der) for der in parsed.ca_names),

@@ -5,9 +5,11 @@ This is the only place that wires the layers together; `capture/` is the only on
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
+from tlscap import limits
 from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
 from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.tracker import ConnectionTracker
@@ -17,6 +19,7 @@ from tlscap.decode.decoder import Decoder
 from tlscap.decode.segment import Segment
 from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.pki.truststore import Truststore
+from tlscap.tcp.reassembly import BufferBudget, DirectionReassembler
 from tlscap.tcp.streams import Conversation, StreamTable
 from tlscap.tls.keylog import KeyLog, parse_keylog
 from tlscap.tls.session import TlsSession
@@ -82,6 +85,7 @@ def analyze_capture(
     report.last_time_ns = info.last_time_ns
     report.errors.extend(info.issues)
     run.finish()
+    report.errors.extend(run.issues)
     return report
 
 
@@ -101,8 +105,11 @@ class _Run:
         self.options = options
         self.decoder = Decoder()
         self.table: StreamTable[object] = StreamTable()
-        self.open: dict[int, tuple[Conversation[object], ConnectionTracker]] = {}
+        self.open: OrderedDict[int, tuple[Conversation[object], ConnectionTracker]] = OrderedDict()
         self.collector = ConnectionCollector(options, emit)
+        self.issues: list[CaptureIssue] = []
+        self.evicted = 0
+        self.budget = BufferBudget()  # out-of-order bytes held by all connections together
         self.keylog = KeyLog()
         if options.keylog is not None:
             self.keylog.merge(options.keylog)
@@ -142,10 +149,15 @@ class _Run:
                 first_time_ns=seg.timestamp_ns,
                 socks_port=SOCKS_PORT in (seg.src_port, seg.dst_port),
                 session=TlsSession(self.keylog if len(self.keylog) else None),
+                reassembly={True: DirectionReassembler(self.budget), False: DirectionReassembler(self.budget)},
             )
             conv.state = tracker
             self.open[conv.stream] = (conv, tracker)
             self.collector.opened(conv.stream)
+            if len(self.open) > limits.MAX_TRACKED_CONNECTIONS:
+                self._evict_least_recent()
+        else:
+            self.open.move_to_end(conv.stream)  # most recently active last
         tracker.on_segment(seg, side)
         if tracker.socks_port and not tracker.socks_counted and tracker.session.tls_seen:
             # Wireshark's SOCKS dissector opens a conversation for the proxied connection when the
@@ -155,6 +167,19 @@ class _Run:
         if tracker.closed or tracker.given_up:
             self._finalize(conv, tracker)
             self.collector.hand_on()
+
+    def _evict_least_recent(self) -> None:
+        """Too many connections open at once: finish the least recently active one as it stands."""
+        stream = next(iter(self.open))
+        conv, tracker = self.open[stream]
+        self._finalize(conv, tracker)
+        if not self.evicted:
+            self.issues.append(CaptureIssue(
+                code="too-many-connections",
+                message=(f"more than {limits.MAX_TRACKED_CONNECTIONS} TCP connections were open at once; the "
+                         "least recently active ones were judged early, as far as they had come"),
+            ))
+        self.evicted += 1
 
     def _finalize(self, conv: Conversation[object], tracker: ConnectionTracker) -> None:
         del self.open[tracker.stream]

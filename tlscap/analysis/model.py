@@ -136,6 +136,9 @@ class Connection:
     server_app_data_frames: list[int] = field(default_factory=list)
     handshake_time_ns: int | None = None
     client_certificate_time_ns: int | None = None
+    # Messages that could not be parsed, and limits that cut what was kept: (frame, what was seen).
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    limited: list[tuple[int, str]] = field(default_factory=list)
     key_problem: str | None = None  # why a key log given could not decrypt this connection
     key_problem_frame: int | None = None
     # With --truststore: the advertised CA names against the truststore (pki.verify.CaListComparison).

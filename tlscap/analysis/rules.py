@@ -128,10 +128,29 @@ def rule_capture_damage(conn: Connection, ctx: RuleContext) -> list[Finding]:
     return out
 
 
+def rule_malformed(conn: Connection, ctx: RuleContext) -> list[Finding]:
+    return [Finding(
+        code="malformed-message", severity="warning", frames=(frame,),
+        message=f"{what}; what it said cannot be checked.",
+        fix=("A middlebox or the peer's TLS library wrote a broken message: capture on the endpoint itself; if "
+             "the message is broken there too, report it to the vendor of the sending side."),
+    ) for frame, what in conn.malformed]
+
+
+def rule_limited(conn: Connection, ctx: RuleContext) -> list[Finding]:
+    return [Finding(
+        code="limit-exceeded", severity="warning", frames=(frame,),
+        message=f"{what} (the limits keep memory bounded on hostile captures; see docs/decisions.md).",
+        fix="Real TLS stacks send far less: check what sends such a message; the findings cover what was read.",
+    ) for frame, what in conn.limited]
+
+
 RULES: tuple[Rule, ...] = (
     rule_handshake_encrypted,
     rule_handshake_incomplete,
     rule_capture_damage,
+    rule_malformed,
+    rule_limited,
     *mtls_rules.RULES,
     *truststore_rules.RULES,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tlscap import limits
 from tlscap.decode.segment import ACK, FIN, RST, SYN, Segment
 from tlscap.tcp.reassembly import Chunk, Delivery, DirectionReassembler
 from tlscap.tls.openvpn import OpenVpnChannel, OpenVpnReader, looks_like_openvpn_tcp
@@ -76,8 +77,9 @@ class ConnectionTracker:
         if deliveries:
             self._deliver(side, deliveries, frame)
         if flags & (FIN | RST):
-            self.ends.append(TcpEnd(frame, side, "RST" if flags & RST else "FIN"))
-            self.frame_times_ns[frame] = seg.timestamp_ns
+            if len(self.ends) < limits.MAX_TCP_ENDS_PER_CONNECTION:
+                self.ends.append(TcpEnd(frame, side, "RST" if flags & RST else "FIN"))
+                self.frame_times_ns[frame] = seg.timestamp_ns
             if flags & RST:
                 self.closed = True
             else:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tlscap import limits
+
 SEQ_MOD = 1 << 32
 MAX_PENDING_SEGMENTS = 256
 MAX_PENDING_BYTES = 1 << 20
@@ -46,6 +48,20 @@ class Gap:
 Delivery = Chunk | Gap
 
 
+class BufferBudget:
+    """Bytes of out-of-order payload held by all the reassemblers of one capture, against
+    limits.MAX_BUFFERED_BYTES: past it, the reassembler that holds more gives up its hole."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    @property
+    def exceeded(self) -> bool:
+        return self.used > limits.MAX_BUFFERED_BYTES
+
+
 @dataclass(slots=True)
 class _Pending:
     seq: int
@@ -62,9 +78,10 @@ class DirectionReassembler:
     `flush(frame)` ends the direction (capture end or close) and delivers what is left.
     """
 
-    __slots__ = ("next_seq", "pending", "pending_bytes", "fin_seen", "bytes_delivered", "peer_ack")
+    __slots__ = ("next_seq", "pending", "pending_bytes", "fin_seen", "bytes_delivered", "peer_ack", "budget")
 
-    def __init__(self) -> None:
+    def __init__(self, budget: BufferBudget | None = None) -> None:
+        self.budget = budget
         self.next_seq: int | None = None
         self.pending: list[_Pending] = []
         self.pending_bytes = 0
@@ -94,7 +111,7 @@ class DirectionReassembler:
             self._hold(seq, payload, missing, frame)
             acked_past_hole = self.peer_ack is not None and seq_diff(self.peer_ack, seq) >= 0
             if (acked_past_hole or len(self.pending) > MAX_PENDING_SEGMENTS
-                    or self.pending_bytes > MAX_PENDING_BYTES):
+                    or self.pending_bytes > MAX_PENDING_BYTES or (self.budget is not None and self.budget.exceeded)):
                 out.extend(self._skip_hole(frame))
             return out
         self._deliver(payload, missing, offset, frame, out)
@@ -132,7 +149,7 @@ class DirectionReassembler:
                 return
         self.pending.append(_Pending(seq, payload, missing, frame))
         self.pending.sort(key=lambda p: seq_diff(p.seq, self.next_seq or 0))
-        self.pending_bytes += len(payload)
+        self._account(len(payload))
 
     def _deliver(self, payload: bytes, missing: int, offset: int, frame: int, out: list[Delivery]) -> None:
         captured = len(payload)
@@ -156,7 +173,7 @@ class DirectionReassembler:
             if offset < 0:
                 return
             self.pending.pop(0)
-            self.pending_bytes -= len(p.data)
+            self._account(-len(p.data))
             if offset < len(p.data) + p.missing:
                 self._deliver(p.data, p.missing, offset, p.frame, out)
 
@@ -175,5 +192,10 @@ class DirectionReassembler:
         if self.pending and self.pending[0] is first:
             # Exactly half the sequence space away: neither ahead nor behind, it cannot be placed.
             self.pending.pop(0)
-            self.pending_bytes -= len(first.data)
+            self._account(-len(first.data))
         return out
+
+    def _account(self, change: int) -> None:
+        self.pending_bytes += change
+        if self.budget is not None:
+            self.budget.used += change

@@ -21,6 +21,10 @@ SSLV2_HELLO = -2  # pseudo content type for an SSLv2-format hello (body starts w
 MAX_RECORD_LENGTH = (1 << 14) + 2048
 HEADER_LENGTH = 5
 _KNOWN_TYPES = frozenset({20, 21, 22, 23, 24})
+# Before TLS is found, a segment shorter than this that starts like a record (or an SSLv2 hello) is
+# held until enough bytes came to judge (a record header and the first handshake byte).
+PRESYNC_BYTES = 6
+_RECORD_STARTS = frozenset(bytes([b]) for b in (20, 21, 22, 23, *range(0x80, 0x100)))
 # Handshake types a direction's first captured record may start with (a capture can begin mid-handshake).
 _FIRST_HANDSHAKE_TYPES = frozenset({1, 2, 4, 11, 12, 13, 14, 15, 16, 20, 22})
 
@@ -102,6 +106,7 @@ class RecordReader:
     __slots__ = (
         "synced", "keep_application_data", "_header", "_body", "_need", "_ctype", "_version", "_length",
         "_frames", "_damaged", "_truncated", "_skipping", "records_seen", "plaintext_bytes_skipped",
+        "_presync",
     )
 
     def __init__(self, *, keep_application_data: bool = False) -> None:
@@ -119,6 +124,7 @@ class RecordReader:
         self._skipping = False
         self.records_seen = 0
         self.plaintext_bytes_skipped = 0
+        self._presync: list[tuple[bytes, int]] = []
 
     @property
     def in_record(self) -> bool:
@@ -126,12 +132,34 @@ class RecordReader:
 
     def feed(self, data: bytes, carrier: int, now: int, *, chunk_start: bool = True) -> list[RecordEvent]:
         """Take the next in-order bytes, carried by frame `carrier`, delivered while reading `now`."""
-        out: list[RecordEvent] = []
         if not self.synced:
+            if self._presync or (chunk_start and len(data) < PRESYNC_BYTES and data[:1] in _RECORD_STARTS):
+                return self._feed_presync(data, carrier, now)
             if not (chunk_start and looks_like_record_start(data, first=self.records_seen == 0)):
                 self.plaintext_bytes_skipped += len(data)
-                return out
+                return []
             self.synced = True
+        return self._feed_synced(data, carrier, now)
+
+    def _feed_presync(self, data: bytes, carrier: int, now: int) -> list[RecordEvent]:
+        """A segment too short to judge (a record split after 1-5 bytes, as one-byte segments or DPI
+        evasion do): keep it until enough bytes have come to tell TLS from plaintext."""
+        self._presync.append((data, carrier))
+        held = b"".join(piece for piece, _ in self._presync)
+        if len(held) < PRESYNC_BYTES:
+            return []
+        pieces, self._presync = self._presync, []
+        if not looks_like_record_start(held, first=self.records_seen == 0):
+            self.plaintext_bytes_skipped += len(held)
+            return []
+        self.synced = True
+        out: list[RecordEvent] = []
+        for piece, piece_carrier in pieces:
+            out.extend(self._feed_synced(piece, piece_carrier, now))
+        return out
+
+    def _feed_synced(self, data: bytes, carrier: int, now: int) -> list[RecordEvent]:
+        out: list[RecordEvent] = []
         pos = 0
         end = len(data)
         while pos < end:

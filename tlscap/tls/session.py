@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tlscap import limits
 from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
@@ -89,6 +90,7 @@ class TlsSession:
         self.sni: str | None = None
         self.hello_retry = False
         self.tls_seen = False  # a record (or an SSLv2 hello) was read in either direction
+        self.events_dropped = 0  # events past limits.MAX_EVENTS_PER_CONNECTION
         self.keylog = keylog
         self.client_random: bytes | None = None
         self.latest_client_random: bytes | None = None  # a renegotiation's ClientHello
@@ -118,9 +120,16 @@ class TlsSession:
 
     # -- records -----------------------------------------------------------------------------
 
+    def _event(self, event: TlsEvent) -> None:
+        """Keep an event, up to limits.MAX_EVENTS_PER_CONNECTION (then count the rest)."""
+        if len(self.events) < limits.MAX_EVENTS_PER_CONNECTION:
+            self.events.append(event)
+        else:
+            self.events_dropped += 1
+
     def _on_record_event(self, side: bool, ev: Record | Desync) -> None:
         if isinstance(ev, Desync):
-            self.events.append(TlsEvent(kind="desync", frame=ev.frame, frames=(ev.frame,), side=side,
+            self._event(TlsEvent(kind="desync", frame=ev.frame, frames=(ev.frame,), side=side,
                                         error=ev.reason, truncated=ev.truncated))
             return
         self.tls_seen = True
@@ -136,7 +145,7 @@ class TlsSession:
         if ctype == CONTENT_HANDSHAKE:
             self._on_handshake_record(side, direction, ev)
         elif ctype == CONTENT_CHANGE_CIPHER_SPEC:
-            self.events.append(TlsEvent(kind="change_cipher_spec", frame=ev.frame, frames=ev.frames,
+            self._event(TlsEvent(kind="change_cipher_spec", frame=ev.frame, frames=ev.frames,
                                         side=side, name="ChangeCipherSpec", length=ev.length))
             direction.ccs_seen = True
             if not self._tls13():
@@ -154,7 +163,7 @@ class TlsSession:
                 direction.app_plaintext += ev.fragment[: MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
             if direction.app_data_records > MAX_APP_DATA_EVENTS:
                 return  # counted, not listed: memory stays bounded on long connections
-            self.events.append(TlsEvent(kind="application_data", frame=ev.frame, frames=ev.frames,
+            self._event(TlsEvent(kind="application_data", frame=ev.frame, frames=ev.frames,
                                         side=side, name="ApplicationData", length=ev.length,
                                         encrypted=not ev.decrypted, decrypted=ev.decrypted))
         elif ctype == SSLV2_HELLO:
@@ -196,13 +205,13 @@ class TlsSession:
                       encrypted=encrypted, length=rec.length, decrypted=rec.decrypted)
         if not encrypted:
             ev.level, ev.description = frag[0], frag[1]
-        self.events.append(ev)
+        self._event(ev)
 
     def _on_handshake_record(self, side: bool, direction: _Direction, rec: Record) -> None:
         if direction.encrypted and not self._tls13() and not rec.decrypted:
             direction.encrypted_handshakes += 1
             name = "Finished" if direction.encrypted_handshakes == 1 else "EncryptedHandshakeMessage"
-            self.events.append(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
+            self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
                                         name=name, encrypted=True, length=rec.length))
             return
         for msg in direction.handshake.feed(rec):
@@ -214,7 +223,7 @@ class TlsSession:
             if self.client_side is None:
                 self.client_side = not side
             self.version = int.from_bytes(body[3:5], "big") if len(body) >= 5 else 0x0002
-            self.events.append(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
+            self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
                                         name="ServerHello", msg_type=4, length=rec.length))
             return
         parsed: object | None = None
@@ -227,7 +236,7 @@ class TlsSession:
             self.client_side = side
         if isinstance(parsed, M.ClientHello) and self.sni is None:
             self.sni = parsed.sni
-        self.events.append(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
+        self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
                                     name="ClientHello", parsed=parsed, msg_type=1, error=error,
                                     length=rec.length))
 
@@ -238,7 +247,7 @@ class TlsSession:
         ev = TlsEvent(kind="handshake", frame=msg.frame, frames=msg.frames, side=side, name=name,
                       msg_type=msg.msg_type, damaged=msg.damaged, truncated=msg.truncated,
                       length=msg.declared_length, decrypted=decrypted)
-        self.events.append(ev)
+        self._event(ev)
         if msg.damaged is not None:
             return
         try:

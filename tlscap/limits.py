@@ -1,0 +1,114 @@
+"""Every limit tlscap puts on what a capture can make it hold or do, in one place.
+
+Captures come from the network, and the network is adversarial: lengths lie, files are cut mid-block,
+archives are decompression bombs, a connection carries a million one-byte segments. Each limit below
+bounds memory or time, and says what the user sees when it is hit: a capture error (in the capture's
+`errors`, and one line on stderr) or a finding on the connection. What was read before a limit was hit
+is still analyzed.
+
+Code reads these as `limits.NAME` at call time (not `from tlscap.limits import NAME`) where a test
+lowers one to hit it cheaply. Each entry: name = value (file that enforces it): what happens when hit.
+
+TLS
+- `MAX_RECORD_LENGTH` = 2^14 + 2048 = 18,432 bytes (tls/records.py): a record header claiming more is
+  not TLS; the direction loses sync, and inside a handshake that is a `capture-gap` finding quoting
+  the header ("not a TLS record header: 16030348...").
+- `MAX_HANDSHAKE_MESSAGE` = 1 MiB (tls/handshake.py): the message is reported damaged ("declares N
+  bytes, more than tlscap's limit ..."), its bytes are passed over unbuffered and the messages after it
+  are read: a `capture-gap` finding naming it. 1 MiB is ten times OpenSSL's default certificate-list
+  limit; a chain of 1,000 EC certificates fits.
+- `MAX_CHAIN_CERTIFICATES` = 64 (tls/messages.py): the first 64 certificates of a Certificate message
+  are kept, `CertificateMessage.omitted` counts the rest: a `limit-exceeded` finding (analysis).
+- `MAX_CA_NAMES` = 4,096 (tls/messages.py): the first 4,096 names of a CertificateRequest are kept,
+  `CertificateRequest.ca_names_omitted` counts the rest: a `limit-exceeded` finding. IIS sends a few
+  hundred.
+- `MAX_KEYLOG_LINE` = 4,096 characters (tls/keylog.py): the line is counted as malformed (for a
+  `--keylog` file, one line on stderr). `MAX_KEYLOG_FILE` = 512 MiB: `--keylog` is refused (exit 2).
+- `MAX_APP_PLAINTEXT` = 16 KiB per direction (tls/session.py): decrypted application data past it is
+  not kept (the HTTP head and title are in the first bytes). `MAX_APP_DATA_EVENTS` = 4 per direction:
+  later application-data records are counted, not listed.
+
+Capture files
+- `MAX_PCAPNG_BLOCK` = 134,348,832 bytes, Wireshark 4.0's own limit (capture/pcapng.py): capture error
+  `bad-block` ("impossible length"). Blocks tlscap does not read (statistics, name resolution,
+  custom) are passed over without being held in memory.
+- `MAX_PCAP_RECORD` = 256 KiB, or the file header's snap length up to `HARD_MAX_PCAP_RECORD` = 256 MiB
+  (capture/pcap.py): capture error `bad-block`.
+- `GZIP_MAX_RATIO` = 64, judged once `GZIP_RATIO_FLOOR` = 64 MiB came out, and `GZIP_MAX_OUTPUT` =
+  16 GiB (capture/reader.py): decompression stops with capture error `decompression-limit`; the frames
+  before it are analyzed. Real captures compress less than 20 times; a bomb, up to 1,000 times.
+- `MAX_COMMENT_CHARS` = 4 Mi characters of pcapng comments (capture/reader.py): capture error
+  `too-many-comments`; later comments (and key-log lines in them) are ignored.
+- `tlscap scan --file-timeout SECONDS` (scan/runner.py; `SCAN_FILE_TIMEOUT`, none by default):
+  capture error `timeout` for that file only; the scan goes on.
+
+PKI
+- `MAX_TRUSTSTORE_FILE` = 64 MiB (pki/truststore.py): the `--truststore` file is refused (exit 2).
+- Chain verification stops at depth 12 or 400 steps (pki/verify.py): the chain is reported unverified.
+
+TCP and analysis (the hot path)
+- `MAX_PENDING_SEGMENTS` = 256 and `MAX_PENDING_BYTES` = 1 MiB of out-of-order data per direction
+  (tcp/reassembly.py): the hole before them is declared lost; in a handshake, a `capture-gap` finding.
+- `MAX_PLAINTEXT_BEFORE_TLS` = 256 KiB per direction (analysis/tracker.py): the connection is taken
+  for another protocol and dropped.
+- `MAX_WAITING` = 512 finished connections waiting for stream order (analysis/engine.py): they go out
+  of stream order (docs/decisions.md). `MAX_CAPTURE_CERTIFICATES` = 10,000 distinct certificates per
+  capture: later ones are not searched for missing intermediates.
+- IP fragments: 1,024 datagrams, 256 fragments each, 32 MiB held (decode/ip.py): the oldest incomplete
+  datagram is dropped. `MAX_TUNNEL_DEPTH` = 8 (decode/decoder.py): deeper frames are dropped.
+- `MAX_TRACKED_CONNECTIONS` = 65,536 open TCP conversations (analysis/engine.py): the least recently
+  active one is finished early, judged as it stands; capture error `too-many-connections`, once.
+- `MAX_EVENTS_PER_CONNECTION` = 10,000 TLS events (records, messages, alerts) per connection
+  (tls/session.py): later events are counted, not kept.
+- `MAX_TCP_ENDS_PER_CONNECTION` = 16 FIN/RST entries per connection (analysis/tracker.py): later ones
+  are not listed.
+
+Proposed, not enforced yet (tests/test_limits.py holds a strict xfail test for it):
+- `MAX_BUFFERED_BYTES` = 256 MiB held for all open connections together (out-of-order segments, partial
+  records and handshake messages; analysis/engine.py with tcp/reassembly.py): past it, the holes of the
+  connection holding the most are declared lost (a `capture-gap` finding there); capture error
+  `too-much-buffered`, once. Each connection alone is bounded (about 2 × (1 MiB + 1 MiB + 18 KiB)), but
+  not 65,536 of them at once.
+"""
+
+from __future__ import annotations
+
+KIB = 1 << 10
+MIB = 1 << 20
+GIB = 1 << 30
+
+# --- TLS (tls/) -------------------------------------------------------------------------------
+MAX_RECORD_LENGTH = (1 << 14) + 2048  # RFC 5246 §6.2.3: TLSCiphertext.length <= 2^14 + 2048
+MAX_HANDSHAKE_MESSAGE = 1 * MIB  # > OpenSSL's 100 KiB certificate-list default; a 1,000-certificate EC chain fits
+MAX_CHAIN_CERTIFICATES = 64  # certificates kept per Certificate message
+MAX_CA_NAMES = 4096  # distinguished names kept per CertificateRequest (IIS sends a few hundred)
+MAX_KEYLOG_LINE = 4096  # characters; the longest real line (TLS 1.3, SHA-384) is about 180
+MAX_KEYLOG_FILE = 512 * MIB
+MAX_APP_PLAINTEXT = 16 * KIB
+MAX_APP_DATA_EVENTS = 4
+
+# --- capture files (capture/) -----------------------------------------------------------------
+MAX_PCAPNG_BLOCK = 134_348_832  # Wireshark 4.0 refuses a larger block ("total block length ... is too large")
+MAX_PCAP_RECORD = 262_144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD, unless the snap length says more
+HARD_MAX_PCAP_RECORD = 256 * MIB
+GZIP_MAX_RATIO = 64  # decompressed bytes per compressed byte; real captures stay well under 20
+GZIP_RATIO_FLOOR = 64 * MIB  # the ratio is judged only past this much output, so small files never trip it
+GZIP_MAX_OUTPUT = 16 * GIB
+MAX_COMMENT_CHARS = 4 * MIB
+
+# --- PKI (pki/) ---------------------------------------------------------------------------------
+MAX_TRUSTSTORE_FILE = 64 * MIB
+
+# --- TCP and analysis (lead's hot path) ------------------------------------------------------
+MAX_PENDING_SEGMENTS = 256
+MAX_PENDING_BYTES = 1 * MIB
+MAX_PLAINTEXT_BEFORE_TLS = 256 * KIB
+MAX_WAITING = 512
+MAX_CAPTURE_CERTIFICATES = 10_000
+MAX_TRACKED_CONNECTIONS = 65_536
+MAX_EVENTS_PER_CONNECTION = 10_000
+MAX_TCP_ENDS_PER_CONNECTION = 16
+MAX_BUFFERED_BYTES = 256 * MIB  # proposed: not enforced yet (see the module docstring)
+
+# --- scan ------------------------------------------------------------------------------------------
+SCAN_FILE_TIMEOUT: float | None = None  # seconds; `tlscap scan --file-timeout` sets it per run
