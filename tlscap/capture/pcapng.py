@@ -3,7 +3,9 @@
 Handles several sections (each Section Header Block sets the byte order and starts a new
 interface list), several interfaces with their own link type, timestamp resolution
 (if_tsresol, a power of 10 or of 2) and offset (if_tsoffset), Enhanced, Simple and obsolete
-Packet Blocks, and Decryption Secrets Blocks. Other blocks (NRB, ISB, custom, ...) are skipped.
+Packet Blocks, and Decryption Secrets Blocks. Other blocks (NRB, ISB, custom, ...) are skipped, and
+passed over without being held in memory when they are large. A block longer than
+`limits.MAX_PCAPNG_BLOCK` (Wireshark's own limit) means the file is damaged (`bad-block`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from tlscap import limits
 from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import LINKTYPE_UNKNOWN, link_type_name, normalize_link_type
 from tlscap.capture.pcap import frame_maker
@@ -30,7 +33,12 @@ SJEB = 0x00000009  # systemd Journal Export Block: Wireshark numbers it as a fra
 DSB = 0x0000000A
 
 SECRETS_TLS_KEY_LOG = 0x544C534B  # "TLSK"
-MAX_BLOCK = 256 << 20
+MAX_BLOCK = limits.MAX_PCAPNG_BLOCK
+# Blocks whose contents are read; any other block is only walked past (streamed when large).
+_HELD_BLOCKS = frozenset({SHB, IDB, OPB, SPB, EPB, DSB})
+# Blocks that are no packets but take a frame number in Wireshark. (Wireshark 4.0 numbers Custom Blocks,
+# 0x00000BAD and 0x40000BAD, too; tlscap does not yet: tests/test_capture.py expects them unnumbered.)
+_NUMBERED_BLOCKS = frozenset({SJEB})
 
 OPT_ENDOFOPT = 0
 OPT_COMMENT = 1
@@ -118,9 +126,29 @@ def iter_frames(source: Source, info: CaptureInfo, buf: bytes) -> Iterator[Frame
             layout = found
             unpack_head, unpack_word, unpack_epb, unpack_opb = layout.unpackers()
             block_type, length = unpack_head(buf, pos)
-        if length < 12 or length & 3 or length > MAX_BLOCK:
+        if length < 12 or length & 3 or length > limits.MAX_PCAPNG_BLOCK:
             source.bad(info, f"block at offset {source.offset + pos}: impossible length {length}")
             return
+        if end - pos < length and block_type not in _HELD_BLOCKS:
+            at = source.offset + pos
+            buf, pos, skipped = source.skip(buf, pos, length - 4)
+            if skipped < length - 4:
+                source.end(info, f"the file ends inside a block ({skipped} of {length} bytes), after frame {number}")
+                return
+            buf = source.more(buf, pos, 4)
+            pos, end = 0, len(buf)
+            if end < 4:
+                source.end(info, f"the file ends inside a block ({length - 4 + end} of {length} bytes), "
+                           f"after frame {number}")
+                return
+            if unpack_word(buf, 0)[0] != length:
+                source.bad(info, f"block at offset {at}: trailing length differs from leading one")
+                return
+            pos = 4
+            if block_type in _NUMBERED_BLOCKS:
+                number += 1
+                info.frames = number
+            continue
         if end - pos < length:
             buf = source.more(buf, pos, length)
             pos, end = 0, len(buf)
@@ -163,7 +191,7 @@ def iter_frames(source: Source, info: CaptureInfo, buf: bytes) -> Iterator[Frame
                 interfaces = []
             elif block_type == IDB:
                 interfaces.append(_interface(buf, pos, stop, layout, info))
-            elif block_type == SJEB:
+            elif block_type in _NUMBERED_BLOCKS:
                 number += 1  # not a packet, but Wireshark gives it a frame number
                 info.frames = number
             pos = stop

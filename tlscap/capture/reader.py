@@ -4,6 +4,10 @@ The format is found from the magic number, never the file name: pcap (µs or ns,
 order), pcapng, or either of them gzip-compressed (decompressed as a stream). `open_capture`
 raises `CaptureOpenError` only when nothing can be read; damage met later becomes one
 `CaptureIssue` in `CaptureReader.info.issues` and iteration simply stops.
+
+A gzip stream is a decompression bomb when it expands more than `limits.GZIP_MAX_RATIO` times (judged
+past `limits.GZIP_RATIO_FLOOR` of output) or past `limits.GZIP_MAX_OUTPUT`: reading stops there with a
+`decompression-limit` issue, and the frames read before it are analyzed.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from tlscap import limits
 from tlscap.capture import pcap, pcapng
 from tlscap.capture.frame import Frame
 from tlscap.errors import CaptureIssue, CaptureOpenError
 
 CHUNK_SIZE = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
-_MAX_COMMENT_CHARS = 1 << 22  # bounds memory for files that comment every packet
 
 
 @dataclass(slots=True, kw_only=True)
@@ -49,6 +53,7 @@ class CaptureInfo:
     secrets: list[bytes] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     comment_chars: int = field(default=0, init=False, repr=False, compare=False)
+    _link_type_set: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @property
     def snaplen(self) -> int | None:
@@ -56,21 +61,24 @@ class CaptureInfo:
         return self.snaplens[0] if self.snaplens else None
 
     def add_link_type(self, number: int, name: str) -> None:
-        """Remember a link type the first time it is seen."""
-        if number not in self.link_type_numbers:
+        """Remember a link type the first time it is seen (a set: a file may hold 100,000 interfaces)."""
+        if number not in self._link_type_set:
+            self._link_type_set.add(number)
             self.link_type_numbers.append(number)
             self.link_types.append(name)
 
     def add_comment(self, text: str) -> None:
         """Keep a comment, up to a total size; one issue says when later ones were dropped."""
-        if self.comment_chars + len(text) > _MAX_COMMENT_CHARS:
-            if self.comment_chars <= _MAX_COMMENT_CHARS:
+        cap = limits.MAX_COMMENT_CHARS
+        if self.comment_chars + len(text) > cap:
+            if self.comment_chars <= cap:
                 self.issues.append(
                     CaptureIssue(
-                        code="too-many-comments", message="comments beyond 4 MiB of text were ignored"
+                        code="too-many-comments",
+                        message=f"comments beyond {_size(cap)} of text were ignored (tlscap's limit)",
                     )
                 )
-                self.comment_chars = _MAX_COMMENT_CHARS + 1
+                self.comment_chars = cap + 1
             return
         self.comment_chars += len(text)
         self.comments.append(text)
@@ -84,16 +92,24 @@ class Source:
     or cut gzip stream, an I/O error) ends the data instead of raising.
     """
 
-    __slots__ = ("_read", "_closers", "offset", "error_code", "error")
+    __slots__ = ("_read", "_closers", "_compressed", "produced", "offset", "error_code", "error", "message")
 
     def __init__(
-        self, read: Callable[[int], bytes], closers: list[Callable[[], None]], *, gzip_: bool
+        self,
+        read: Callable[[int], bytes],
+        closers: list[Callable[[], None]],
+        *,
+        gzip_: bool,
+        compressed_position: Callable[[], int] | None = None,
     ) -> None:
         self._read = read
         self._closers = closers
+        self._compressed = compressed_position  # gzip: how many compressed bytes were read so far
+        self.produced = 0  # bytes the stream gave (decompressed bytes for gzip)
         self.offset = 0  # stream offset of the buffer last returned by `more`
         self.error_code = "bad-gzip" if gzip_ else "read-error"
         self.error: str | None = None
+        self.message: str | None = None  # a whole issue message, when the reason is not a read error
 
     def more(self, buf: bytes, pos: int, need: int) -> bytes:
         """Return `buf[pos:]` plus enough new data to hold `need` bytes, or all there is."""
@@ -101,8 +117,10 @@ class Source:
         chunks = [buf[pos:]]
         have = len(chunks[0])
         while have < need and self.error is None:
+            # A gzip stream is read a chunk at a time, so a bomb is caught before it fills memory.
+            size = CHUNK_SIZE if self._compressed is not None else max(CHUNK_SIZE, need - have)
             try:
-                chunk = self._read(max(CHUNK_SIZE, need - have))
+                chunk = self._read(size)
             except (OSError, EOFError, zlib.error) as exc:  # gzip raises all three for bad data
                 self.error = _one_line(exc)
                 break
@@ -110,7 +128,62 @@ class Source:
                 break
             chunks.append(chunk)
             have += len(chunk)
+            self.produced += len(chunk)
+            if self._compressed is not None and self._expanded_too_much():
+                break
         return b"".join(chunks) if len(chunks) > 1 else chunks[0]
+
+    def skip(self, buf: bytes, pos: int, count: int) -> tuple[bytes, int, int]:
+        """Pass over `count` bytes from `buf[pos]` without keeping them: (buffer, position, bytes passed).
+
+        The bytes passed are fewer than `count` only when the data ends (or fails) first.
+        """
+        available = len(buf) - pos
+        if count <= available:
+            return buf, pos + count, count
+        start = self.offset + pos  # stream offset of the first byte passed over
+        remaining = count - available
+        while remaining > 0 and self.error is None:
+            try:
+                chunk = self._read(CHUNK_SIZE)
+            except (OSError, EOFError, zlib.error) as exc:
+                self.error = _one_line(exc)
+                break
+            if not chunk:
+                break
+            self.produced += len(chunk)
+            if len(chunk) >= remaining:
+                self.offset = start + count
+                return chunk[remaining:], 0, count
+            remaining -= len(chunk)
+            if self._compressed is not None and self._expanded_too_much():
+                break
+        self.offset = start + count - remaining
+        return b"", 0, count - remaining
+
+    def _expanded_too_much(self) -> bool:
+        """Whether the gzip stream passed its expansion limits; if so, reading stops with a reason."""
+        assert self._compressed is not None
+        out = self.produced
+        if out <= limits.GZIP_RATIO_FLOOR and out <= limits.GZIP_MAX_OUTPUT:
+            return False
+        try:
+            read: int | None = max(self._compressed(), 1)
+        except (OSError, ValueError):
+            read = None  # a pipe has no position: only the size limit applies
+        if out > limits.GZIP_MAX_OUTPUT:
+            why = f"more than {_size(limits.GZIP_MAX_OUTPUT)} decompressed"
+        elif read is not None and out > limits.GZIP_MAX_RATIO * read:
+            why = f"{_size(out)} from {_size(read)} of compressed data, more than {limits.GZIP_MAX_RATIO}×"
+        else:
+            return False
+        self.error = why
+        self.error_code = "decompression-limit"
+        self.message = (
+            f"decompression stopped: {why} (tlscap's limit against decompression bombs); the frames "
+            "read before it are analyzed"
+        )
+        return True
 
     def end(self, info: CaptureInfo, cut: str | None) -> None:
         """Record why reading stopped (`cut` describes a last record the data ends inside), then close.
@@ -119,7 +192,9 @@ class Source:
         """
         if self.error is not None:
             message = f"the compressed data is damaged or cut after frame {info.frames}: {self.error}"
-            if self.error_code == "read-error":
+            if self.message is not None:
+                message = f"after frame {info.frames}, {self.message}"
+            elif self.error_code == "read-error":
                 message = f"read error after frame {info.frames}: {self.error}"
             info.issues.append(CaptureIssue(code=self.error_code, message=message))
         elif cut is not None:
@@ -213,7 +288,7 @@ def _start(name: str, raw: BinaryIO) -> tuple[Source, bytes, bool]:
         raise CaptureOpenError(name, _one_line(exc)) from None
     if magic == _GZIP_MAGIC:
         stream = gzip.GzipFile(fileobj=raw, mode="rb")
-        source = Source(stream.read1, [stream.close, raw.close], gzip_=True)
+        source = Source(stream.read1, [stream.close, raw.close], gzip_=True, compressed_position=raw.tell)
     else:
         source = Source(raw.read, [raw.close], gzip_=False)
     head = source.more(b"", 0, 64)
@@ -253,6 +328,15 @@ def _describe(start: bytes) -> str:
     if all(0x20 <= b < 0x7F for b in start):
         return repr(start.decode("ascii"))
     return start.hex(" ")
+
+
+def _size(count: int) -> str:
+    """A byte count for a message: '64 MiB', '3.2 KiB', '17 bytes'."""
+    for unit, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if count >= unit:
+            value = count / unit
+            return f"{value:.0f} {name}" if value == int(value) or value >= 100 else f"{value:.1f} {name}"
+    return f"{count} bytes"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -375,7 +375,9 @@ def _parse_name_cached(data: bytes) -> x509.Name | None:
     from_bytes = getattr(x509.Name, "from_bytes", None)  # cryptography >= 44
     if from_bytes is not None:
         try:
-            name = from_bytes(data)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. a three-letter country: read it, do not print a warning
+                name = from_bytes(data)
             if isinstance(name, x509.Name):
                 return name
         except Exception:  # noqa: BLE001 - any refusal means: try our own reader

@@ -38,6 +38,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
+from tlscap import limits
 from tlscap.errors import TlscapError
 from tlscap.pki.certificate import CertificateSummary, load_certificate, split_signed, summarize_certificate
 from tlscap.pki.names import NameKey, NameLike, normalize_name
@@ -46,7 +47,7 @@ __all__ = ["Truststore", "TruststoreError", "load_truststore"]
 
 # A truststore is kilobytes (Java's cacerts is ~200 KB, Mozilla's bundle ~250 KB): anything this big is
 # not one, and reading it whole would only waste memory.
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = limits.MAX_TRUSTSTORE_FILE
 
 _PASSWORD_HINT = "give --truststore-password or TLSCAP_TRUSTSTORE_PASSWORD"
 _JKS_MAGIC = b"\xfe\xed\xfe\xed"

@@ -6,7 +6,8 @@ error (unreadable file, time limit, damaged data) is a row too, with an empty co
 
 Every cell is text from a capture or about it, so two defences apply: control and bidi characters are
 shown as escapes (`safe`), and a cell that a spreadsheet would run as a formula (starting with `=`, `+`,
-`-`, `@`, tab or carriage return) is prefixed with a single quote.
+`-`, `@`, tab, carriage return or line feed, or their fullwidth forms, after any leading spaces) is
+prefixed with a single quote.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from tlscap.analysis.model import Report
 from tlscap.report.safe_text import safe
 
 HEADER = ("capture", "connection", "client", "server", "sni", "code", "severity", "frames", "message", "fix")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The OWASP list, plus the fullwidth forms some spreadsheet locales also take for formula signs.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def neutralize(cell: str) -> str:
-    """A cell a spreadsheet shows as text: a leading formula character gets a `'` in front."""
-    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+    """A cell a spreadsheet shows as text: a leading formula character gets a `'` in front, also when
+    spaces come before it (a spreadsheet may trim them)."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) or cell.lstrip().startswith(_FORMULA_STARTS) else cell
 
 
 def _cell(value: object) -> str:

@@ -1,9 +1,16 @@
-"""JSON (schema 1) and JSON Lines renderings of the report model, as DESIGN.md specifies."""
+"""JSON (schema 1) and JSON Lines renderings of the report model, as DESIGN.md specifies.
+
+The output is always valid UTF-8, and a JSON Lines line is one line for any line splitter: strings
+are kept as they are (JSON escapes control characters itself; U+0085, U+2028 and U+2029 are escaped
+too), except lone surrogates, which no UTF-8 encoder accepts; they are written as visible escapes
+(`safe_text.without_surrogates`: a path with an undecodable byte 0xe9 shows `\\xe9`).
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections import Counter
 from typing import Any, TextIO
 
@@ -14,9 +21,11 @@ from tlscap.analysis.model import (
     Connection,
     Report,
 )
+from tlscap.report.safe_text import without_surrogates
 from tlscap.timefmt import iso_time
 
 SCHEMA = 1
+_UNSAFE_IN_JSON = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
 
 
 def _chain(info: CertificateChainInfo | None) -> dict[str, Any] | None:
@@ -92,8 +101,26 @@ def summary_dict(report: Report) -> dict[str, Any]:
     }
 
 
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """json.dumps without ASCII escaping, made safe to encode and to split into lines: a lone surrogate
+    (it can only stand inside a string) becomes the JSON text of its visible escape (`\\\\xe9` for the
+    string `\\xe9`), and the characters that `str.splitlines` and old JavaScript take for line breaks
+    (U+0085, U+2028, U+2029) are written as JSON escapes, so a JSON Lines line stays one line."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    if text.isascii() or _UNSAFE_IN_JSON.search(text) is None:
+        return text
+    return _UNSAFE_IN_JSON.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if "\ud800" <= char <= "\udfff":
+        return without_surrogates(char).replace("\\", "\\\\")
+    return f"\\u{ord(char):04x}"
+
+
 def _dumps(value: Any, indent: int) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False)
+    text = dumps(value, indent=2)
     return text.replace("\n", "\n" + " " * indent)
 
 
@@ -114,13 +141,13 @@ class JsonWriter:
 
     def begin_capture(self, path: str) -> None:
         lead = "\n" if self._first_capture else ",\n"
-        self.out.write(f'{lead}    {{\n      "path": {json.dumps(path, ensure_ascii=False)},\n      "connections": [')
+        self.out.write(f'{lead}    {{\n      "path": {dumps(path)},\n      "connections": [')
         self._first_capture = False
         self._first_connection = True
 
     def connection(self, conn: Connection) -> None:
         # One line per connection: the C encoder (no indent) is several times faster on big captures.
-        line = json.dumps(connection_dict(conn), ensure_ascii=False)
+        line = dumps(connection_dict(conn))
         self.out.write(("\n" if self._first_connection else ",\n") + "        " + line)
         self._first_connection = False
 
@@ -146,7 +173,7 @@ class JsonlWriter:
         self._path = path
 
     def connection(self, conn: Connection) -> None:
-        self.out.write(json.dumps({"capture": self._path} | connection_dict(conn), ensure_ascii=False) + "\n")
+        self.out.write(dumps({"capture": self._path} | connection_dict(conn)) + "\n")
         self.out.flush()
 
     def end_capture(self, cap: CaptureReport) -> None:

@@ -2,16 +2,21 @@
 
 A message may span several records and a record may hold several messages. A message is credited
 to the frame that completed it (Wireshark's rule) and lists every frame that carried part of it.
+
+A message declaring more than `limits.MAX_HANDSHAKE_MESSAGE` bytes is not buffered: it is reported at
+once as damaged (its `damaged` says why), and its bytes are passed over as they arrive, so the
+messages after it are still read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tlscap import limits
 from tlscap.tls.records import Record
 
 HANDSHAKE_HEADER_LENGTH = 4
-MAX_HANDSHAKE_MESSAGE = 1 << 24
+MAX_HANDSHAKE_MESSAGE = limits.MAX_HANDSHAKE_MESSAGE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,21 +40,31 @@ class HandshakeMessage:
 class HandshakeReader:
     """Frames the handshake messages of one direction's plaintext handshake records."""
 
-    __slots__ = ("_buf", "_frames", "_version", "max_message")
+    __slots__ = ("_buf", "_frames", "_version", "_skip", "max_message")
 
-    def __init__(self, *, max_message: int = MAX_HANDSHAKE_MESSAGE) -> None:
+    def __init__(self, *, max_message: int | None = None) -> None:
         self._buf = bytearray()
         self._frames: list[int] = []
         self._version = 0
-        self.max_message = max_message
+        self._skip = 0  # bytes still to pass over of a message longer than the limit
+        self.max_message = limits.MAX_HANDSHAKE_MESSAGE if max_message is None else max_message
 
     @property
     def pending(self) -> bool:
-        return bool(self._buf)
+        return bool(self._buf) or self._skip > 0
 
     def feed(self, record: Record) -> list[HandshakeMessage]:
         out: list[HandshakeMessage] = []
         fragment = record.fragment or b""
+        if self._skip:
+            if record.damaged is not None:
+                self._skip = 0  # the over-long message was reported already; sync is lost anyway
+                return out
+            passed = min(self._skip, len(fragment))
+            self._skip -= passed
+            fragment = fragment[passed:]
+            if not fragment:
+                return out
         if record.damaged is not None:
             out.extend(self._damaged(record, fragment))
             return out
@@ -64,7 +79,13 @@ class HandshakeReader:
             length = int.from_bytes(self._buf[1:4], "big")
             total = HANDSHAKE_HEADER_LENGTH + length
             if length > self.max_message:
-                out.append(self._message(self._buf[0], b"", length, record, damaged="message too long"))
+                damaged = (f"declares {length} bytes, more than tlscap's limit of {self.max_message} bytes "
+                           "for a handshake message; not read")
+                out.append(self._message(self._buf[0], b"", length, record, damaged=damaged))
+                if len(self._buf) >= total:  # only with a small max_message: go on after it
+                    del self._buf[:total]
+                    continue
+                self._skip = total - len(self._buf)
                 self._buf.clear()
                 break
             if len(self._buf) < total:

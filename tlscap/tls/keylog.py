@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tlscap import limits
 from tlscap.errors import TlscapError
 
 CLIENT_RANDOM = "CLIENT_RANDOM"
@@ -45,9 +46,9 @@ TLS13_LABELS = frozenset({
 })  # fmt: skip
 LABELS = TLS13_LABELS | {CLIENT_RANDOM}
 
-MAX_LINE_LENGTH = 4096
+MAX_LINE_LENGTH = limits.MAX_KEYLOG_LINE
 MAX_BAD_EXAMPLES = 5
-MAX_FILE_BYTES = 512 << 20  # ~600,000 TLS 1.3 connections (5 lines of ~170 bytes each)
+MAX_FILE_BYTES = limits.MAX_KEYLOG_FILE  # ~600,000 TLS 1.3 connections (5 lines of ~170 bytes each)
 _BINARY_PROBE = 65536
 _TLS13_SECRET_LENGTHS = (32, 48)  # SHA-256 and SHA-384 suites
 _HEX = re.compile(r"[0-9A-Fa-f]*")

@@ -11,6 +11,10 @@ malformed extension leaves that view empty instead of failing the whole message:
 extension is still in `extensions`, and a server that rejects it will say so with an alert.
 Where the extensions *are* the message's content (TLS 1.3 CertificateRequest), they are strict.
 
+Lists a peer controls are capped (`limits.MAX_CHAIN_CERTIFICATES`, `limits.MAX_CA_NAMES`): the first
+ones are kept in the order sent, the rest are still checked for well-formed lengths and only counted
+(`CertificateMessage.omitted`, `CertificateRequest.ca_names_omitted`).
+
 Layouts: RFC 5246 (TLS 1.2), RFC 8446 (TLS 1.3), RFC 6347/9147 (DTLS), RFC 5246 appendix E.2
 (SSL 2.0 compatible ClientHello), and the TLS 1.3 drafts seen in real captures.
 """
@@ -22,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
+from tlscap import limits
 from tlscap.errors import TlscapError
 from tlscap.tls.constants import (
     ExtensionType,
@@ -225,16 +230,21 @@ def _alpn(data: bytes) -> list[str]:
     return result
 
 
-def _distinguished_names(data: bytes, what: str) -> list[bytes]:
-    """The body of a DistinguishedName authorities<..2^16-1> vector: each DER Name, in order."""
+def _distinguished_names(data: bytes, what: str) -> tuple[list[bytes], int]:
+    """The body of a DistinguishedName authorities<..2^16-1> vector: each DER Name, in order, up to
+    `limits.MAX_CA_NAMES`; and how many more were sent."""
     reader = _Reader(data, what)
     names: list[bytes] = []
+    cap = limits.MAX_CA_NAMES
+    count = 0
     while reader.remaining:
-        name = reader.vector(2, f"distinguished name #{len(names) + 1}")
+        count += 1
+        name = reader.vector(2, f"distinguished name #{count}")
         if not name:
-            raise reader.fail(f"distinguished name #{len(names) + 1} is empty")
-        names.append(name)
-    return names
+            raise reader.fail(f"distinguished name #{count} is empty")
+        if count <= cap:
+            names.append(name)
+    return names, count - len(names)
 
 
 # --------------------------------------------------------------------------------------------
@@ -559,12 +569,14 @@ class CertificateMessage:
 
     `certificates` holds each certificate's DER in the order sent (leaf first); it is empty when
     the peer sent no certificate. `request_context` and `entry_extensions` (one list per
-    certificate, in the same order) exist in TLS 1.3 only and are empty before it.
+    certificate, in the same order) exist in TLS 1.3 only and are empty before it. Only the first
+    `limits.MAX_CHAIN_CERTIFICATES` certificates are kept; `omitted` counts the ones after them.
     """
 
     certificates: list[bytes]
     request_context: bytes = b""
     entry_extensions: list[list[Extension]] = field(default_factory=list)
+    omitted: int = 0
 
     @property
     def empty(self) -> bool:
@@ -579,18 +591,24 @@ def parse_certificate(body: bytes, *, tls13: bool) -> CertificateMessage:
     reader.end()
     certificates: list[bytes] = []
     entry_extensions: list[list[Extension]] = []
+    cap = limits.MAX_CHAIN_CERTIFICATES
+    number = 0
     while entries.remaining:
-        number = len(certificates) + 1
+        number += 1
         cert = entries.vector(3, f"certificate #{number}")
         if not cert:
             raise entries.fail(f"certificate #{number} is empty")
+        extensions = entries.vector(2, f"certificate #{number} extensions") if tls13 else b""
+        if number > cap:
+            continue  # counted, not kept: its lengths were checked above
         certificates.append(cert)
         if tls13:
-            entry_extensions.append(
-                _extensions(entries.vector(2, f"certificate #{number} extensions"), "Certificate")
-            )
+            entry_extensions.append(_extensions(extensions, "Certificate"))
     return CertificateMessage(
-        certificates=certificates, request_context=context, entry_extensions=entry_extensions
+        certificates=certificates,
+        request_context=context,
+        entry_extensions=entry_extensions,
+        omitted=number - len(certificates),
     )
 
 
@@ -607,6 +625,7 @@ class CertificateRequest:
     TLS 1.3. `signature_algorithms` is empty before TLS 1.2; in TLS 1.3 it is the
     signature_algorithms extension (13), `signature_algorithms_cert` the extension 50.
     `certificate_types` exists before TLS 1.3 only; `request_context` and `extensions` in TLS 1.3.
+    Only the first `limits.MAX_CA_NAMES` names are kept; `ca_names_omitted` counts the rest.
     """
 
     tls13: bool
@@ -616,6 +635,7 @@ class CertificateRequest:
     ca_names: list[bytes] = field(default_factory=list)
     request_context: bytes = b""
     extensions: list[Extension] = field(default_factory=list)
+    ca_names_omitted: int = 0
 
 
 def parse_certificate_request(
@@ -645,11 +665,13 @@ def _parse_certificate_request_tls12(body: bytes, with_signature_algorithms: boo
         signature_algorithms = _u16_list(raw, "supported_signature_algorithms", "CertificateRequest")
     authorities = reader.vector(2, "certificate_authorities")
     reader.end()
+    ca_names, omitted = _distinguished_names(authorities, "CertificateRequest")
     return CertificateRequest(
         tls13=False,
         certificate_types=certificate_types,
         signature_algorithms=signature_algorithms,
-        ca_names=_distinguished_names(authorities, "CertificateRequest"),
+        ca_names=ca_names,
+        ca_names_omitted=omitted,
     )
 
 
@@ -661,6 +683,7 @@ def _parse_certificate_request_tls13(body: bytes) -> CertificateRequest:
     signature_algorithms: list[int] = []
     signature_algorithms_cert: list[int] = []
     ca_names: list[bytes] = []
+    omitted = 0
     data = _find(extensions, ExtensionType.SIGNATURE_ALGORITHMS)
     if data is not None:
         signature_algorithms = _strict_u16_vector(data, 2, "signature_algorithms", what)
@@ -670,7 +693,7 @@ def _parse_certificate_request_tls13(body: bytes) -> CertificateRequest:
     data = _find(extensions, ExtensionType.CERTIFICATE_AUTHORITIES)
     if data is not None:
         ext_reader = _Reader(data, what)
-        ca_names = _distinguished_names(ext_reader.vector(2, "certificate_authorities"), what)
+        ca_names, omitted = _distinguished_names(ext_reader.vector(2, "certificate_authorities"), what)
         ext_reader.end()
     return CertificateRequest(
         tls13=True,
@@ -679,6 +702,7 @@ def _parse_certificate_request_tls13(body: bytes) -> CertificateRequest:
         ca_names=ca_names,
         request_context=context,
         extensions=extensions,
+        ca_names_omitted=omitted,
     )
 
 
@@ -692,11 +716,13 @@ def _parse_certificate_request_draft18(body: bytes) -> CertificateRequest:
     authorities = reader.vector(2, "certificate_authorities")
     reader.vector(2, "certificate_extensions")
     reader.end()
+    ca_names, omitted = _distinguished_names(authorities, what)
     return CertificateRequest(
         tls13=True,
         signature_algorithms=_u16_list(raw, "supported_signature_algorithms", what),
-        ca_names=_distinguished_names(authorities, what),
+        ca_names=ca_names,
         request_context=context,
+        ca_names_omitted=omitted,
     )
 
 
