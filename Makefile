@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := tshark tcpdump openssl curl nginx default-jre-headless chromium
 SAMPLE ?= samples/tls12-expired-client-cert.pcap
 
-.PHONY: demo test lint bench golden samples system-deps venv clean
+.PHONY: demo test lint bench golden samples system-deps venv clean fuzz
 
 demo: $(STAMP)
 	$(PY) -m tlscap analyze $(SAMPLE) --format text --all --fail-on never
@@ -22,6 +22,12 @@ lint: $(STAMP)
 # then times tlscap against tshark on them. Needs root (network namespace for the seed capture).
 bench: system-deps $(STAMP)
 	bash benchmarks/run.sh
+
+# Long mutation-fuzzing run over the corpus and the samples (tests/fuzz_mutate.py); new failures are
+# minimized into tests/fuzz/. FUZZ_ARGS adds options, e.g. FUZZ_ARGS="--seed 7 --jobs 8".
+FUZZ_CASES ?= 100000
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_mutate.py --cases $(FUZZ_CASES) $(FUZZ_ARGS)
 
 golden: $(STAMP)
 	$(PY) tests/regen_golden.py

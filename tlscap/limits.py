@@ -8,6 +8,7 @@ is still analyzed.
 
 Code reads these as `limits.NAME` at call time (not `from tlscap.limits import NAME`) where a test
 lowers one to hit it cheaply. Each entry: name = value (file that enforces it): what happens when hit.
+tests/test_limits.py hits every one of them.
 
 TLS
 - `MAX_RECORD_LENGTH` = 2^14 + 2048 = 18,432 bytes (tls/records.py): a record header claiming more is
@@ -62,13 +63,10 @@ TCP and analysis (the hot path)
   (tls/session.py): later events are counted, not kept.
 - `MAX_TCP_ENDS_PER_CONNECTION` = 16 FIN/RST entries per connection (analysis/tracker.py): later ones
   are not listed.
-
-Proposed, not enforced yet (tests/test_limits.py holds a strict xfail test for it):
-- `MAX_BUFFERED_BYTES` = 256 MiB held for all open connections together (out-of-order segments, partial
-  records and handshake messages; analysis/engine.py with tcp/reassembly.py): past it, the holes of the
-  connection holding the most are declared lost (a `capture-gap` finding there); capture error
-  `too-much-buffered`, once. Each connection alone is bounded (about 2 × (1 MiB + 1 MiB + 18 KiB)), but
-  not 65,536 of them at once.
+- `MAX_BUFFERED_BYTES` = 256 MiB of out-of-order payload held by all open connections together
+  (tcp/reassembly.py `BufferBudget`, shared by the engine's reassemblers): past it, the reassembler
+  that receives more gives up its hole (a `capture-gap` finding if it is in a handshake). Each
+  connection alone is bounded (about 2 × (1 MiB + 1 MiB + 18 KiB)), but not 65,536 of them at once.
 """
 
 from __future__ import annotations
@@ -108,7 +106,7 @@ MAX_CAPTURE_CERTIFICATES = 10_000
 MAX_TRACKED_CONNECTIONS = 65_536
 MAX_EVENTS_PER_CONNECTION = 10_000
 MAX_TCP_ENDS_PER_CONNECTION = 16
-MAX_BUFFERED_BYTES = 256 * MIB  # proposed: not enforced yet (see the module docstring)
+MAX_BUFFERED_BYTES = 256 * MIB
 
 # --- scan ------------------------------------------------------------------------------------------
 SCAN_FILE_TIMEOUT: float | None = None  # seconds; `tlscap scan --file-timeout` sets it per run
