@@ -26,6 +26,7 @@ from tlscap.cli_options import (
 )
 from tlscap.engines.compare import compare_engines
 from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark, find_tshark
+from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
 
@@ -67,7 +68,7 @@ def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWr
             writer.begin_capture(path)
         cap = analyze(path, options, on_connection=writer.connection if writer is not None else None)
         for err in cap.errors:
-            print(f"tlscap: {path}: {err.message}", file=sys.stderr)
+            print(f"tlscap: {safe(path)}: {safe(err.message)}", file=sys.stderr)
         if writer is not None:
             writer.end_capture(cap)
         report.captures.append(cap)
@@ -135,7 +136,7 @@ def cmd_certs(args: argparse.Namespace) -> int:
     for path in args.captures:
         cap = analyze_capture(path, AnalysisOptions(), on_connection=write_certificates)
         for err in cap.errors:
-            print(f"tlscap: {path}: {err.message}", file=sys.stderr)
+            print(f"tlscap: {safe(path)}: {safe(err.message)}", file=sys.stderr)
         report.captures.append(cap)
     print(f"{len(written)} certificate{'s' if len(written) != 1 else ''} written to {out}", file=sys.stderr)
     return EXIT_USAGE if report.captures and all(c.unreadable for c in report.captures) else EXIT_OK

@@ -18,6 +18,7 @@ from tlscap.report.csv_report import render_csv
 from tlscap.report.html_report import render_html
 from tlscap.report.json_report import JsonlWriter, JsonWriter
 from tlscap.report.markdown_report import render_markdown
+from tlscap.report.safe_text import safe
 from tlscap.report.text_report import TextWriter
 from tlscap.report.writer import ReportWriter
 from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
@@ -96,7 +97,7 @@ def load_keylogs(paths: Sequence[str]) -> KeyLog | None:
             raise UsageError(str(exc)) from exc
         if keylog.bad_lines:
             first = keylog.bad_examples[0] if keylog.bad_examples else "?"
-            print(f"tlscap: {path}: {keylog.bad_lines} malformed line(s) ignored (first: {first})",
+            print(f"tlscap: {safe(path)}: {keylog.bad_lines} malformed line(s) ignored (first: {safe(str(first))})",
                   file=sys.stderr)
         merged.merge(keylog)
     return merged

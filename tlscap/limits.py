@@ -57,7 +57,7 @@ TCP and analysis (the hot path)
   capture: later ones are not searched for missing intermediates.
 - IP fragments: 1,024 datagrams, 256 fragments each, 32 MiB held (decode/ip.py): the oldest incomplete
   datagram is dropped. `MAX_TUNNEL_DEPTH` = 8 (decode/decoder.py): deeper frames are dropped.
-- `MAX_TRACKED_CONNECTIONS` = 65,536 open TCP conversations (analysis/engine.py): the least recently
+- `MAX_TRACKED_CONNECTIONS` = 16,384 open TCP conversations (analysis/engine.py): the least recently
   active one is finished early, judged as it stands; capture error `too-many-connections`, once.
 - `MAX_EVENTS_PER_CONNECTION` = 10,000 TLS events (records, messages, alerts) per connection
   (tls/session.py): later events are counted, not kept.
@@ -103,7 +103,7 @@ MAX_PENDING_BYTES = 1 * MIB
 MAX_PLAINTEXT_BEFORE_TLS = 256 * KIB
 MAX_WAITING = 512
 MAX_CAPTURE_CERTIFICATES = 10_000
-MAX_TRACKED_CONNECTIONS = 65_536
+MAX_TRACKED_CONNECTIONS = 16_384  # ~10 KB each while open: about 160 MB at the cap
 MAX_EVENTS_PER_CONNECTION = 10_000
 MAX_TCP_ENDS_PER_CONNECTION = 16
 MAX_BUFFERED_BYTES = 256 * MIB

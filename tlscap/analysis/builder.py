@@ -64,6 +64,9 @@ def build_connection(tracker: ConnectionTracker) -> Connection:
         return "client" if side == client_side else "server"
 
     conn.decrypted = session.decrypted
+    if session.events_dropped:
+        conn.limited.append((tracker.last_frame, f"the connection carried more than {len(session.events)} TLS "
+                                                 f"events; {session.events_dropped} later ones were counted, not kept"))
     for ev in session.events:
         _add_event(conn, ev, who(ev.side))
     for end in tracker.ends:

@@ -121,7 +121,9 @@ def rule_issuer_not_requested(conn: Connection, ctx: RuleContext) -> list[Findin
         closest = f"; closest listed name: '{candidates[index].rfc4514_string()}' ({how})"
     top = cc.chain[-1]
     incomplete = ""
-    if not top.self_issued:
+    if any(frame == cc.frame for frame, _ in conn.limited):
+        incomplete = " The chain was cut at tlscap's limit: a listed CA may be among the certificates not read."
+    if not incomplete and not top.self_issued:
         incomplete = (f" The chain ends with {short_name(top)}, which is not self-signed: if its issuer "
                       f"{top.issuer} is an intermediate CA under a listed CA, the client sent an incomplete "
                       "chain and must send that intermediate too.")

@@ -36,6 +36,7 @@ from tlscap.cli_options import (
 )
 from tlscap.report.grouping import render_groups_text
 from tlscap.report.json_report import connection_dict, render_json, render_jsonl
+from tlscap.report.safe_text import safe
 from tlscap.report.text_report import render_text
 from tlscap.scan.discovery import Candidate, Discovery, Problem, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
@@ -197,7 +198,7 @@ class _Scan:
         for i, entry in enumerate(found.entries):
             if isinstance(entry, Problem):
                 self.slots[i] = failed_capture(entry.path, entry.code, entry.message)
-                self.progress.message(f"tlscap: {entry.path}: {entry.message}")
+                self.progress.message(f"tlscap: {safe(entry.path)}: {safe(entry.message)}")
 
     def run(self, runner: LocalRunner | DaskRunner, options: AnalysisOptions, out: TextIO) -> None:
         """Analyze every candidate; JSON Lines are written as each file ends. Ctrl-C propagates."""
@@ -210,7 +211,7 @@ class _Scan:
 
     def _done(self, index: int, cap: CaptureReport, out: TextIO) -> None:
         for err in cap.errors:
-            self.progress.message(f"tlscap: {cap.path}: {err.message}")
+            self.progress.message(f"tlscap: {safe(cap.path)}: {safe(err.message)}")
         self.tally.add(cap)
         self.progress.done(cap, self.candidates[index].size)
         if self.fmt == "jsonl":
