@@ -14,7 +14,7 @@ from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
 from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.capture.linktypes import link_type_title
-from tlscap.capture.reader import open_capture
+from tlscap.capture.reader import CaptureInfo, open_capture
 from tlscap.decode.decoder import Decoder
 from tlscap.decode.segment import Segment
 from tlscap.errors import CaptureIssue, CaptureOpenError
@@ -77,6 +77,14 @@ def analyze_capture(
                         f"{exc}); the frames before it are analyzed. Please report this capture.",
             ))
         info = reader.info
+    record_capture_info(report, info)
+    run.finish()
+    report.errors.extend(run.issues)
+    return report
+
+
+def record_capture_info(report: CaptureReport, info: CaptureInfo) -> None:
+    """The capture's own facts (format, link types, frames, time span, damage) into its report."""
     report.format = info.format
     report.link_types = list(info.link_types)
     report.link_titles = [link_type_title(n) for n in info.link_type_numbers]
@@ -84,9 +92,6 @@ def analyze_capture(
     report.first_time_ns = info.first_time_ns
     report.last_time_ns = info.last_time_ns
     report.errors.extend(info.issues)
-    run.finish()
-    report.errors.extend(run.issues)
-    return report
 
 
 def _count_and_pass(report: CaptureReport, conn: Connection, sink: ConnectionSink) -> None:

@@ -53,10 +53,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
-from tlscap.analysis.engine import KEYLOG_MARKERS, AnalysisOptions
+from tlscap.analysis.engine import KEYLOG_MARKERS, AnalysisOptions, record_capture_info
 from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.tracker import MAX_CARRIER_TIMES, MAX_PLAINTEXT_BEFORE_TLS, ConnectionTracker, TcpEnd
-from tlscap.capture.linktypes import link_type_title
 from tlscap.capture.reader import CaptureInfo, open_capture
 from tlscap.errors import CaptureIssue, CaptureOpenError, TlscapError
 from tlscap.tls.keylog import KeyLog, load_keylog_file, parse_keylog
@@ -174,13 +173,7 @@ def analyze_capture_tshark(
     outcome = _run_tshark(tshark, str(path), run, full=len(keylog) > 0, reorder=not truncated)
     run.finish()
     if info is not None:
-        report.format = info.format
-        report.link_types = list(info.link_types)
-        report.link_titles = [link_type_title(n) for n in info.link_type_numbers]
-        report.frames = info.frames
-        report.first_time_ns = info.first_time_ns
-        report.last_time_ns = info.last_time_ns
-        report.errors.extend(info.issues)
+        record_capture_info(report, info)
         if outcome.error and not info.issues:
             report.errors.append(CaptureIssue(code="tshark-error", message=outcome.error))
     elif outcome.frames:  # a format tlscap's reader does not know, read by tshark
