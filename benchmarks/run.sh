@@ -28,3 +28,4 @@ done
 "$PY" "$HERE/measure.py" --report $(for s in $SIZES; do printf -- '--size %s ' "$s"; done)
 # Parallel scan (issue 6): 8 copies of the 100 MB capture, --jobs 1 against one job per core.
 case " $SIZES " in *" 100M "*) bash "$HERE/scan_parallel.sh" ;; esac
+bash "$HERE/adversarial.sh"
