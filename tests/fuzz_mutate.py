@@ -112,9 +112,9 @@ def load_seeds(max_size: int = DEFAULT_MAX_SIZE) -> list[Seed]:
     """Every capture of the corpus and the samples up to `max_size` bytes, in a stable order."""
     keylogs = _corpus_keylogs()
     seeds: list[Seed] = []
-    base = ROOT.parent.resolve()
-    for folder in (CORPUS / "files", SAMPLES):
-        for path in sorted(folder.resolve().rglob("*")):
+    for label, folder in (("shared/corpus/files", CORPUS / "files"), ("samples", SAMPLES)):
+        top = folder.resolve()  # ../shared may be a link (a CI layout): name seeds from their folder
+        for path in sorted(top.rglob("*")):
             if not path.is_file() or path.stat().st_size > max_size:
                 continue
             data = path.read_bytes()
@@ -126,7 +126,7 @@ def load_seeds(max_size: int = DEFAULT_MAX_SIZE) -> list[Seed]:
                 keylog = str(beside) if beside.exists() else None
             else:
                 keylog = keylogs.get(str(path.relative_to(CORPUS.resolve())))
-            seeds.append(Seed(name=str(path.relative_to(base)), data=data, keylog=keylog))
+            seeds.append(Seed(name=f"{label}/{path.relative_to(top)}", data=data, keylog=keylog))
     return seeds
 
 
