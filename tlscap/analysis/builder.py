@@ -137,8 +137,6 @@ def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
                                            f"{len(chain)}, {parsed.omitted} were not read"))
         if sender == "client":
             conn.client_certificates.append(info)
-            if conn.client_certificate_time_ns is None:
-                conn.client_certificate_time_ns = conn.frame_times_ns.get(ev.frame)
         else:
             conn.server_certificates.append(info)
     elif isinstance(parsed, M.CertificateRequest):
@@ -157,5 +155,3 @@ def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
             certificate_type_codes=tuple(parsed.certificate_types),
             tls13=conn.tls13,
         ))
-    elif isinstance(parsed, M.ClientHello) and conn.handshake_time_ns is None:
-        conn.handshake_time_ns = conn.frame_times_ns.get(ev.frame)

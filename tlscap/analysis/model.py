@@ -134,8 +134,6 @@ class Connection:
     server_finished: bool = False
     client_app_data_frames: list[int] = field(default_factory=list)
     server_app_data_frames: list[int] = field(default_factory=list)
-    handshake_time_ns: int | None = None
-    client_certificate_time_ns: int | None = None
     # Messages that could not be parsed, and limits that cut what was kept: (frame, what was seen).
     malformed: list[tuple[int, str]] = field(default_factory=list)
     limited: list[tuple[int, str]] = field(default_factory=list)

@@ -68,6 +68,3 @@ class StreamTable(Generic[T]):
         if key not in self._by_key:
             self._by_key[key] = Conversation(stream=self.count)
             self.count += 1
-
-    def forget(self, seg_key: ConversationKey) -> None:
-        self._by_key.pop(seg_key, None)

@@ -126,10 +126,6 @@ class RecordReader:
         self.plaintext_bytes_skipped = 0
         self._presync: list[tuple[bytes, int]] = []
 
-    @property
-    def in_record(self) -> bool:
-        return self._need > 0 or bool(self._header)
-
     def feed(self, data: bytes, carrier: int, now: int, *, chunk_start: bool = True) -> list[RecordEvent]:
         """Take the next in-order bytes, carried by frame `carrier`, delivered while reading `now`."""
         if not self.synced:
