@@ -294,53 +294,35 @@ sserver_scenarios() { # TLS
     capture_sserver "$SAMPLES/$v-alert-missing-intermediate" "$tls" "$PKI/trust-root-only.pem" alice-leaf
 }
 
-# ---------------------------------------------------------------- renegotiation
-# TLS 1.2: the first handshake asks for no certificate; then the server renegotiates and asks for one
-# (openssl s_server's interactive "R", as Apache does for a protected directory). The client's
-# certificate travels inside the encrypted second handshake: only the key log shows it.
-run_renegotiating_client() {
-    local keylog="$1"
+# ---------------------------------------------------------------- certificate asked after the handshake
+# The first handshake asks for no certificate; later the server asks for one through openssl s_server's
+# interactive commands, and client-markw (expired) + intermediate answers inside the encrypted channel:
+# only the key log shows it.
+#   TLS 1.2 renegotiation: "R" renegotiates and requests a certificate (as Apache does for a directory).
+#   TLS 1.3 post-handshake authentication: "c" sends a CertificateRequest; the client needs -enable_pha.
+
+# run_late_auth_client KEYLOG [s_client options...]
+run_late_auth_client() {
+    local keylog="$1"; shift
     (printf 'hello\n'; sleep 4; printf 'bye\n'; sleep 1) |
-        timeout 12 openssl s_client -no_ticket -connect "127.0.0.1:$PORT_SSERVER" -tls1_2 \
+        timeout 12 openssl s_client "$@" -connect "127.0.0.1:$PORT_SSERVER" \
             -cert "$PKI/client-markw.pem" -key "$PKI/client-markw.key" -cert_chain "$PKI/client-ca.pem" \
             -CAfile "$PKI/root-ca.pem" -keylogfile "$keylog" >"$WORK/s_client.out" 2>&1 || true
 }
 
-renegotiation() {
-    local base="$SAMPLES/tls12-renegotiation-client-cert"
-    log "capture $(basename "$base").pcap (server-initiated renegotiation asking for a certificate)"
+# capture_late_auth NAME SERVER_COMMAND "SERVER_OPTIONS" "CLIENT_OPTIONS"
+capture_late_auth() {
+    local base="$SAMPLES/$1" command="$2" server_opts="$3" client_opts="$4"
+    log "capture $(basename "$base").pcap (certificate asked after the handshake: s_server \"$command\")"
     wait_free "$PORT_SSERVER"
-    # s_server reads commands on stdin: "R" renegotiates and requests a client certificate.
-    ( (sleep 2.5; printf 'R\n'; sleep 8) | openssl s_server -naccept 1 -no_cache -no_ticket -tls1_2 \
+    # shellcheck disable=SC2086  # the option strings are meant to be split
+    ( (sleep 2.5; printf '%s\n' "$command"; sleep 8) | openssl s_server -naccept 1 $server_opts \
         -accept "127.0.0.1:$PORT_SSERVER" -cert "$PKI/server.pem" -key "$PKI/server.key" \
         -CAfile "$PKI/root-ca.pem" >"$WORK/s_server.out" 2>&1 ) &
     SSERVER_PID=$!
     wait_listening "$PORT_SSERVER" "$SSERVER_PID"
-    with_capture "$base.pcap" "$PORT_SSERVER" "-i lo -s 0" run_renegotiating_client "$base.keylog"
-    stop_pid "$SSERVER_PID"
-    SSERVER_PID=""
-}
-
-# TLS 1.3 post-handshake authentication: no certificate asked in the handshake; later the server sends a
-# CertificateRequest (s_server's interactive "c") and the client (-enable_pha) answers it.
-run_pha_client() {
-    local keylog="$1"
-    (printf 'hello\n'; sleep 4; printf 'bye\n'; sleep 1) |
-        timeout 12 openssl s_client -enable_pha -connect "127.0.0.1:$PORT_SSERVER" -tls1_3 \
-            -cert "$PKI/client-markw.pem" -key "$PKI/client-markw.key" -cert_chain "$PKI/client-ca.pem" \
-            -CAfile "$PKI/root-ca.pem" -keylogfile "$keylog" >"$WORK/s_client.out" 2>&1 || true
-}
-
-post_handshake_auth() {
-    local base="$SAMPLES/tls13-post-handshake-auth"
-    log "capture $(basename "$base").pcap (TLS 1.3 post-handshake authentication)"
-    wait_free "$PORT_SSERVER"
-    ( (sleep 2.5; printf 'c\n'; sleep 8) | openssl s_server -naccept 1 -tls1_3 \
-        -accept "127.0.0.1:$PORT_SSERVER" -cert "$PKI/server.pem" -key "$PKI/server.key" \
-        -CAfile "$PKI/root-ca.pem" >"$WORK/s_server.out" 2>&1 ) &
-    SSERVER_PID=$!
-    wait_listening "$PORT_SSERVER" "$SSERVER_PID"
-    with_capture "$base.pcap" "$PORT_SSERVER" "-i lo -s 0" run_pha_client "$base.keylog"
+    # shellcheck disable=SC2086
+    with_capture "$base.pcap" "$PORT_SSERVER" "-i lo -s 0" run_late_auth_client "$base.keylog" $client_opts
     stop_pid "$SSERVER_PID"
     SSERVER_PID=""
 }
@@ -393,8 +375,8 @@ main() {
     nginx_scenarios 1.3
     sserver_scenarios 1.2
     sserver_scenarios 1.3
-    renegotiation
-    post_handshake_auth
+    capture_late_auth tls12-renegotiation-client-cert R "-no_cache -no_ticket -tls1_2" "-no_ticket -tls1_2"
+    capture_late_auth tls13-post-handshake-auth c "-tls1_3" "-enable_pha -tls1_3"
     stale_truststore
 
     log "embedding a key log as a pcapng Decryption Secrets Block (editcap --inject-secrets)"
