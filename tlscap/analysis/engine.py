@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from tlscap import limits
 from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
@@ -60,17 +61,19 @@ def analyze_capture(
         return report
     sink = on_connection or report.connections.append
     run = _Run(options, lambda conn: _count_and_pass(report, conn, sink))
-    frame_number = 0
     with reader:
+        info = reader.info
+        secrets, comments = info.secrets, info.comments  # grow as a pcapng is read
+        decode, on_segment = run.decoder.decode, run.on_segment
         try:
             for frame in reader:
-                frame_number = frame.number
-                if len(reader.info.secrets) + len(reader.info.comments) != run.embedded_seen:
-                    run.take_embedded_secrets(reader.info.secrets, reader.info.comments)
-                seg = run.decoder.decode(frame)
+                if len(secrets) + len(comments) != run.embedded_seen:
+                    run.take_embedded_secrets(secrets, comments)
+                seg = decode(frame)
                 if seg is not None:
-                    run.on_segment(seg)
+                    on_segment(seg)
         except Exception as exc:  # a bug must not cost the user what was read before it
+            frame_number = info.frames
             report.errors.append(CaptureIssue(
                 code="internal-error", frame=frame_number,
                 message=f"tlscap stopped at frame {frame_number} on an internal error ({type(exc).__name__}: "
@@ -99,8 +102,13 @@ def _count_and_pass(report: CaptureReport, conn: Connection, sink: ConnectionSin
     sink(conn)
 
 
-# The state of a conversation whose TLS connection was finalized (late segments go to the collector).
-_CLOSED = object()
+class _Closed(Enum):
+    """The state of a conversation whose TLS connection was finalized (late segments go to the collector)."""
+
+    CLOSED = "closed"
+
+
+_CLOSED = _Closed.CLOSED
 
 
 class _Run:
@@ -109,8 +117,9 @@ class _Run:
     def __init__(self, options: AnalysisOptions, emit: ConnectionSink) -> None:
         self.options = options
         self.decoder = Decoder()
-        self.table: StreamTable[object] = StreamTable()
-        self.open: OrderedDict[int, tuple[Conversation[object], ConnectionTracker]] = OrderedDict()
+        self.table: StreamTable[ConnectionTracker | _Closed] = StreamTable()
+        self.open: OrderedDict[int, tuple[Conversation[ConnectionTracker | _Closed], ConnectionTracker]] = (
+            OrderedDict())
         self.collector = ConnectionCollector(options, emit)
         self.issues: list[CaptureIssue] = []
         self.evicted = 0
@@ -139,13 +148,12 @@ class _Run:
             self.table.lookup_quoted(seg)
             return
         conv, side, _ = self.table.lookup(seg)
-        state = conv.state
-        if state is _CLOSED:
+        tracker = conv.state
+        if tracker is _CLOSED:
             self.collector.late_segment(conv.stream, frame=seg.frame, time_ns=seg.timestamp_ns,
                                         src=(seg.src_ip, seg.src_port), fin=seg.fin, rst=seg.rst)
             return
-        tracker = state
-        if not isinstance(tracker, ConnectionTracker):
+        if tracker is None:
             tracker = ConnectionTracker(
                 stream=conv.stream,
                 endpoints={side: (seg.src_ip, seg.src_port), not side: (seg.dst_ip, seg.dst_port)},
@@ -186,7 +194,7 @@ class _Run:
             ))
         self.evicted += 1
 
-    def _finalize(self, conv: Conversation[object], tracker: ConnectionTracker) -> None:
+    def _finalize(self, conv: Conversation[ConnectionTracker | _Closed], tracker: ConnectionTracker) -> None:
         del self.open[tracker.stream]
         # A non-TLS conversation leaves nothing: a reused or revived connection starts afresh.
         conv.state = _CLOSED if self.collector.finalize(tracker) else None

@@ -65,8 +65,19 @@ class ConnectionTracker:
                 self._deliver(not side, late, max((d.frame for d in late), default=frame))
             else:
                 peer.note_ack(seg.ack)
-        if not (seg.payload or seg.payload_missing or flags & (SYN | FIN | RST)):
-            return  # a bare acknowledgement: nothing more to do (the common case)
+        payload = seg.payload
+        if not flags & (SYN | FIN | RST) and not seg.payload_missing:
+            if not payload:
+                return  # a bare acknowledgement: nothing more to do (the common case)
+            if self.openvpn is None and self.session.tls_seen:
+                # Bulk data in order, inside an application-data record being skipped (the next
+                # most common case): the same layers' short path, with nothing to deliver.
+                own = self.reassembly[side]
+                if own.is_next(seg.seq) and self.session.skip_application_data(side, len(payload), frame):
+                    own.advance(len(payload))
+                    if len(self.carrier_times_ns) < MAX_CARRIER_TIMES:
+                        self.carrier_times_ns[frame] = seg.timestamp_ns
+                    return
         if flags & SYN and not flags & ACK and self.syn_side is None:
             self.syn_side = side
         if len(self.carrier_times_ns) < MAX_CARRIER_TIMES and (seg.payload or seg.payload_missing):

@@ -24,7 +24,7 @@ def seq_diff(a: int, b: int) -> int:
     return d - SEQ_MOD if d & 0x80000000 else d
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Chunk:
     """In-order bytes of one direction, carried by `frame`."""
 
@@ -32,7 +32,7 @@ class Chunk:
     frame: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Gap:
     """`length` bytes of one direction that the capture does not hold.
 
@@ -117,6 +117,17 @@ class DirectionReassembler:
         self._deliver(payload, missing, offset, frame, out)
         self._drain(frame, out)
         return out
+
+    def is_next(self, seq: int) -> bool:
+        """Whether a segment starting at `seq` would be delivered whole, as it is (nothing waits)."""
+        return seq == self.next_seq and not self.pending
+
+    def advance(self, length: int) -> None:
+        """Account for `length` bytes at `next_seq` that the caller consumed itself (see `is_next`):
+        what `push` does for such a segment, without building its delivery."""
+        assert self.next_seq is not None
+        self.next_seq = (self.next_seq + length) & 0xFFFFFFFF
+        self.bytes_delivered += length
 
     def note_ack(self, ack: int) -> None:
         """Remember the peer's highest acknowledgement (nothing waits, so nothing else to do)."""

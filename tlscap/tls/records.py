@@ -29,12 +29,13 @@ _RECORD_STARTS = frozenset(bytes([b]) for b in (20, 21, 22, 23, *range(0x80, 0x1
 _FIRST_HANDSHAKE_TYPES = frozenset({1, 2, 4, 11, 12, 13, 14, 15, 16, 20, 22})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True)
 class Record:
     """One TLS record. `fragment` is None when the body was skipped (application data).
 
     `frame` is the frame that completed the record; `frames` every frame that carried a byte of it.
     `damaged` says why the body is incomplete (bytes missing from the capture), else None.
+    Treated as immutable; not frozen, so that making one (once per record) stays cheap.
     """
 
     content_type: int
@@ -136,6 +137,18 @@ class RecordReader:
                 return []
             self.synced = True
         return self._feed_synced(data, carrier, now)
+
+    def skip_body(self, length: int, carrier: int) -> bool:
+        """Take `length` in-order bytes that fall inside the body of an application-data record being
+        skipped and do not complete it: what `feed` would do with them, without the general loop (bulk
+        data is most of a capture). Returns False, taking nothing, for any other bytes."""
+        if not self._skipping or self._need <= length:
+            return False
+        self._need -= length
+        frames = self._frames
+        if not frames or frames[-1] != carrier:
+            frames.append(carrier)
+        return True
 
     def _feed_presync(self, data: bytes, carrier: int, now: int) -> list[RecordEvent]:
         """A segment too short to judge (a record split after 1-5 bytes, as one-byte segments or DPI
@@ -255,14 +268,9 @@ class RecordReader:
     def _finish(self, now: int) -> Record:
         frames = tuple(self._frames)
         record = Record(
-            content_type=self._ctype,
-            version=self._version,
-            length=self._length,
-            fragment=None if self._skipping else bytes(self._body),
-            frame=max(now, frames[-1]) if frames else now,  # the frame that completed the record
-            frames=frames,
-            damaged=self._damaged,
-            truncated=self._truncated,
+            self._ctype, self._version, self._length, None if self._skipping else bytes(self._body),
+            max(now, frames[-1]) if frames else now,  # the frame that completed the record
+            frames, self._damaged, self._truncated,
         )
         self._body.clear()
         self._frames.clear()

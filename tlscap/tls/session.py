@@ -114,6 +114,11 @@ class TlsSession:
         for ev in self.directions[side].records.feed(data, carrier, now, chunk_start=chunk_start):
             self._on_record_event(side, ev)
 
+    def skip_application_data(self, side: bool, length: int, carrier: int) -> bool:
+        """`feed` for bytes that only continue a skipped application-data record (no event can come of
+        them); False, taking nothing, when they may do more. See `RecordReader.skip_body`."""
+        return self.directions[side].records.skip_body(length, carrier)
+
     def gap(self, side: bool, length: int, frame: int, *, truncated: bool) -> None:
         for ev in self.directions[side].records.gap(length, frame, truncated=truncated):
             self._on_record_event(side, ev)
