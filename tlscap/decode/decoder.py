@@ -51,6 +51,10 @@ IPPROTO_ICMPV6 = 58
 _ICMP_ERRORS = frozenset({3, 4, 5, 11, 12})
 _ICMPV6_ERRORS = frozenset({1, 2, 3, 4})
 _TCP = struct.Struct(">HHIIBB")
+# IPv4 header without options, then the TCP header's fixed fields up to the flags.
+_IPV4_TCP = struct.Struct(">BBHHHBBH4s4sHHIIBB")
+_IPV4_PLAIN = b"\x08\x00\x45"  # ethertype IPv4, then version 4 with a 20-byte header
+_ETH_IPV4_TCP_LEN = ETHERNET_HEADER_LEN + 20 + TCP_MIN_HEADER_LEN
 
 __all__ = ["MAX_TUNNEL_DEPTH", "Decoder", "conversation_tunnel"]
 
@@ -72,6 +76,28 @@ class Decoder:
     def decode(self, frame: Frame) -> Segment | None:
         """The TCP segment the frame carries, or None (counted in `stats`)."""
         try:
+            data = frame.data
+            if frame.link_type == LINKTYPE_ETHERNET and len(data) >= _ETH_IPV4_TCP_LEN and data[12:15] == _IPV4_PLAIN:
+                # The commonest frame, Ethernet + IPv4 without options + TCP, in one unpack; anything
+                # unusual about it (fragment, cut or malformed header) takes the general path.
+                (_vihl, _tos, total_length, _id, fragment, _ttl, protocol, _sum, src, dst,
+                 src_port, dst_port, seq, ack, data_offset, flags) = _IPV4_TCP.unpack_from(data, 14)
+                header_len = (data_offset >> 4) * 4
+                announced_end = ETHERNET_HEADER_LEN + total_length
+                payload_start = ETHERNET_HEADER_LEN + 20 + header_len
+                size = len(data)
+                if (protocol == IPPROTO_TCP and not fragment & 0x3FFF and header_len >= TCP_MIN_HEADER_LEN
+                        and payload_start <= announced_end
+                        and announced_end <= (size if size >= frame.original_length else frame.original_length)):
+                    captured_end = announced_end if announced_end <= size else size
+                    if payload_start <= captured_end:
+                        payload = data[payload_start:captured_end]
+                        missing = announced_end - captured_end
+                    else:  # the snap length cut the options: no payload captured at all
+                        payload = b""
+                        missing = announced_end - payload_start
+                    return Segment(address_text(src), address_text(dst), src_port, dst_port, seq, ack, flags,
+                                   payload, missing, (), frame.number, frame.timestamp_ns)
             return self._decode(frame)
         except Exception:  # last safety net: the parsers check lengths, so this is a bug
             self.stats["decode-error"] += 1
@@ -213,20 +239,8 @@ class Decoder:
         else:  # the snap length cut the options: no payload captured at all
             payload = b""
             missing = announced_end - payload_start
-        return Segment(
-            src_ip=address_text(src),
-            dst_ip=address_text(dst),
-            src_port=src_port,
-            dst_port=dst_port,
-            seq=seq,
-            ack=ack,
-            flags=flags,
-            payload=payload,
-            payload_missing=missing,
-            tunnel=tunnel,
-            frame=frame.number,
-            timestamp_ns=frame.timestamp_ns,
-        )
+        return Segment(address_text(src), address_text(dst), src_port, dst_port, seq, ack, flags, payload, missing,
+                       tunnel, frame.number, frame.timestamp_ns)
 
 
 # Label fields that differ between the two directions of one connection: GTP-U and PPTP
