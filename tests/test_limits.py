@@ -293,6 +293,124 @@ def test_tracked_connections_limit(tmp_path, monkeypatch):
     assert [e.code for e in report.errors] == ["too-many-connections"]
 
 
+def test_tracked_connections_limit_keeps_the_judged_early_within_max_waiting(tmp_path, monkeypatch):
+    """Connections judged early by the cap go out as they come (they used to wait, unbounded, for a
+    connection to close), and the capture error counts them."""
+    monkeypatch.setattr(limits, "MAX_TRACKED_CONNECTIONS", 50)
+    monkeypatch.setattr("tlscap.analysis.collector.MAX_WAITING", 20)
+    path = tmp_path / "half-open.pcap"
+    A.half_open_connections(path, 400)
+    waiting: list[int] = []
+    seen: list[int] = []
+
+    import tlscap.analysis.collector as collector_module
+
+    original = collector_module.ConnectionCollector.hand_on
+
+    def spy(self, *, everything=False):
+        original(self, everything=everything)
+        waiting.append(len(self.waiting))
+
+    monkeypatch.setattr(collector_module.ConnectionCollector, "hand_on", spy)
+    report = analyze_capture(str(path), on_connection=lambda conn: seen.append(conn.id))
+    assert len(seen) == 400 and max(waiting) == 20
+    (error,) = report.errors
+    assert error.code == "too-many-connections" and "finished early 750 times" in error.message  # 350 + 400 revived
+
+
+def _idle_capture(path, *, outlier: bool = False) -> tuple[int, int]:
+    """Connection A says ClientHello, then B runs 40 frames 700 s later, then A sends one more
+    ClientHello-sized record. Returns (A's last frame before the silence, A's late frame)."""
+    with A.PcapWriter(path) as writer:
+        a = A.Conversation(writer, client=("10.0.0.1", 40001))
+        a.open()
+        (hello,) = a.send(True, A.records(22, A.client_hello()))
+        b = A.Conversation(writer, client=("10.0.0.2", 40002))
+        writer.micros += 700_000_000 if not outlier else 0
+        b.open()
+        if outlier:  # one frame with a wild timestamp: time alone must not finish A
+            writer.micros += 10**15
+            b.send(True, b"x")
+            writer.micros -= 10**15
+        for _ in range(20):
+            b.send(True, b"GET / HTTP/1.1\r\n\r\n")
+            b.send(False, b"HTTP/1.1 200 OK\r\n\r\n")
+        (late,) = a.send(True, A.records(21, b"\x01\x00"))
+    return hello, late
+
+
+def test_idle_connection_is_finished_after_idle_time_and_frames(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "IDLE_CONNECTION_FRAMES", 30)
+    monkeypatch.setattr("tlscap.analysis.engine.SWEEP_INTERVAL", 8)
+    path = tmp_path / "idle.pcap"
+    hello, late = _idle_capture(path)
+    conn = _only(analyze_capture(str(path)))
+    assert conn.last_frame == hello  # finished while idle: the late alert is a late segment, not read
+    assert conn.alerts == []
+
+
+@pytest.mark.parametrize("frames, outlier", [(1000, False), (30, True)])
+def test_connection_is_not_finished_without_both_idle_time_and_frames(tmp_path, monkeypatch, frames, outlier):
+    monkeypatch.setattr(limits, "IDLE_CONNECTION_FRAMES", frames)
+    monkeypatch.setattr("tlscap.analysis.engine.SWEEP_INTERVAL", 8)
+    path = tmp_path / "idle.pcap"
+    _hello, late = _idle_capture(path, outlier=outlier)
+    conn = _only(analyze_capture(str(path)))
+    assert conn.last_frame == late and [a.frame for a in conn.alerts] == [late]
+
+
+def test_quiet_conversations_are_forgotten(tmp_path, monkeypatch):
+    """Finished conversations leave the stream table once quiet long enough: it does not grow with the
+    file (here 2,000 connections, one after another, 1 s apart in capture time)."""
+    from tlscap.analysis.engine import AnalysisOptions, _Run
+    from tlscap.decode.decoder import Decoder
+
+    monkeypatch.setattr(limits, "FORGET_CONVERSATION_FRAMES", 500)
+    monkeypatch.setattr(limits, "FORGET_CONVERSATION_NS", 60 * 10**9)
+    monkeypatch.setattr("tlscap.analysis.engine.SWEEP_INTERVAL", 64)
+    path = tmp_path / "many.pcap"
+    with A.PcapWriter(path) as writer:
+        for index in range(2000):
+            ip, port = A._host(index)
+            conv = A.Conversation(writer, client=(ip, port))
+            writer.micros += 1_000_000
+            conv.open()
+            conv.send(True, A.records(22, A.client_hello()))
+            conv.close()
+    emitted: list[int] = []
+    run = _Run(AnalysisOptions(), lambda conn: emitted.append(conn.id))
+    decoder, sizes = Decoder(), []
+    with open_capture(path) as reader:
+        for frame in reader:
+            seg = decoder.decode(frame)
+            if seg is not None:
+                run.on_segment(seg)
+            sizes.append(len(run.table))
+    # Quiet for 60 s (60 connections) and 500 frames (7 a connection: 72), swept every 64 frames: about 82.
+    run.finish()
+    assert max(sizes) <= 90 and len(emitted) == len(set(emitted)) == 2000
+
+
+def test_a_packet_after_its_conversation_was_forgotten_starts_a_new_stream():
+    from tlscap.decode.segment import ACK, SYN, Segment
+    from tlscap.tcp.streams import StreamTable
+
+    def seg(flags: int, frame: int, ns: int) -> Segment:
+        return Segment("10.0.0.1", "10.0.0.2", 40000, 443, 1000, 0, flags, b"", 0, (), frame, ns)
+
+    table: StreamTable[object] = StreamTable()
+    conv, _, new = table.lookup(seg(SYN, 1, 0))
+    assert new and conv.stream == 0
+    table.retire(conv, 0, 1)
+    assert table.forget_quiet(limits.FORGET_CONVERSATION_NS, limits.FORGET_CONVERSATION_FRAMES) == 0  # not yet
+    table.touch(conv, 10, 2)  # a late packet postpones it
+    assert table.forget_quiet(limits.FORGET_CONVERSATION_NS + 5, limits.FORGET_CONVERSATION_FRAMES + 2) == 0
+    later = limits.FORGET_CONVERSATION_NS * 2
+    assert table.forget_quiet(later, limits.FORGET_CONVERSATION_FRAMES * 2) == 1 and len(table) == 0
+    again, _, new = table.lookup(seg(ACK, 10**6, later))
+    assert new and again.stream == 1
+
+
 def test_events_per_connection_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "MAX_EVENTS_PER_CONNECTION", 1000)
     path = tmp_path / "ccs.pcap"

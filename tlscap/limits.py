@@ -59,6 +59,15 @@ TCP and analysis (the hot path)
   datagram is dropped. `MAX_TUNNEL_DEPTH` = 8 (decode/decoder.py): deeper frames are dropped.
 - `MAX_TRACKED_CONNECTIONS` = 16,384 open TCP conversations (analysis/engine.py): the least recently
   active one is finished early, judged as it stands; capture error `too-many-connections`, once.
+- `IDLE_CONNECTION_NS` = 600 s and `IDLE_CONNECTION_FRAMES` = 100,000 (analysis/engine.py): an open
+  connection that shows no packet for that long in capture time *and* over that many frames is
+  finished and judged as it stands (600 s is Suricata's timeout for an established TCP flow; the frame
+  count keeps one packet with a wild timestamp from finishing everything). A later packet of it is a
+  late segment.
+- `FORGET_CONVERSATION_NS` = 600 s and `FORGET_CONVERSATION_FRAMES` = 100,000 (tcp/streams.py): a
+  finished conversation quiet for that long is forgotten, so the table of conversations does not grow
+  with the file. A later packet with the same endpoints then starts a new tcp.stream, where Wireshark
+  (which forgets nothing) would continue the old one (docs/decisions.md).
 - `MAX_EVENTS_PER_CONNECTION` = 10,000 TLS events (records, messages, alerts) per connection
   (tls/session.py): later events are counted, not kept.
 - `MAX_TCP_ENDS_PER_CONNECTION` = 16 FIN/RST entries per connection (analysis/tracker.py): later ones
@@ -104,6 +113,10 @@ MAX_PLAINTEXT_BEFORE_TLS = 256 * KIB
 MAX_WAITING = 512
 MAX_CAPTURE_CERTIFICATES = 10_000
 MAX_TRACKED_CONNECTIONS = 16_384  # ~10 KB each while open: about 160 MB at the cap
+IDLE_CONNECTION_NS = 600 * 1_000_000_000
+IDLE_CONNECTION_FRAMES = 100_000
+FORGET_CONVERSATION_NS = 600 * 1_000_000_000
+FORGET_CONVERSATION_FRAMES = 100_000
 MAX_EVENTS_PER_CONNECTION = 10_000
 MAX_TCP_ENDS_PER_CONNECTION = 16
 MAX_BUFFERED_BYTES = 256 * MIB

@@ -26,6 +26,8 @@ from tlscap.tls.keylog import KeyLog, parse_keylog
 from tlscap.tls.session import TlsSession
 
 SOCKS_PORT = 1080
+# How often (in frames) idle connections are finished and quiet conversations forgotten.
+SWEEP_INTERVAL = 1024
 # Text that marks a pcapng comment as holding NSS key-log lines.
 KEYLOG_MARKERS = ("CLIENT_RANDOM ", "_TRAFFIC_SECRET")
 
@@ -123,6 +125,7 @@ class _Run:
         self.collector = ConnectionCollector(options, emit)
         self.issues: list[CaptureIssue] = []
         self.evicted = 0
+        self._next_sweep = 0  # the frame number of the next sweep for idle connections
         self.budget = BufferBudget()  # out-of-order bytes held by all connections together
         self.keylog = KeyLog()
         if options.keylog is not None:
@@ -144,12 +147,15 @@ class _Run:
 
     def on_segment(self, seg: Segment) -> None:
         self.collector.now_ns = seg.timestamp_ns
+        if seg.frame >= self._next_sweep:
+            self._sweep(seg.timestamp_ns, seg.frame)
         if seg.quoted:
             self.table.lookup_quoted(seg)
             return
         conv, side, _ = self.table.lookup(seg)
         tracker = conv.state
         if tracker is _CLOSED:
+            self.table.touch(conv, seg.timestamp_ns, seg.frame)
             self.collector.late_segment(conv.stream, frame=seg.frame, time_ns=seg.timestamp_ns,
                                         src=(seg.src_ip, seg.src_port), fin=seg.fin, rst=seg.rst)
             return
@@ -165,10 +171,12 @@ class _Run:
                 reassembly={True: DirectionReassembler(self.budget), False: DirectionReassembler(self.budget)},
             )
             conv.state = tracker
+            conv.quiet_since = None
             self.open[conv.stream] = (conv, tracker)
             self.collector.opened(conv.stream)
             if len(self.open) > limits.MAX_TRACKED_CONNECTIONS:
                 self._evict_least_recent()
+                self.collector.hand_on()  # keeps the judged-early connections within MAX_WAITING
         else:
             self.open.move_to_end(conv.stream)  # most recently active last
         tracker.on_segment(seg, side)
@@ -186,20 +194,36 @@ class _Run:
         stream = next(iter(self.open))
         conv, tracker = self.open[stream]
         self._finalize(conv, tracker)
-        if not self.evicted:
-            self.issues.append(CaptureIssue(
-                code="too-many-connections",
-                message=(f"more than {limits.MAX_TRACKED_CONNECTIONS} TCP connections were open at once; the "
-                         "least recently active ones were judged early, as far as they had come"),
-            ))
         self.evicted += 1
+
+    def _sweep(self, now_ns: int, frame: int) -> None:
+        """Every SWEEP_INTERVAL frames: finish the connections idle for limits.IDLE_CONNECTION_NS of
+        capture time and limits.IDLE_CONNECTION_FRAMES frames, and forget the finished conversations
+        quiet for as long (`StreamTable.forget_quiet`)."""
+        self._next_sweep = frame + SWEEP_INTERVAL
+        idle_ns = now_ns - limits.IDLE_CONNECTION_NS
+        idle_frame = frame - limits.IDLE_CONNECTION_FRAMES
+        while self.open:
+            conv, tracker = next(iter(self.open.values()))  # least recently active first
+            if tracker.last_frame > idle_frame or tracker.last_time_ns > idle_ns:
+                break
+            self._finalize(conv, tracker)
+        self.collector.hand_on()
+        self.table.forget_quiet(now_ns, frame)
 
     def _finalize(self, conv: Conversation[ConnectionTracker | _Closed], tracker: ConnectionTracker) -> None:
         del self.open[tracker.stream]
         # A non-TLS conversation leaves nothing: a reused or revived connection starts afresh.
         conv.state = _CLOSED if self.collector.finalize(tracker) else None
+        self.table.retire(conv, tracker.last_time_ns, tracker.last_frame)
 
     def finish(self) -> None:
         for conv, tracker in list(self.open.values()):
             self._finalize(conv, tracker)
         self.collector.hand_on(everything=True)
+        if self.evicted:
+            self.issues.append(CaptureIssue(
+                code="too-many-connections",
+                message=(f"more than {limits.MAX_TRACKED_CONNECTIONS:,} TCP connections were open at once; the one "
+                         f"least recently active was finished early {self.evicted:,} times, judged as far as it had come"),
+            ))

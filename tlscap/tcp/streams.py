@@ -7,9 +7,11 @@ new conversation on the same endpoints (port reuse).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from tlscap import limits
 from tlscap.decode.decoder import conversation_tunnel
 from tlscap.decode.segment import ACK, SYN, Segment
 
@@ -31,11 +33,18 @@ def conversation_key(seg: Segment) -> tuple[ConversationKey, bool]:
 
 @dataclass(slots=True)
 class Conversation(Generic[T]):
-    """A numbered conversation and whatever state the caller keeps for it."""
+    """A numbered conversation and whatever state the caller keeps for it.
+
+    `quiet_since` (capture time) and `quiet_frame` say since when a finished conversation has been
+    silent (see `StreamTable.retire`); `quiet_since` is None while the caller uses it.
+    """
 
     stream: int
     base_seq: dict[bool, int] = field(default_factory=dict)
     state: T | None = None
+    key: ConversationKey | None = None
+    quiet_since: int | None = None
+    quiet_frame: int = 0
 
 
 class StreamTable(Generic[T]):
@@ -43,20 +52,67 @@ class StreamTable(Generic[T]):
 
     def __init__(self) -> None:
         self._by_key: dict[ConversationKey, Conversation[T]] = {}
+        self._retired: deque[tuple[int, Conversation[T]]] = deque()  # (frame, conversation), oldest first
         self.count = 0
+
+    def __len__(self) -> int:
+        """How many conversations are remembered."""
+        return len(self._by_key)
+
+    def retire(self, conv: Conversation[T], now_ns: int, frame: int) -> None:
+        """The caller is done with `conv` for now: it may be forgotten once quiet long enough
+        (`forget_quiet`). A late packet postpones that (`touch`); setting `conv.quiet_since` to None
+        (in use again) cancels it."""
+        conv.quiet_since = now_ns
+        conv.quiet_frame = frame
+        self._retired.append((frame, conv))
+
+    @staticmethod
+    def touch(conv: Conversation[T], now_ns: int, frame: int) -> None:
+        """A packet of a retired conversation: it has been quiet since now."""
+        conv.quiet_since = now_ns
+        conv.quiet_frame = frame
+
+    def forget_quiet(self, now_ns: int, frame: int) -> int:
+        """Forget the retired conversations that have shown no packet for limits.FORGET_CONVERSATION_NS
+        of capture time and limits.FORGET_CONVERSATION_FRAMES frames; returns how many. A packet with
+        their endpoints starts a new conversation, with a new stream index."""
+        before_frame = frame - limits.FORGET_CONVERSATION_FRAMES
+        before_ns = now_ns - limits.FORGET_CONVERSATION_NS
+        forgotten = 0
+        retired = self._retired
+        while retired and retired[0][0] < before_frame:  # queued in frame order
+            _, conv = retired.popleft()
+            if conv.quiet_since is None:
+                continue  # in use again; it is retired anew when done
+            if conv.quiet_frame >= before_frame or conv.quiet_since >= before_ns:
+                retired.append((max(conv.quiet_frame, before_frame), conv))  # not quiet long enough yet
+                continue
+            conv.quiet_since = None
+            if conv.key is not None and self._by_key.get(conv.key) is conv:
+                del self._by_key[conv.key]
+                forgotten += 1
+        return forgotten
 
     def lookup(self, seg: Segment) -> tuple[Conversation[T], bool, bool]:
         """Return (conversation, side, is_new). `side` tells the two directions apart."""
-        key, side = conversation_key(seg)
-        conv = self._by_key.get(key)
+        # conversation_key(seg), inline: this runs once per packet.
+        a = (seg.src_ip, seg.src_port)
+        b = (seg.dst_ip, seg.dst_port)
+        tunnel = conversation_tunnel(seg.tunnel) if seg.tunnel else ()
+        side = a <= b
+        conv = self._by_key.get((tunnel, a, b) if side else (tunnel, b, a))
         is_syn = (seg.flags & (SYN | ACK)) == SYN
         if conv is not None:
             base = conv.base_seq.get(side)
+            if base is not None and not is_syn:
+                return conv, side, False  # the common case: a known conversation, mid-stream
             if not (is_syn and base is not None and base != seg.seq):
                 if base is None:
                     conv.base_seq[side] = seg.seq if is_syn else (seg.seq - 1) & 0xFFFFFFFF
                 return conv, side, False
-        conv = Conversation(stream=self.count)
+        key = (tunnel, a, b) if side else (tunnel, b, a)
+        conv = Conversation(stream=self.count, key=key)
         self.count += 1
         conv.base_seq[side] = seg.seq if seg.flags & SYN else (seg.seq - 1) & 0xFFFFFFFF
         self._by_key[key] = conv
@@ -66,5 +122,7 @@ class StreamTable(Generic[T]):
         """A TCP header quoted in an ICMP error: like Wireshark, give it a conversation if it has none."""
         key, _ = conversation_key(seg)
         if key not in self._by_key:
-            self._by_key[key] = Conversation(stream=self.count)
+            conv: Conversation[T] = Conversation(stream=self.count, key=key)
+            self._by_key[key] = conv
             self.count += 1
+            self.retire(conv, seg.timestamp_ns, seg.frame)  # nobody uses it unless packets of its own come
