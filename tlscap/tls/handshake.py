@@ -68,33 +68,45 @@ class HandshakeReader:
         if record.damaged is not None:
             out.extend(self._damaged(record, fragment))
             return out
-        if not self._buf:
+        if self._buf:
+            self._buf += fragment
+            data: bytes | bytearray = self._buf
+        else:  # the usual case: messages are cut straight out of the record, without buffering
             self._frames = []
-        self._buf += fragment
+            data = fragment
         self._version = record.version
         for f in record.frames:
             if f not in self._frames:
                 self._frames.append(f)
-        while len(self._buf) >= HANDSHAKE_HEADER_LENGTH:
-            length = int.from_bytes(self._buf[1:4], "big")
-            total = HANDSHAKE_HEADER_LENGTH + length
+        pos, end = 0, len(data)
+        while end - pos >= HANDSHAKE_HEADER_LENGTH:
+            length = (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]
+            stop = pos + HANDSHAKE_HEADER_LENGTH + length
             if length > self.max_message:
                 damaged = (f"declares {length} bytes, more than tlscap's limit of {self.max_message} bytes "
                            "for a handshake message; not read")
-                out.append(self._message(self._buf[0], b"", length, record, damaged=damaged))
-                if len(self._buf) >= total:  # only with a small max_message: go on after it
-                    del self._buf[:total]
+                out.append(self._message(data[pos], b"", length, record, damaged=damaged))
+                if stop <= end:  # only with a small max_message: go on after it
+                    pos = stop
                     continue
-                self._skip = total - len(self._buf)
-                self._buf.clear()
+                self._skip = stop - end
+                pos = end
                 break
-            if len(self._buf) < total:
+            if stop > end:
                 break
-            out.append(self._message(self._buf[0], bytes(self._buf[4:total]), length, record))
-            del self._buf[:total]
-            if self._buf:
+            out.append(self._message(data[pos], bytes(data[pos + HANDSHAKE_HEADER_LENGTH : stop]), length, record))
+            pos = stop
+            if pos < end:
                 self._frames = [record.frames[-1]] if record.frames else []
+        self._keep(data, pos)
         return out
+
+    def _keep(self, data: bytes | bytearray, pos: int) -> None:
+        """Buffer what follows `pos`: the start of a message the next records complete."""
+        if data is self._buf:
+            del self._buf[:pos]
+        elif pos < len(data):
+            self._buf += data[pos:]
 
     def _message(
         self, msg_type: int, body: bytes, length: int, record: Record, *, damaged: str | None = None

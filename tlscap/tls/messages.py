@@ -22,9 +22,9 @@ Layouts: RFC 5246 (TLS 1.2), RFC 8446 (TLS 1.3), RFC 6347/9147 (DTLS), RFC 5246 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import struct
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from tlscap import limits
 from tlscap.errors import TlscapError
@@ -65,9 +65,6 @@ __all__ = [
 ]
 
 
-_T = TypeVar("_T")
-
-
 class MalformedMessage(TlscapError):
     """A handshake message or alert whose lengths do not add up; the message says where."""
 
@@ -89,16 +86,24 @@ class Extension(NamedTuple):
 
 # --------------------------------------------------------------------------------------------
 # Reading
+#
+# The hot paths (every hello of a capture) read with one call per field: bounds checks inline,
+# 2-byte values through a precompiled struct, and error texts formatted only when raised.
+
+_unpack_u16 = struct.Struct(">H").unpack_from
+_unpack_u16_pair = struct.Struct(">HH").unpack_from
+_new_tuple = tuple.__new__  # builds an Extension without NamedTuple's Python-level __new__
 
 
 class _Reader:
     """A cursor over one message body whose every read checks what remains."""
 
-    __slots__ = ("_data", "_pos", "_what")
+    __slots__ = ("_data", "_pos", "_end", "_what")
 
     def __init__(self, data: bytes, what: str) -> None:
-        self._data = bytes(data)
+        self._data = data if type(data) is bytes else bytes(data)
         self._pos = 0
+        self._end = len(self._data)
         self._what = what
 
     @property
@@ -107,58 +112,98 @@ class _Reader:
 
     @property
     def remaining(self) -> int:
-        return len(self._data) - self._pos
+        return self._end - self._pos
 
     def fail(self, reason: str) -> MalformedMessage:
         return MalformedMessage(f"{self._what}: {reason}")
 
+    def _short(self, n: int, field_name: str) -> MalformedMessage:
+        return self.fail(f"{field_name} needs {n} bytes, only {self._end - self._pos} left")
+
     def take(self, n: int, field_name: str) -> bytes:
-        if n > self.remaining:
-            raise self.fail(f"{field_name} needs {n} bytes, only {self.remaining} left")
-        chunk = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return chunk
+        pos = self._pos
+        stop = pos + n
+        if stop > self._end:
+            raise self._short(n, field_name)
+        self._pos = stop
+        return self._data[pos:stop]
 
     def uint(self, size: int, field_name: str) -> int:
         return int.from_bytes(self.take(size, field_name), "big")
 
     def u8(self, field_name: str) -> int:
-        return self.uint(1, field_name)
+        pos = self._pos
+        if pos >= self._end:
+            raise self._short(1, field_name)
+        self._pos = pos + 1
+        return self._data[pos]
 
     def u16(self, field_name: str) -> int:
-        return self.uint(2, field_name)
+        pos = self._pos
+        if pos + 2 > self._end:
+            raise self._short(2, field_name)
+        self._pos = pos + 2
+        value: int = _unpack_u16(self._data, pos)[0]
+        return value
 
     def u32(self, field_name: str) -> int:
         return self.uint(4, field_name)
 
     def vector(self, length_size: int, field_name: str) -> bytes:
         """An opaque<..2^(8*length_size)-1>: its length prefix, then that many bytes."""
-        if length_size > self.remaining:
-            raise self.fail(f"{field_name} length needs {length_size} bytes, only {self.remaining} left")
-        length = self.uint(length_size, field_name + " length")
-        if length > self.remaining:
-            raise self.fail(f"{field_name} length {length} exceeds the {self.remaining} bytes left")
-        return self.take(length, field_name)
+        data, pos, end = self._data, self._pos, self._end
+        start = pos + length_size
+        if start > end:
+            raise self.fail(f"{field_name} length needs {length_size} bytes, only {end - pos} left")
+        if length_size == 1:
+            length = data[pos]
+        elif length_size == 2:
+            length = _unpack_u16(data, pos)[0]
+        else:
+            length = int.from_bytes(data[pos:start], "big")
+        stop = start + length
+        if stop > end:
+            raise self.fail(f"{field_name} length {length} exceeds the {end - start} bytes left")
+        self._pos = stop
+        return data[start:stop]
 
     def end(self) -> None:
-        if self.remaining:
-            raise self.fail(f"{self.remaining} unexpected bytes after the last field")
+        if self._pos != self._end:
+            raise self.fail(f"{self._end - self._pos} unexpected bytes after the last field")
 
 
 def _u16_list(data: bytes, field_name: str, what: str) -> list[int]:
-    if len(data) % 2:
+    count, odd = divmod(len(data), 2)
+    if odd:
         raise MalformedMessage(f"{what}: {field_name} length {len(data)} is odd")
-    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+    return list(struct.unpack(f">{count}H", data))
 
 
 def _extensions(data: bytes, what: str) -> list[Extension]:
     """The body of an Extension extensions<..2^16-1> vector (without its length prefix)."""
-    reader = _Reader(data, what)
     result: list[Extension] = []
-    while reader.remaining:
-        ext_type = reader.u16("extension type")
-        result.append(Extension(ext_type, reader.vector(2, f"extension 0x{ext_type:04x}")))
+    pos, end = 0, len(data)
+    while pos < end:
+        if end - pos < 4:
+            raise _extension_cut_short(data, pos, what)
+        ext_type, length = _unpack_u16_pair(data, pos)
+        start = pos + 4
+        pos = start + length
+        if pos > end:
+            raise MalformedMessage(
+                f"{what}: extension 0x{ext_type:04x} length {length} exceeds the {end - start} bytes left"
+            )
+        result.append(_new_tuple(Extension, (ext_type, data[start:pos])))
     return result
+
+
+def _extension_cut_short(data: bytes, pos: int, what: str) -> MalformedMessage:
+    """The error for an extension whose type or length field is cut short at `pos`."""
+    left = len(data) - pos
+    if left < 2:
+        return MalformedMessage(f"{what}: extension type needs 2 bytes, only {left} left")
+    ext_type = _unpack_u16(data, pos)[0]
+    return MalformedMessage(f"{what}: extension 0x{ext_type:04x} length needs 2 bytes, only {left - 2} left")
 
 
 def _read_extensions(reader: _Reader, *, optional: bool) -> list[Extension]:
@@ -186,7 +231,7 @@ def _text(raw: bytes) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Extension contents (lenient helpers for convenience views; strict ones for message content)
+# Extension contents (lenient views, empty when absent or malformed; strict ones for message content)
 
 
 def _strict_u16_vector(data: bytes, length_size: int, field_name: str, what: str) -> list[int]:
@@ -196,37 +241,47 @@ def _strict_u16_vector(data: bytes, length_size: int, field_name: str, what: str
     return values
 
 
-def _lenient(parse: Callable[[bytes], _T], data: bytes | None, default: _T) -> _T:
-    """parse(data), or `default` when the extension is absent or malformed."""
-    if data is None:
-        return default
-    try:
-        return parse(data)
-    except MalformedMessage:
-        return default
+def _u16_view(data: bytes | None, length_size: int) -> list[int]:
+    """The 2-byte values of the one vector that fills `data`; [] when absent or malformed."""
+    if data is None or len(data) < length_size:
+        return []
+    length = int.from_bytes(data[:length_size], "big")
+    if length != len(data) - length_size or length % 2:
+        return []
+    return list(struct.unpack_from(f">{length // 2}H", data, length_size))
 
 
-def _server_name(data: bytes) -> str | None:
-    """RFC 6066 §3: the first host_name (type 0) of a ServerNameList."""
-    outer = _Reader(data, "server_name")
-    names = _Reader(outer.vector(2, "server_name_list"), "server_name")
-    outer.end()
-    while names.remaining:
-        name_type = names.u8("name_type")
-        name = names.vector(2, "host_name")
+def _server_name(data: bytes | None) -> str | None:
+    """RFC 6066 §3: the first host_name (type 0) of a ServerNameList; None when the extension is
+    absent, its list length is wrong, or no host_name comes before the end or a malformed entry."""
+    if data is None or len(data) < 2 or _unpack_u16(data, 0)[0] != len(data) - 2:
+        return None
+    pos, end = 2, len(data)
+    while pos < end:
+        if end - pos < 3:
+            return None
+        name_type = data[pos]
+        start = pos + 3
+        pos = start + _unpack_u16(data, pos + 1)[0]
+        if pos > end:
+            return None
         if name_type == 0:
-            return _text(name)
+            return _text(data[start:pos])
     return None
 
 
-def _alpn(data: bytes) -> list[str]:
-    """RFC 7301 §3.1: ProtocolNameList."""
-    outer = _Reader(data, "application_layer_protocol_negotiation")
-    names = _Reader(outer.vector(2, "protocol_name_list"), "application_layer_protocol_negotiation")
-    outer.end()
+def _alpn(data: bytes | None) -> list[str]:
+    """RFC 7301 §3.1: ProtocolNameList; [] when absent or malformed."""
+    if data is None or len(data) < 2 or _unpack_u16(data, 0)[0] != len(data) - 2:
+        return []
     result: list[str] = []
-    while names.remaining:
-        result.append(_text(names.vector(1, "protocol_name")))
+    pos, end = 2, len(data)
+    while pos < end:
+        start = pos + 1
+        pos = start + data[start - 1]
+        if pos > end:
+            return []
+        result.append(_text(data[start:pos]))
     return result
 
 
@@ -331,29 +386,16 @@ class _HelloViews(NamedTuple):
     supported_groups: list[int]
 
 
-def _u16s(length_size: int, name: str) -> Callable[[bytes], list[int]]:
-    return lambda data: _strict_u16_vector(data, length_size, name, name)
-
-
 def _hello_views(extensions: list[Extension]) -> _HelloViews:
     """The ClientHello fields read out of its extensions, each empty when absent or unreadable."""
+    first = {ext_type: data for ext_type, data in reversed(extensions)}  # the first of each type
     return _HelloViews(
-        sni=_lenient(_server_name, _find(extensions, ExtensionType.SERVER_NAME), None),
-        alpn=_lenient(_alpn, _find(extensions, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION), []),
-        supported_versions=_lenient(
-            _u16s(1, "supported_versions"), _find(extensions, ExtensionType.SUPPORTED_VERSIONS), []
-        ),
-        signature_algorithms=_lenient(
-            _u16s(2, "signature_algorithms"), _find(extensions, ExtensionType.SIGNATURE_ALGORITHMS), []
-        ),
-        signature_algorithms_cert=_lenient(
-            _u16s(2, "signature_algorithms_cert"),
-            _find(extensions, ExtensionType.SIGNATURE_ALGORITHMS_CERT),
-            [],
-        ),
-        supported_groups=_lenient(
-            _u16s(2, "supported_groups"), _find(extensions, ExtensionType.SUPPORTED_GROUPS), []
-        ),
+        sni=_server_name(first.get(ExtensionType.SERVER_NAME)),
+        alpn=_alpn(first.get(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION)),
+        supported_versions=_u16_view(first.get(ExtensionType.SUPPORTED_VERSIONS), 1),
+        signature_algorithms=_u16_view(first.get(ExtensionType.SIGNATURE_ALGORITHMS), 2),
+        signature_algorithms_cert=_u16_view(first.get(ExtensionType.SIGNATURE_ALGORITHMS_CERT), 2),
+        supported_groups=_u16_view(first.get(ExtensionType.SUPPORTED_GROUPS), 2),
     )
 
 
@@ -495,8 +537,7 @@ class ServerHello:
 def _has_draft_server_hello_layout(version: int) -> bool:
     """TLS 1.3 drafts up to 21 sent `version, random, cipher_suite, extensions` (draft 22 brought
     back legacy_version 0x0303, session_id and compression for middlebox compatibility)."""
-    draft = tls13_draft(version)
-    return draft is not None and (version >> 8) == 0x7F and draft <= 21
+    return (version >> 8) == 0x7F and (version & 0xFF) <= 21
 
 
 def parse_server_hello(body: bytes) -> ServerHello:
@@ -794,8 +835,7 @@ class EncryptedExtensions:
     @property
     def alpn(self) -> str | None:
         """The protocol the server selected, when it sent ALPN."""
-        data = _find(self.extensions, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION)
-        protocols: list[str] = _lenient(_alpn, data, [])
+        protocols = _alpn(_find(self.extensions, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION))
         return protocols[0] if len(protocols) == 1 else None
 
 
