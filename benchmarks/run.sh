@@ -26,6 +26,10 @@ for size in $SIZES; do
 done
 # shellcheck disable=SC2046  # one --size per label
 "$PY" "$HERE/measure.py" --report $(for s in $SIZES; do printf -- '--size %s ' "$s"; done)
+# The pure-Python floor on the same captures (header walk; + decode, flow lookup, record walk).
+for size in $SIZES; do
+    "$PY" "$HERE/floor.py" "${TLSCAP_BENCH_CACHE}/tlscap-bench-${size}.pcap"
+done
 # Parallel scan (issue 6): 8 copies of the 100 MB capture, --jobs 1 against one job per core.
 case " $SIZES " in *" 100M "*) bash "$HERE/scan_parallel.sh" ;; esac
 bash "$HERE/adversarial.sh"
