@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from tlscap.analysis.http import parse_http_response
 from tlscap.analysis.model import (
     AlertEntry,
@@ -60,17 +63,15 @@ def build_connection(tracker: ConnectionTracker) -> Connection:
     if session.cipher_suite is not None:
         conn.cipher_suite = C.cipher_suite_name(session.cipher_suite)
 
-    def who(side: bool) -> str:
-        return "client" if side == client_side else "server"
-
     conn.decrypted = session.decrypted
     if session.events_dropped:
         conn.limited.append((tracker.last_frame, f"the connection carried more than {len(session.events)} TLS "
                                                  f"events; {session.events_dropped} later ones were counted, not kept"))
     for ev in session.events:
-        _add_event(conn, ev, who(ev.side))
+        _add_event(conn, ev, "client" if ev.side == client_side else "server")
     for end in tracker.ends:
-        conn.tcp_ends.append(TcpEndEntry(frame=end.frame, sender=who(end.side), kind=end.kind))
+        conn.tcp_ends.append(TcpEndEntry(frame=end.frame, sender="client" if end.side == client_side else "server",
+                                         kind=end.kind))
     conn.key_problem = session.key_problem
     conn.key_problem_frame = session.key_problem_frame
     server = session.directions[not client_side]
@@ -145,13 +146,20 @@ def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
                                            f"{len(parsed.ca_names) + parsed.ca_names_omitted} CA names; past "
                                            f"tlscap's limit of {len(parsed.ca_names)}, "
                                            f"{parsed.ca_names_omitted} were not read"))
+        signature_algorithms, certificate_types = tuple(parsed.signature_algorithms), tuple(parsed.certificate_types)
         conn.certificate_requests.append(CertificateRequestInfo(
             frame=ev.frame, frames=ev.frames,
             ca_names=tuple(name_to_rfc4514(der) for der in parsed.ca_names),
             ca_names_der=tuple(parsed.ca_names),
-            signature_algorithms=tuple(C.signature_scheme_name(s) for s in parsed.signature_algorithms),
-            signature_algorithm_codes=tuple(parsed.signature_algorithms),
-            certificate_types=tuple(C.certificate_type_name(t) for t in parsed.certificate_types),
-            certificate_type_codes=tuple(parsed.certificate_types),
+            signature_algorithms=_named(C.signature_scheme_name, signature_algorithms),
+            signature_algorithm_codes=signature_algorithms,
+            certificate_types=_named(C.certificate_type_name, certificate_types),
+            certificate_type_codes=certificate_types,
             tls13=conn.tls13,
         ))
+
+
+@functools.lru_cache(maxsize=1024)
+def _named(name_of: Callable[[int], str], codes: tuple[int, ...]) -> tuple[str, ...]:
+    """The names of a list of registry values (a server sends the same list on every connection)."""
+    return tuple(name_of(code) for code in codes)

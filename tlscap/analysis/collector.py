@@ -38,6 +38,9 @@ class ConnectionCollector:
         self._waiting_ids: list[int] = []  # heap of the keys of `waiting`
         self.certificates: dict[str, CertificateSummary] = {}
         self.now_ns = 0
+        # The rules' context is the same for every connection (the certificates fill in as they come).
+        self._context = RuleContext(at=getattr(options, "at", None), truststore=getattr(options, "truststore", None),
+                                    capture_certificates=self.certificates)
 
     def opened(self, stream: int) -> None:
         self.open.add(stream)
@@ -76,7 +79,6 @@ class ConnectionCollector:
     def hand_on(self, *, everything: bool = False) -> None:
         """Judge and hand on the waiting connections that are due, in stream order."""
         lowest_open = self._lowest_open()
-        options = self.options
         while self._waiting_ids:
             stream = self._waiting_ids[0]
             conn = self.waiting[stream]
@@ -86,9 +88,7 @@ class ConnectionCollector:
                 return
             heapq.heappop(self._waiting_ids)
             del self.waiting[stream]
-            apply_rules(conn, RuleContext(at=getattr(options, "at", None),
-                                          truststore=getattr(options, "truststore", None),
-                                          capture_certificates=self.certificates))
+            apply_rules(conn, self._context)
             self.emit(conn)
 
     def _lowest_open(self) -> int | None:

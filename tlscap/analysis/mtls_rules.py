@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from cryptography import x509
+
 from tlscap.analysis.context import RuleContext
 from tlscap.analysis.model import AlertEntry, CertificateChainInfo, Connection, Finding
 from tlscap.analysis.timeline import first_message, frame_time_ns
 from tlscap.pki.certificate import CertificateSummary, parse_name_der
 from tlscap.pki.chain import find_breaks
-from tlscap.pki.names import closest_name, names_equal
+from tlscap.pki.names import NameKey, closest_name, normalize_name
 from tlscap.timefmt import utc_datetime
 
 Rule = Callable[[Connection, RuleContext], list[Finding]]
@@ -26,14 +28,19 @@ def short_name(cert: CertificateSummary) -> str:
     return cert.subject or "(empty subject)"
 
 
-def judged_at(conn: Connection, at: datetime | None, frame: int) -> tuple[datetime | None, str]:
-    """The time validity is judged at (None when the capture's time is not a real date), and how to say it."""
+def judged_time(conn: Connection, at: datetime | None, frame: int) -> datetime | None:
+    """The time validity is judged at: `at` if given, else the frame's capture time (None when that is not a
+    real date). `judged_words` says it."""
+    return at if at is not None else utc_datetime(frame_time_ns(conn, frame))
+
+
+def judged_words(at: datetime | None, when: datetime | None) -> str:
+    """How to say the time `judged_time` gave."""
     if at is not None:
-        return at, f"at the time given with --at ({at:%Y-%m-%d %H:%M:%SZ})"
-    t = utc_datetime(frame_time_ns(conn, frame))
-    if t is None:
-        return None, "at an unknown time"
-    return t, f"before this handshake ({t:%Y-%m-%d %H:%M:%SZ})"
+        return f"at the time given with --at ({at:%Y-%m-%d %H:%M:%SZ})"
+    if when is None:
+        return "at an unknown time"
+    return f"before this handshake ({when:%Y-%m-%d %H:%M:%SZ})"
 
 
 def _sent_chain(conn: Connection) -> CertificateChainInfo | None:
@@ -72,7 +79,7 @@ def rule_client_cert_validity(conn: Connection, ctx: RuleContext) -> list[Findin
     cc = _sent_chain(conn)
     if cc is None:
         return []
-    when, said = judged_at(conn, ctx.at, cc.frame)
+    when = judged_time(conn, ctx.at, cc.frame)
     out: list[Finding] = []
     if when is None:
         return out
@@ -82,7 +89,7 @@ def rule_client_cert_validity(conn: Connection, ctx: RuleContext) -> list[Findin
             out.append(Finding(
                 code="client-cert-expired", severity="error", frames=(cc.frame,),
                 message=(f"the {role} {short_name(cert)} (serial {cert.serial}) expired on "
-                         f"{cert.not_after:%Y-%m-%d %H:%M:%SZ}, {said}."),
+                         f"{cert.not_after:%Y-%m-%d %H:%M:%SZ}, {judged_words(ctx.at, when)}."),
                 fix=(f"Issue a new certificate for {short_name(cert)} and install it on the client."
                      if index == 0 else
                      f"Renew the CA certificate {short_name(cert)} and send the renewed one in the chain."),
@@ -104,17 +111,13 @@ def rule_issuer_not_requested(conn: Connection, ctx: RuleContext) -> list[Findin
     cc = _sent_chain(conn)
     if cr is None or cc is None or not cr.ca_names_der:
         return []
-    listed = [parse_name_der(der) for der in cr.ca_names_der]
+    candidates = [n for n in (parse_name_der(der) for der in cr.ca_names_der) if n is not None]
+    # Equal keys are what `names_equal` means; a set of them answers for the whole chain at once.
+    listed = {normalize_name(n) for n in candidates}
     for cert in cc.chain:
-        for name in listed:
-            if name is None:
-                continue
-            if (cert.issuer_name is not None and names_equal(cert.issuer_name, name)) or (
-                cert.subject_name is not None and names_equal(cert.subject_name, name)
-            ):
-                return []
+        if _is_listed(cert.issuer_name, listed) or _is_listed(cert.subject_name, listed):
+            return []
     leaf = cc.chain[0]
-    candidates = [n for n in listed if n is not None]
     closest = ""
     if leaf.issuer_name is not None and candidates:
         index, how = closest_name(leaf.issuer_name, candidates)
@@ -137,6 +140,10 @@ def rule_issuer_not_requested(conn: Connection, ctx: RuleContext) -> list[Findin
              f"{top.issuer} should be accepted, add it to the server's client-CA truststore (nginx: "
              "ssl_client_certificate) and reload the server."),
     )]
+
+
+def _is_listed(name: x509.Name | None, listed: set[NameKey]) -> bool:
+    return name is not None and normalize_name(name) in listed
 
 
 def rule_chain_broken(conn: Connection, ctx: RuleContext) -> list[Finding]:

@@ -4,11 +4,16 @@ A certificate is issued by the next one when its issuer name equals the next one
 §7.1, see `names`) and its signature verifies with the next one's public key. A signature that cannot be
 checked (a key type `cryptography` does not support, a certificate it cannot load) is reported as
 `signature_valid=None` and does not by itself break a chain.
+
+The signature check of a pair of certificates is remembered by their DER (bounded), so a chain sent on
+every connection is verified once.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -138,24 +143,36 @@ def _verify_parts(parts: SignedParts, key: object) -> None:
         )
 
 
-def _issuer_key(parent: CertificateSummary) -> tuple[object | None, str | None]:
+# Distinct (certificate, issuer) pairs whose signature check is remembered.
+SIGNATURE_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What checking one signature gave; `error` is the exception's text for the unsupported kinds."""
+
+    kind: Literal["valid", "invalid", "wrong-key-type", "unreadable-issuer", "unsupported-key", "unsupported"]
+    error: str = ""
+
+
+def _issuer_key(parent_der: bytes) -> tuple[object | None, _Verdict | None]:
     """The parent's public key (via cryptography, or from its raw SubjectPublicKeyInfo), or why not."""
-    parent_cert = load_certificate(parent.der)
+    parent_cert = load_certificate(parent_der)
     try:
         if parent_cert is not None:
             return parent_cert.public_key(), None
-        parts = split_signed(parent.der)
+        parts = split_signed(parent_der)
         if parts is None:
-            return None, "signature not checked: the issuer's certificate cannot be read"
+            return None, _Verdict("unreadable-issuer")
         return serialization.load_der_public_key(parts.subject_public_key_info), None
     except Exception as exc:  # noqa: BLE001 - unsupported or malformed keys raise several types
-        return None, f"signature not checked: the issuer's key ({parent.public_key}) is not supported ({exc})"
+        return None, _Verdict("unsupported-key", str(exc))
 
 
-def _verify(child: CertificateSummary, parent: CertificateSummary, key: object) -> None:
-    child_cert, parent_cert = load_certificate(child.der), load_certificate(parent.der)
+def _verify(child_der: bytes, parent_der: bytes, key: object) -> None:
+    child_cert, parent_cert = load_certificate(child_der), load_certificate(parent_der)
     if child_cert is None:
-        parts = split_signed(child.der)
+        parts = split_signed(child_der)
         if parts is None:
             raise UnsupportedAlgorithm("the certificate cannot be read")
         _verify_parts(parts, key)
@@ -170,23 +187,43 @@ def _verify(child: CertificateSummary, parent: CertificateSummary, key: object) 
     _verify_with_key(child_cert, key)
 
 
+@functools.lru_cache(maxsize=SIGNATURE_CACHE_SIZE)
+def _signature_verdict(child_der: bytes, parent_der: bytes) -> _Verdict:
+    """Check `child_der`'s signature with `parent_der`'s key (remembered: it depends on the DER alone)."""
+    key, problem = _issuer_key(parent_der)
+    if problem is not None:
+        return problem
+    try:
+        _verify(child_der, parent_der, key)
+        return _Verdict("valid")
+    except InvalidSignature:
+        return _Verdict("invalid")
+    except _WrongKeyType:
+        return _Verdict("wrong-key-type")
+    except Exception as exc:  # noqa: BLE001 - unknown algorithms/parameters raise several types
+        return _Verdict("unsupported", str(exc))
+
+
 def check_signature(child: CertificateSummary, parent: CertificateSummary) -> tuple[bool | None, str | None]:
     """(True, None) when `parent`'s key verifies `child`, (False, why) when not, (None, why) if unknown."""
-    key, why = _issuer_key(parent)
-    if key is None:
-        return None, why
-    try:
-        _verify(child, parent, key)
+    verdict = _signature_verdict(bytes(child.der), bytes(parent.der))
+    kind = verdict.kind
+    if kind == "valid":
         return True, None
-    except InvalidSignature:
+    if kind == "invalid":
         return False, f"the signature does not verify with the public key of {parent.subject!r}"
-    except _WrongKeyType:
+    if kind == "wrong-key-type":
         return False, (
             f"it is signed with {child.signature_algorithm}, which the issuer's {parent.public_key} key "
             "cannot have made"
         )
-    except Exception as exc:  # noqa: BLE001 - unknown algorithms/parameters raise several types
-        return None, f"signature not checked: {child.signature_algorithm} is not supported here ({exc})"
+    if kind == "unreadable-issuer":
+        return None, "signature not checked: the issuer's certificate cannot be read"
+    if kind == "unsupported-key":
+        return None, (
+            f"signature not checked: the issuer's key ({parent.public_key}) is not supported ({verdict.error})"
+        )
+    return None, f"signature not checked: {child.signature_algorithm} is not supported here ({verdict.error})"
 
 
 def _names_match(child: CertificateSummary, parent: CertificateSummary) -> bool:

@@ -2,7 +2,7 @@
 
 The rules (each has a test):
 
-- Exact DER equality, or `cryptography`'s own attribute-by-attribute equality, is a fast "equal".
+- Exact DER equality, or the very same `x509.Name` object, is a fast "equal".
 - Otherwise both names are compared after RFC 4518 string preparation of every attribute value:
   characters RFC 4518 §2.2 maps to nothing (controls, soft hyphen, zero-width and variation
   selectors — note that this includes NUL) are removed; the value is case folded and NFKC-normalized;
@@ -17,17 +17,21 @@ The rules (each has a test):
 
 Names are `x509.Name` objects or DER bytes (as a CertificateRequest carries them). DER that cannot be read
 as a Name equals only the very same bytes.
+
+The prepared form of a name, its attribute breakdown and `closest_name` answers are remembered per
+`x509.Name` object (by identity, bounded): the same parsed names recur on every connection.
 """
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+
+from tlscap.pki.memo import IdentityMemo
 
 try:  # the short names cryptography prints in RFC 4514 strings (CN, O, OU, C, L, ST, STREET, DC, UID)
     from cryptography.x509.name import _NAMEOID_TO_NAME
@@ -85,12 +89,16 @@ def _as_name(value: NameLike) -> x509.Name | None:
     raise TypeError(f"expected an x509.Name or DER bytes, not {type(value).__name__}")
 
 
-@functools.lru_cache(maxsize=8192)
-def _normalized(name: x509.Name) -> NameKey:
+def _compute_key(name: x509.Name) -> NameKey:
     return tuple(
         tuple(sorted({(attribute.oid.dotted_string, prepare_value(attribute.value)) for attribute in rdn}))
         for rdn in name.rdns
     )
+
+
+# Names whose key, attribute breakdown or closest-name answer is remembered (by identity).
+NAME_MEMO_SIZE = 8192
+_normalized: IdentityMemo[NameKey] = IdentityMemo(_compute_key, NAME_MEMO_SIZE)
 
 
 def normalize_name(name: NameLike) -> NameKey:
@@ -113,9 +121,8 @@ def names_equal(a: NameLike | None, b: NameLike | None) -> bool:
     name_a, name_b = _as_name(a), _as_name(b)
     if name_a is None or name_b is None:
         return False
-    if name_a == name_b:
-        return True
-    return _normalized(name_a) == _normalized(name_b)
+    # Names equal by cryptography's `==` always have equal keys, so the keys alone decide.
+    return name_a is name_b or _normalized(name_a) == _normalized(name_b)
 
 
 # --------------------------------------------------------------------------- explanations
@@ -148,7 +155,7 @@ def _quote(text: str) -> str:
     return f"'{text}'"
 
 
-def _rdn_attributes(name: x509.Name) -> list[list[_Attribute]]:
+def _compute_rdn_attributes(name: x509.Name) -> list[list[_Attribute]]:
     out: list[list[_Attribute]] = []
     for rdn in name.rdns:
         row = []
@@ -165,6 +172,10 @@ def _rdn_attributes(name: x509.Name) -> list[list[_Attribute]]:
             )
         out.append(row)
     return out
+
+
+# Shared by every caller: treat the lists as read-only.
+_rdn_attributes: IdentityMemo[list[list[_Attribute]]] = IdentityMemo(_compute_rdn_attributes, NAME_MEMO_SIZE)
 
 
 def _display(name: x509.Name) -> str:
@@ -301,7 +312,17 @@ def closest_name(target: NameLike, candidates: Sequence[NameLike]) -> tuple[int,
     """
     if not candidates:
         return -1, "there are no names to compare with"
+    if any(isinstance(n, bytearray | memoryview) for n in (target, *candidates)):
+        return _compute_closest(target, *candidates)  # mutable: not remembered
+    return _closest(target, *candidates)
+
+
+def _compute_closest(target: NameLike, *candidates: NameLike) -> tuple[int, str]:
     target_pairs = Counter(pair for rdn in normalize_name(target) for pair in rdn)
     scores = [_score(target_pairs, candidate) for candidate in candidates]
     best = scores.index(max(scores))
     return best, explain_difference(target, candidates[best])
+
+
+# By identity of the target and every candidate.
+_closest: IdentityMemo[tuple[int, str]] = IdentityMemo(_compute_closest, NAME_MEMO_SIZE)

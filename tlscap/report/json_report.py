@@ -4,10 +4,14 @@ The output is always valid UTF-8, and a JSON Lines line is one line for any line
 are kept as they are (JSON escapes control characters itself; U+0085, U+2028 and U+2029 are escaped
 too), except lone surrogates, which no UTF-8 encoder accepts; they are written as visible escapes
 (`safe_text.without_surrogates`: a path with an undecodable byte 0xe9 shows `\\xe9`).
+
+A connection's line is joined from JSON fragments (`connection_json`): each certificate's JSON text is
+made once per certificate object and reused on every connection that sends it.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -18,24 +22,47 @@ from tlscap import __version__
 from tlscap.analysis.model import (
     CaptureReport,
     CertificateChainInfo,
+    CertificateRequestInfo,
     Connection,
+    HandshakeEntry,
     Report,
 )
+from tlscap.pki.certificate import CertificateSummary
+from tlscap.pki.memo import IdentityMemo
 from tlscap.report.safe_text import without_surrogates
 from tlscap.timefmt import iso_time
 
 SCHEMA = 1
 _UNSAFE_IN_JSON = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
-
-
-def _chain(info: CertificateChainInfo | None) -> dict[str, Any] | None:
-    if info is None:
-        return None
-    return {"frame": info.frame, "chain": [c.to_dict() for c in info.chain]}
+# json.dumps(value, ensure_ascii=False), made once (the report's values hold no cycles to check for).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+# Certificates whose JSON text is remembered.
+CERT_JSON_CACHE_SIZE = 4096
 
 
 def connection_dict(conn: Connection) -> dict[str, Any]:
+    return (_scalars_dict(conn)
+            | {"handshake": [_handshake_dict(h) for h in conn.handshake],
+               "certificate_request": _request_dict(conn.certificate_request),
+               "client_certificate": _chain(conn.client_certificate),
+               "server_certificate": _chain(conn.server_certificate)}
+            | _tail_dict(conn))
+
+
+def connection_json(conn: Connection) -> str:
+    """`dumps(connection_dict(conn))`, joined from fragments: the handshake list is written directly, and
+    each certificate's JSON text is made once per certificate."""
+    head, tail = dumps(_scalars_dict(conn)), dumps(_tail_dict(conn))
+    handshake = ", ".join(_handshake_json(h) for h in conn.handshake)
     cr = conn.certificate_request
+    request = "null" if cr is None else dumps(_request_dict(cr))
+    return (f'{head[:-1]}, "handshake": [{handshake}], "certificate_request": {request}, '
+            f'"client_certificate": {_chain_json(conn.client_certificate)}, '
+            f'"server_certificate": {_chain_json(conn.server_certificate)}, {tail[1:]}')
+
+
+def _scalars_dict(conn: Connection) -> dict[str, Any]:
+    """The members of a connection's object before its handshake."""
     return {
         "id": conn.id,
         "client": {"ip": conn.client.ip, "port": conn.client.port},
@@ -46,19 +73,63 @@ def connection_dict(conn: Connection) -> dict[str, Any]:
         "version": conn.version,
         "cipher_suite": conn.cipher_suite,
         "decrypted": conn.decrypted,
-        "handshake": [
-            {"frame": h.frame, "from": h.sender, "message": h.message, "frames": list(h.frames)}
-            | ({"encrypted": True} if h.encrypted else {})
-            for h in conn.handshake
-        ],
-        "certificate_request": None if cr is None else {
-            "frame": cr.frame,
-            "ca_names": list(cr.ca_names),
-            "signature_algorithms": list(cr.signature_algorithms),
-            "certificate_types": list(cr.certificate_types),
-        },
-        "client_certificate": _chain(conn.client_certificate),
-        "server_certificate": _chain(conn.server_certificate),
+    }
+
+
+def _handshake_dict(h: HandshakeEntry) -> dict[str, Any]:
+    out = {"frame": h.frame, "from": h.sender, "message": h.message, "frames": list(h.frames)}
+    if h.encrypted:
+        out["encrypted"] = True
+    return out
+
+
+def _handshake_json(h: HandshakeEntry) -> str:
+    """`dumps(_handshake_dict(h))`, written directly (frames are ints)."""
+    frames = ", ".join(map(str, h.frames))
+    encrypted = ', "encrypted": true' if h.encrypted else ""
+    return (f'{{"frame": {h.frame:d}, "from": {_json_str(h.sender)}, "message": {_json_str(h.message)}, '
+            f'"frames": [{frames}]{encrypted}}}')
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_str(text: str) -> str:
+    return dumps(text)
+
+
+def _request_dict(cr: CertificateRequestInfo | None) -> dict[str, Any] | None:
+    if cr is None:
+        return None
+    return {
+        "frame": cr.frame,
+        "ca_names": list(cr.ca_names),
+        "signature_algorithms": list(cr.signature_algorithms),
+        "certificate_types": list(cr.certificate_types),
+    }
+
+
+def _chain(info: CertificateChainInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {"frame": info.frame, "chain": [c.to_dict() for c in info.chain]}
+
+
+def _chain_json(info: CertificateChainInfo | None) -> str:
+    """`dumps(_chain(info))`, with each certificate's JSON text remembered."""
+    if info is None:
+        return "null"
+    return f'{{"frame": {info.frame:d}, "chain": [{", ".join(_cert_json(c) for c in info.chain)}]}}'
+
+
+def _cert_text(cert: CertificateSummary) -> str:
+    return dumps(cert.to_dict())
+
+
+_cert_json: IdentityMemo[str] = IdentityMemo(_cert_text, CERT_JSON_CACHE_SIZE)
+
+
+def _tail_dict(conn: Connection) -> dict[str, Any]:
+    """The members of a connection's object after its certificates."""
+    return {
         "alerts": [
             {"frame": a.frame, "from": a.sender, "level": a.level, "description": a.description,
              "encrypted": a.encrypted}
@@ -106,7 +177,7 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     (it can only stand inside a string) becomes the JSON text of its visible escape (`\\\\xe9` for the
     string `\\xe9`), and the characters that `str.splitlines` and old JavaScript take for line breaks
     (U+0085, U+2028, U+2029) are written as JSON escapes, so a JSON Lines line stays one line."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    text = _ENCODER.encode(value) if indent is None else json.dumps(value, indent=indent, ensure_ascii=False)
     if text.isascii() or _UNSAFE_IN_JSON.search(text) is None:
         return text
     return _UNSAFE_IN_JSON.sub(_json_escape, text)
@@ -147,7 +218,7 @@ class JsonWriter:
 
     def connection(self, conn: Connection) -> None:
         # One line per connection: the C encoder (no indent) is several times faster on big captures.
-        line = dumps(connection_dict(conn))
+        line = connection_json(conn)
         self.out.write(("\n" if self._first_connection else ",\n") + "        " + line)
         self._first_connection = False
 
@@ -167,13 +238,13 @@ class JsonlWriter:
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        self._path = ""
+        self._lead = '{"capture": "", '
 
     def begin_capture(self, path: str) -> None:
-        self._path = path
+        self._lead = f'{{"capture": {dumps(path)}, '
 
     def connection(self, conn: Connection) -> None:
-        self.out.write(dumps({"capture": self._path} | connection_dict(conn)) + "\n")
+        self.out.write(self._lead + connection_json(conn)[1:] + "\n")
         self.out.flush()
 
     def end_capture(self, cap: CaptureReport) -> None:

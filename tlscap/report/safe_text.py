@@ -21,6 +21,7 @@ import unicodedata
 
 # Bidirectional overrides and isolates can reorder what a reader sees; show them as escapes too.
 _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F}
+_BIDI_CHARS = frozenset(map(chr, _BIDI))
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -36,7 +37,7 @@ def _escape(code: int) -> str:
 
 def safe(text: str) -> str:
     """Return `text` with control, format and bidi characters written as \\xNN / \\uNNNN escapes."""
-    if text.isprintable() and not any(ord(ch) in _BIDI for ch in text):
+    if text.isprintable() and (text.isascii() or _BIDI_CHARS.isdisjoint(text)):
         return text
     out = []
     for ch in text:
