@@ -173,6 +173,19 @@ class RecordReader:
         end = len(data)
         while pos < end:
             if self._need == 0:
+                stop = pos + HEADER_LENGTH + ((data[pos + 3] << 8) | data[pos + 4]) if end - pos >= 5 else end + 1
+                if (stop <= end and not self._header and data[pos] in _KNOWN_TYPES and data[pos + 1] == 3
+                        and data[pos + 2] <= 4 and stop - pos <= HEADER_LENGTH + MAX_RECORD_LENGTH):
+                    # A whole record inside this chunk (the usual case): made at once, what reading its
+                    # header and then its body gives.
+                    ctype = data[pos]
+                    body = None if ctype == CONTENT_APPLICATION_DATA and not self.keep_application_data else (
+                        data[pos + HEADER_LENGTH : stop])
+                    out.append(Record(ctype, (data[pos + 1] << 8) | data[pos + 2], stop - pos - HEADER_LENGTH, body,
+                                      max(now, carrier), (carrier,)))
+                    self.records_seen += 1
+                    pos = stop
+                    continue
                 pos = self._read_header(data, pos, carrier, now, out)
                 if not self.synced:
                     self.plaintext_bytes_skipped += end - pos
