@@ -117,7 +117,8 @@ _HANDSHAKE_NAMES: dict[int, str] = {
 
 def handshake_name(value: int) -> str:
     """RFC struct name of a handshake type (`ClientHello`, `CertificateRequest`, ...)."""
-    return _HANDSHAKE_NAMES.get(value, _unknown_byte(value))
+    name = _HANDSHAKE_NAMES.get(value)
+    return name if name is not None else _unknown_byte(value)  # the fallback text only when needed
 
 
 # --------------------------------------------------------------------------------------------
@@ -667,7 +668,8 @@ SSLV2_CIPHER_SPEC_NAMES: dict[int, str] = {
 def cipher_suite_name(value: int) -> str:
     """IANA name of a cipher suite (`TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`), as Wireshark prints
     it; `unknown(0x1a2b)` for unassigned values and GREASE."""
-    return CIPHER_SUITE_NAMES.get(value, _unknown_word(value))
+    name = CIPHER_SUITE_NAMES.get(value)
+    return name if name is not None else _unknown_word(value)  # the fallback text only when needed
 
 
 def sslv2_cipher_spec_name(value: int) -> str:
@@ -899,7 +901,8 @@ EXTENSION_NAMES: dict[int, str] = {
 
 def extension_name(value: int) -> str:
     """IANA name of an extension type (`server_name`); `unknown(0x1a2b)` otherwise, GREASE included."""
-    return EXTENSION_NAMES.get(value, _unknown_word(value))
+    name = EXTENSION_NAMES.get(value)
+    return name if name is not None else _unknown_word(value)  # the fallback text only when needed
 
 
 # --------------------------------------------------------------------------------------------
@@ -968,4 +971,5 @@ NAMED_GROUP_NAMES: dict[int, str] = {
 
 def named_group_name(value: int) -> str:
     """IANA name of a named group (`x25519`, `secp256r1`); `unknown(0x1a2b)` otherwise."""
-    return NAMED_GROUP_NAMES.get(value, _unknown_word(value))
+    name = NAMED_GROUP_NAMES.get(value)
+    return name if name is not None else _unknown_word(value)  # the fallback text only when needed
