@@ -129,7 +129,7 @@ def two_section_pcapng() -> bytes:
             dsb(KEYLOG),
             epb(1, (1_600_000_000 << 10) + 512, b"sll2-frame", original=4000),
             block(5, b"\0" * 20),  # Interface Statistics Block: skipped
-            block(0x00000BAD, b"\0\0\0\x01custom"),  # custom block: skipped
+            block(0x00000BAD, b"\0\0\0\x01custom"),  # custom block: no packet, but a frame number
             opb(0, 1_600_000_002 * NS, b"obsolete"),
             shb(">"),
             idb(101, snaplen=4, order=">"),
@@ -142,7 +142,7 @@ def two_section_pcapng() -> bytes:
 
 def test_pcapng_sections_interfaces_and_blocks(tmp_path: Path) -> None:
     frames, info = read_all(write(tmp_path, "x.bin", two_section_pcapng()))
-    assert [f.number for f in frames] == [1, 2, 3, 4, 5]
+    assert [f.number for f in frames] == [1, 2, 4, 5, 6]  # the custom block is frame 3, as in Wireshark
     assert [f.link_type for f in frames] == [1, 276, 1, 101, 101]
     assert [f.interface for f in frames] == [0, 1, 0, 2, 2]
     assert [f.data for f in frames] == [
@@ -158,7 +158,7 @@ def test_pcapng_sections_interfaces_and_blocks(tmp_path: Path) -> None:
     assert frames[2].timestamp_ns == 1_600_000_002 * NS
     assert frames[3].timestamp_ns == frames[2].timestamp_ns  # an SPB has no time of its own
     assert frames[4].timestamp_ns == 1_500_000_000 * NS  # default resolution: µs
-    assert (info.format, info.frames) == ("pcapng", 5)
+    assert (info.format, info.frames) == ("pcapng", 6)
     assert info.link_types == ["ETHERNET", "LINUX_SLL2", "RAW"]
     assert info.link_type_numbers == [1, 276, 101]
     assert info.snaplens == [262144, 0, 4]
@@ -167,6 +167,20 @@ def test_pcapng_sections_interfaces_and_blocks(tmp_path: Path) -> None:
     assert info.secrets == [KEYLOG]
     assert info.comments == ["CLIENT_RANDOM 00 11", "first packet"]
     assert info.issues == []
+
+
+def test_custom_blocks_take_frame_numbers_as_in_tshark(tmp_path: Path) -> None:
+    """tshark 4.0 lists each pcapng Custom Block (copiable or not) as a frame; the packets after one keep
+    Wireshark's numbers."""
+    eth = bytes(12) + b"\x08\x00" + bytes(20)
+    data = (shb() + idb(1) + epb(0, 1, eth) + block(0x00000BAD, b"\0\0\0\x01one") + epb(0, 2, eth)
+            + block(0x40000BAD, b"\0\0\0\x01two") + epb(0, 3, eth))
+    path = write(tmp_path, "custom.pcapng", data)
+    frames, info = read_all(path)
+    assert [f.number for f in frames] == [1, 3, 5] and info.frames == 5
+    out = subprocess.run(["tshark", "-r", str(path), "-T", "fields", "-e", "frame.number", "-e", "frame.protocols"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    assert [line.split("\t")[0] for line in out if line.endswith("ip")] == ["1", "3", "5"]
 
 
 def test_pcapng_power_of_two_resolution_floors_like_wireshark(tmp_path: Path) -> None:

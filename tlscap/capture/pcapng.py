@@ -31,14 +31,16 @@ SPB = 0x00000003
 EPB = 0x00000006
 SJEB = 0x00000009  # systemd Journal Export Block: Wireshark numbers it as a frame
 DSB = 0x0000000A
+CB_COPY = 0x00000BAD  # Custom Blocks (may / may not be copied): Wireshark 4.0 numbers them as frames too
+CB_NO_COPY = 0x40000BAD
 
 SECRETS_TLS_KEY_LOG = 0x544C534B  # "TLSK"
 MAX_BLOCK = limits.MAX_PCAPNG_BLOCK
 # Blocks whose contents are read; any other block is only walked past (streamed when large).
 _HELD_BLOCKS = frozenset({SHB, IDB, OPB, SPB, EPB, DSB})
-# Blocks that are no packets but take a frame number in Wireshark. (Wireshark 4.0 numbers Custom Blocks,
-# 0x00000BAD and 0x40000BAD, too; tlscap does not yet: tests/test_capture.py expects them unnumbered.)
-_NUMBERED_BLOCKS = frozenset({SJEB})
+# Blocks that are no packets but take a frame number in Wireshark (tshark 4.0 lists a Custom Block as a
+# frame of protocol "data"), so that the frames after them are numbered as Wireshark numbers them.
+_NUMBERED_BLOCKS = frozenset({SJEB, CB_COPY, CB_NO_COPY})
 
 OPT_ENDOFOPT = 0
 OPT_COMMENT = 1
