@@ -224,6 +224,7 @@ class _Run:
         if self.evicted:
             self.issues.append(CaptureIssue(
                 code="too-many-connections",
-                message=(f"more than {limits.MAX_TRACKED_CONNECTIONS:,} TCP connections were open at once; the one "
-                         f"least recently active was finished early {self.evicted:,} times, judged as far as it had come"),
+                message=(f"more than {limits.MAX_TRACKED_CONNECTIONS:,} TCP connections were open at once; the "
+                         f"one least recently active was finished early {self.evicted:,} times, judged as far as "
+                         "it had come"),
             ))

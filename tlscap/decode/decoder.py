@@ -89,15 +89,8 @@ class Decoder:
                 if (protocol == IPPROTO_TCP and not fragment & 0x3FFF and header_len >= TCP_MIN_HEADER_LEN
                         and payload_start <= announced_end
                         and announced_end <= (size if size >= frame.original_length else frame.original_length)):
-                    captured_end = announced_end if announced_end <= size else size
-                    if payload_start <= captured_end:
-                        payload = data[payload_start:captured_end]
-                        missing = announced_end - captured_end
-                    else:  # the snap length cut the options: no payload captured at all
-                        payload = b""
-                        missing = announced_end - payload_start
-                    return Segment(address_text(src), address_text(dst), src_port, dst_port, seq, ack, flags,
-                                   payload, missing, (), frame.number, frame.timestamp_ns)
+                    return _segment(frame, data, payload_start, announced_end if announced_end <= size else size,
+                                    announced_end, src, dst, src_port, dst_port, seq, ack, flags, ())
             return self._decode(frame)
         except Exception:  # last safety net: the parsers check lengths, so this is a bug
             self.stats["decode-error"] += 1
@@ -233,14 +226,22 @@ class Decoder:
         if header_len < TCP_MIN_HEADER_LEN or payload_start > announced_end:
             self.stats["tcp-malformed"] += 1
             return None
-        if payload_start <= end:
-            payload = data[payload_start:end]
-            missing = announced_end - end
-        else:  # the snap length cut the options: no payload captured at all
-            payload = b""
-            missing = announced_end - payload_start
-        return Segment(address_text(src), address_text(dst), src_port, dst_port, seq, ack, flags, payload, missing,
-                       tunnel, frame.number, frame.timestamp_ns)
+        return _segment(frame, data, payload_start, end, announced_end, src, dst, src_port, dst_port, seq, ack,
+                        flags, tunnel)
+
+
+def _segment(frame: Frame, data: bytes, payload_start: int, end: int, announced_end: int, src: bytes, dst: bytes,
+             src_port: int, dst_port: int, seq: int, ack: int, flags: int, tunnel: tuple[str, ...]) -> Segment:
+    """The Segment of a checked TCP header: its payload is `data[payload_start:end]`, and the bytes up to
+    `announced_end` that the snap length cut are counted as missing."""
+    if payload_start <= end:
+        payload = data[payload_start:end]
+        missing = announced_end - end
+    else:  # the snap length cut the options: no payload captured at all
+        payload = b""
+        missing = announced_end - payload_start
+    return Segment(address_text(src), address_text(dst), src_port, dst_port, seq, ack, flags, payload, missing,
+                   tunnel, frame.number, frame.timestamp_ns)
 
 
 # Label fields that differ between the two directions of one connection: GTP-U and PPTP
