@@ -411,6 +411,21 @@ def test_a_packet_after_its_conversation_was_forgotten_starts_a_new_stream():
     assert new and again.stream == 1
 
 
+def test_conversation_is_not_forgotten_while_the_clock_is_behind_it():
+    """A capture whose clock jumps back: a conversation quiet in frames but not in capture time waits
+    (re-queued at the current frame, so it is not looked at on every sweep), then goes."""
+    from tlscap.decode.segment import SYN, Segment
+    from tlscap.tcp.streams import StreamTable
+
+    table: StreamTable[object] = StreamTable()
+    conv, _, _ = table.lookup(Segment("10.0.0.1", "10.0.0.2", 40000, 443, 1, 0, SYN, b"", 0, (), 1, 10**15))
+    table.retire(conv, 10**15, 1)
+    frames = limits.FORGET_CONVERSATION_FRAMES
+    assert table.forget_quiet(0, frames + 10) == 0  # the clock went back: not quiet in time
+    assert table.forget_quiet(0, frames + 20) == 0 and len(table) == 1
+    assert table.forget_quiet(10**15 + limits.FORGET_CONVERSATION_NS + 1, 2 * frames + 11) == 1
+
+
 def test_events_per_connection_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "MAX_EVENTS_PER_CONNECTION", 1000)
     path = tmp_path / "ccs.pcap"

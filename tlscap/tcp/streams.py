@@ -85,8 +85,13 @@ class StreamTable(Generic[T]):
             _, conv = retired.popleft()
             if conv.quiet_since is None:
                 continue  # in use again; it is retired anew when done
-            if conv.quiet_frame >= before_frame or conv.quiet_since >= before_ns:
-                retired.append((max(conv.quiet_frame, before_frame), conv))  # not quiet long enough yet
+            if conv.quiet_frame >= before_frame:
+                retired.append((conv.quiet_frame, conv))  # a later packet: wait from it
+                continue
+            if conv.quiet_since >= before_ns:
+                # Quiet in frames but not in capture time (the clock jumped back): look again only
+                # after as many frames more, so such conversations cost nothing per sweep.
+                retired.append((frame, conv))
                 continue
             conv.quiet_since = None
             if conv.key is not None and self._by_key.get(conv.key) is conv:
