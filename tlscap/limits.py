@@ -52,13 +52,14 @@ TCP and analysis (the hot path)
   (tcp/reassembly.py): the hole before them is declared lost; in a handshake, a `capture-gap` finding.
 - `MAX_PLAINTEXT_BEFORE_TLS` = 256 KiB per direction (analysis/tracker.py): the connection is taken
   for another protocol and dropped.
-- `MAX_WAITING` = 512 finished connections waiting for stream order (analysis/engine.py): they go out
+- `MAX_WAITING` = 512 finished connections waiting for stream order (analysis/collector.py): they go out
   of stream order (docs/decisions.md). `MAX_CAPTURE_CERTIFICATES` = 10,000 distinct certificates per
   capture: later ones are not searched for missing intermediates.
 - IP fragments: 1,024 datagrams, 256 fragments each, 32 MiB held (decode/ip.py): the oldest incomplete
   datagram is dropped. `MAX_TUNNEL_DEPTH` = 8 (decode/decoder.py): deeper frames are dropped.
 - `MAX_TRACKED_CONNECTIONS` = 16,384 open TCP conversations (analysis/engine.py): the least recently
-  active one is finished early, judged as it stands; capture error `too-many-connections`, once.
+  active one is finished early, judged as it stands, and goes out at once; one capture error
+  `too-many-connections` says how many times.
 - `IDLE_CONNECTION_NS` = 600 s and `IDLE_CONNECTION_FRAMES` = 100,000 (analysis/engine.py): an open
   connection that shows no packet for that long in capture time *and* over that many frames is
   finished and judged as it stands (600 s is Suricata's timeout for an established TCP flow; the frame
