@@ -3,7 +3,7 @@
 # next to tshark on each. Everything generated lives in the cache dir, outside the repo.
 #
 # Env: TLSCAP_BENCH_CACHE (default /var/tmp/tlscap-bench), SIZES (default "10M 100M 1G"),
-#      RUNS (runs per tool, default 3), RUNS_1G (default 1), TIMEOUT (s per run, default 900),
+#      RUNS (runs per tool, default 3), RUNS_1G (default 3), TIMEOUT (s per run, default 900),
 #      PY (python for the scripts, default python3; they use the standard library only).
 # The seed capture needs root (network namespace, tcpdump); later steps do not.
 set -euo pipefail
@@ -11,7 +11,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export TLSCAP_BENCH_CACHE="${TLSCAP_BENCH_CACHE:-/var/tmp/tlscap-bench}"
 SIZES="${SIZES:-10M 100M 1G}"
 RUNS="${RUNS:-3}"
-RUNS_1G="${RUNS_1G:-1}"
+RUNS_1G="${RUNS_1G:-3}"
 TIMEOUT="${TIMEOUT:-900}"
 PY="${PY:-python3}"
 
