@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure tlscap against tshark on benchmark captures: wall time, peak RSS, agreement.
 
-For each capture, ``--runs`` times each (median reported):
+For each capture, ``--runs`` times each, taking turns (median reported):
 
     tlscap analyze FILE --format json -o /dev/null
     tshark -n -r FILE -T fields -e frame.number -e tcp.stream -e tls.handshake.type \\
@@ -216,24 +216,28 @@ def measure(capture: Path, runs: int, tlscap_cmd: list[str], keylog: Path | None
     errors: list[str] = []
     result: dict[str, Any] = {}
     try:
+        # The tools take turns (tlscap, tshark, tlscap, ...), so that a machine that slows down or
+        # speeds up during the bench weighs on both alike and the ratio stays fair.
+        tlscap_failed = tshark_failed = False
         for i in range(runs):
-            out = report_tmp if (i == 0 and check) else os.devnull
-            r = run_measured([*tlscap_args, "-o", out], os.devnull, err_tmp, timeout_s)
-            tlscap_runs.append(r)
-            log(f"  tlscap run {i + 1}: {r.wall_s:.2f} s, {r.max_rss_kb / 1024:.0f} MiB, exit {r.exit_code}"
-                + (" TIMED OUT" if r.timed_out else ""))
-            if r.timed_out or r.exit_code not in TLSCAP_OK_EXIT:
-                errors.append(f"tlscap run {i + 1}: " + ("timed out" if r.timed_out else
-                              f"exit {r.exit_code}: {Path(err_tmp).read_text(errors='replace')[-2000:]}"))
-                break  # a timeout or crash will not get better on the next run
-        for i in range(runs):
-            r = run_measured(tshark_cmd, fields_tmp, err_tmp, timeout_s)
-            tshark_runs.append(r)
-            log(f"  tshark run {i + 1}: {r.wall_s:.2f} s, {r.max_rss_kb / 1024:.0f} MiB, exit {r.exit_code}"
-                + (" TIMED OUT" if r.timed_out else ""))
-            if r.timed_out or r.exit_code != 0:
-                errors.append(f"tshark run {i + 1}: " + ("timed out" if r.timed_out else f"exit {r.exit_code}"))
-                break
+            if not tlscap_failed:
+                out = report_tmp if (i == 0 and check) else os.devnull
+                r = run_measured([*tlscap_args, "-o", out], os.devnull, err_tmp, timeout_s)
+                tlscap_runs.append(r)
+                log(f"  tlscap run {i + 1}: {r.wall_s:.2f} s, {r.max_rss_kb / 1024:.0f} MiB, exit {r.exit_code}"
+                    + (" TIMED OUT" if r.timed_out else ""))
+                if r.timed_out or r.exit_code not in TLSCAP_OK_EXIT:
+                    errors.append(f"tlscap run {i + 1}: " + ("timed out" if r.timed_out else
+                                  f"exit {r.exit_code}: {Path(err_tmp).read_text(errors='replace')[-2000:]}"))
+                    tlscap_failed = True  # a timeout or crash will not get better on the next run
+            if not tshark_failed:
+                r = run_measured(tshark_cmd, fields_tmp, err_tmp, timeout_s)
+                tshark_runs.append(r)
+                log(f"  tshark run {i + 1}: {r.wall_s:.2f} s, {r.max_rss_kb / 1024:.0f} MiB, exit {r.exit_code}"
+                    + (" TIMED OUT" if r.timed_out else ""))
+                if r.timed_out or r.exit_code != 0:
+                    errors.append(f"tshark run {i + 1}: " + ("timed out" if r.timed_out else f"exit {r.exit_code}"))
+                    tshark_failed = True
         if check and tlscap_runs and tshark_runs and not tlscap_runs[0].timed_out \
                 and tlscap_runs[0].exit_code in TLSCAP_OK_EXIT and not tshark_runs[-1].timed_out:
             result["tlscap_report_bytes"] = Path(report_tmp).stat().st_size
