@@ -35,7 +35,8 @@ class Group:
     client_cert: str  # leaf SHA-256, or NO_CERTIFICATE
     client_cert_subject: str | None
     ca_names: tuple[str, ...] | None
-    members: list[tuple[CaptureReport, Connection]] = field(default_factory=list)
+    members: list[tuple[CaptureReport, Connection]] = field(default_factory=list)  # unless not kept
+    count: int = 0
     clients: dict[str, None] = field(default_factory=dict)  # client IPs, in order of appearance
     servers: dict[str, None] = field(default_factory=dict)  # server ip:port, in order of appearance
     captures: dict[str, None] = field(default_factory=dict)
@@ -44,10 +45,12 @@ class Group:
 
     @property
     def connections(self) -> int:
-        return len(self.members)
+        return self.count
 
-    def add(self, cap: CaptureReport, conn: Connection, severity: str) -> None:
-        self.members.append((cap, conn))
+    def add(self, cap: CaptureReport, conn: Connection, severity: str, *, keep: bool = True) -> None:
+        self.count += 1
+        if keep:
+            self.members.append((cap, conn))
         self.clients[conn.client.ip] = None
         self.servers[str(conn.server)] = None
         self.captures[cap.path] = None
@@ -109,30 +112,49 @@ def failing_connections(report: Report) -> list[tuple[CaptureReport, Connection]
 
 def group_causes(report: Report) -> list[Cause]:
     """Causes (most severe, then most frequent first), each with its groups (most frequent first)."""
-    causes: dict[str, Cause] = {}
-    groups: dict[tuple[str, str, tuple[str, ...] | None], Group] = {}
+    tally = CauseTally()
     for cap, conn in failing_connections(report):
-        cert, subject = client_certificate_key(conn)
-        cas = advertised_ca_names(conn)
+        tally.add(cap, conn)
+    return tally.causes()
+
+
+class CauseTally:
+    """`group_causes`, fed one connection at a time. With `keep_members=False` the groups count their
+    connections without keeping them (what the text tables need), so a scan can stream."""
+
+    def __init__(self, *, keep_members: bool = True) -> None:
+        self.keep_members = keep_members
+        self._causes: dict[str, Cause] = {}
+        self._groups: dict[tuple[str, str, tuple[str, ...] | None], Group] = {}
+
+    def add(self, cap: CaptureReport, conn: Connection) -> None:
+        """Count the connection in the groups of its failing findings (nothing when none fails)."""
         worst: dict[str, str] = {}
         for f in conn.findings:
             if f.severity in FAILING and SEVERITY_RANK[f.severity] > SEVERITY_RANK.get(worst.get(f.code, ""), 0):
                 worst[f.code] = f.severity
+        if not worst:
+            return
+        cert, subject = client_certificate_key(conn)
+        cas = advertised_ca_names(conn)
         for code, severity in worst.items():
-            cause = causes.setdefault(code, Cause(code=code, severity=severity))
+            cause = self._causes.setdefault(code, Cause(code=code, severity=severity))
             if SEVERITY_RANK[severity] > SEVERITY_RANK[cause.severity]:
                 cause.severity = severity
             key = (code, cert, cas)
-            group = groups.get(key)
+            group = self._groups.get(key)
             if group is None:
-                group = groups[key] = Group(code=code, severity=severity, client_cert=cert,
-                                            client_cert_subject=subject, ca_names=cas)
+                group = self._groups[key] = Group(code=code, severity=severity, client_cert=cert,
+                                                  client_cert_subject=subject, ca_names=cas)
                 cause.groups.append(group)
-            group.add(cap, conn, severity)
-    ordered = sorted(causes.values(), key=lambda c: (-SEVERITY_RANK[c.severity], -c.connections, c.code))
-    for cause in ordered:
-        cause.groups.sort(key=lambda g: (-g.connections, g.first_ns if g.first_ns is not None else 0))
-    return ordered
+            group.add(cap, conn, severity, keep=self.keep_members)
+
+    def causes(self) -> list[Cause]:
+        """The causes so far, in report order."""
+        ordered = sorted(self._causes.values(), key=lambda c: (-SEVERITY_RANK[c.severity], -c.connections, c.code))
+        for cause in ordered:
+            cause.groups.sort(key=lambda g: (-g.connections, g.first_ns if g.first_ns is not None else 0))
+        return ordered
 
 
 # --------------------------------------------------------------------------- labels shared by the renderers
@@ -170,7 +192,11 @@ def time_label(ns: int | None) -> str:
 
 def render_groups_text(report: Report) -> str:
     """The cause and group tables of the text report ("" when no connection failed)."""
-    causes = group_causes(report)
+    return render_cause_tables(group_causes(report))
+
+
+def render_cause_tables(causes: list[Cause]) -> str:
+    """The cause and group tables of `causes` ("" when there are none)."""
     if not causes:
         return ""
     cause_rows = [[c.code, c.severity, c.connections, c.distinct("clients"), c.client_certs, c.distinct("servers"),
