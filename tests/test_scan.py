@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tlscap.analysis.engine import analyze_capture
-from tlscap.report.json_report import capture_dict
+from tlscap.report.json_report import capture_dict, connection_dict
 from tlscap.scan import runner
 from tlscap.scan.cli_scan import EXIT_INTERRUPTED, add_scan_parser, cmd_scan
 from tlscap.scan.discovery import Candidate, Problem, capture_kind, discover, named_like_capture
@@ -329,6 +329,34 @@ def test_ctrl_c_writes_the_report_of_the_files_done(tmp_path):
     assert [d["id"] for d in lines] == [0, 1, 2, 3] and all(d["capture"].endswith("a-small.pcap") for d in lines)
     doc = json.loads(report.read_text())
     assert [Path(c["path"]).name for c in doc["captures"]] == ["a-small.pcap"]
+
+
+def test_local_workers_spool_each_files_connections(tmp_path):
+    """With a spool folder, a worker hands back the report without its connections (they wait on disk,
+    counted in `stats`) and reading them removes the spool: memory does not grow with the file."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    candidates = discover([str(MULTI), str(EXPIRED)]).candidates
+    got = sorted(runner.LocalRunner(jobs=2, spool_dir=str(spool)).run(candidates, runner.AnalysisOptions()),
+                 key=lambda r: r.index)
+    assert all(r.capture.connections == [] and r.spool is not None for r in got)
+    assert len(list(spool.iterdir())) == 2
+    for result, path in zip(got, (MULTI, EXPIRED), strict=True):
+        expected = analyze_capture(str(path)).connections
+        assert result.capture.stats.connections == len(expected)
+        assert [connection_dict(c) for c in result.connections()] == [connection_dict(c) for c in expected]
+    assert list(spool.iterdir()) == []
+
+
+def test_a_scan_leaves_no_spool_behind(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    out = tmp_path / "r.txt"
+    done = subprocess.run([sys.executable, "-m", "tlscap", "scan", str(MULTI), str(EXPIRED), "--format", "text",
+                           "-o", str(out), "--jobs", "2", "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "TMPDIR": str(temp)})
+    assert done.returncode == 1, done.stderr
+    assert "causes" in out.read_text() and list(temp.iterdir()) == []
 
 
 def test_capture_reports_pickle_with_their_certificate_names():

@@ -16,12 +16,13 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 from dataclasses import replace
 from datetime import datetime
 from typing import TextIO
 
 from tlscap.analysis.engine import AnalysisOptions
-from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Report
+from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
 from tlscap.cli_options import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -30,17 +31,19 @@ from tlscap.cli_options import (
     UsageError,
     add_report_options,
     choose_format,
+    make_writer,
     options_from,
     output,
     render_whole,
 )
-from tlscap.report.grouping import render_groups_text
+from tlscap.report.grouping import CauseTally, render_cause_tables
 from tlscap.report.json_report import connection_dict, render_json, render_jsonl
 from tlscap.report.safe_text import safe
 from tlscap.report.text_report import render_text
+from tlscap.report.writer import ReportWriter
 from tlscap.scan.discovery import Candidate, Discovery, Problem, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
-from tlscap.scan.runner import DaskRunner, ExecutorUnavailable, LocalRunner, failed_capture
+from tlscap.scan.runner import DaskRunner, ExecutorUnavailable, FileResult, LocalRunner, failed_capture
 from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
 
 
@@ -110,7 +113,7 @@ def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     return scan
 
 
-def _runner(args: argparse.Namespace) -> LocalRunner | DaskRunner:
+def _runner(args: argparse.Namespace, spool_dir: str | None = None) -> LocalRunner | DaskRunner:
     if args.executor == "dask":
         scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
         if not scheduler:
@@ -118,7 +121,7 @@ def _runner(args: argparse.Namespace) -> LocalRunner | DaskRunner:
         return DaskRunner(scheduler=scheduler, file_timeout=args.file_timeout)
     if args.scheduler:
         raise UsageError("--scheduler is for --executor dask")
-    return LocalRunner(jobs=args.jobs or default_jobs(), file_timeout=args.file_timeout)
+    return LocalRunner(jobs=args.jobs or default_jobs(), file_timeout=args.file_timeout, spool_dir=spool_dir)
 
 
 class _Tally:
@@ -131,9 +134,7 @@ class _Tally:
     def add(self, cap: CaptureReport) -> None:
         if not cap.unreadable:
             self.readable += 1
-        for conn in cap.connections:
-            for f in conn.findings:
-                self.worst = max(self.worst, SEVERITY_RANK[f.severity])
+        self.worst = max(self.worst, cap.stats.worst_rank)
 
     def status(self, fail_on: str) -> int:
         if self.readable == 0:
@@ -178,20 +179,31 @@ def _merge_keylog_dir(keylog: KeyLog, folder: str) -> list[str]:
     return notes
 
 
-def _jsonl_lines(cap: CaptureReport) -> str:
-    return "".join(json.dumps({"capture": cap.path} | connection_dict(c), ensure_ascii=False) + "\n"
-                   for c in cap.connections)
+def _jsonl_line(path: str, conn: Connection) -> str:
+    return json.dumps({"capture": path} | connection_dict(conn), ensure_ascii=False) + "\n"
 
 
 class _Scan:
-    """One scan's results, kept in discovery order whatever order the files finish in."""
+    """One scan's report, written in discovery order whatever order the files finish in.
 
-    def __init__(self, found: Discovery, *, fmt: str, quiet: bool) -> None:
+    A finished file waits (its connections spooled on disk by the worker) until every file before it is
+    written; then its connections stream through the report writer, so memory does not grow with the
+    files' sizes. Only the formats that render the whole report at once (md, html, csv) keep them.
+    """
+
+    def __init__(self, found: Discovery, *, fmt: str, quiet: bool, show_all: bool = False,
+                 at: datetime | None = None) -> None:
         self.found = found
         self.fmt = fmt
+        self.show_all, self.at = show_all, at
         self.candidates = found.candidates
+        # Each entry's report once it is done, without its connections (they go to the writer).
         self.slots: list[CaptureReport | None] = [None] * len(found.entries)
         self.position = [i for i, e in enumerate(found.entries) if isinstance(e, Candidate)]
+        self.waiting: dict[int, FileResult] = {}  # done, not written yet (by entry position)
+        self.written = 0  # entries written, in discovery order
+        self.causes = CauseTally(keep_members=False)  # the text report's cause tables
+        self.writer: ReportWriter | None = None
         self.tally = _Tally()
         self.progress = Progress(total_files=len(self.candidates), total_bytes=sum(c.size for c in self.candidates),
                                  bar=wants_bar(sys.stderr, quiet=quiet), quiet=quiet)
@@ -201,25 +213,64 @@ class _Scan:
                 self.progress.message(f"tlscap: {safe(entry.path)}: {safe(entry.message)}")
 
     def run(self, runner: LocalRunner | DaskRunner, options: AnalysisOptions, out: TextIO) -> None:
-        """Analyze every candidate; JSON Lines are written as each file ends. Ctrl-C propagates."""
+        """Analyze every candidate, writing each file's part of the report when its turn comes (JSON
+        Lines: as soon as it is done). Ctrl-C propagates; `finish` then writes what was done."""
+        if self.fmt != "jsonl":
+            self.writer = make_writer(self.fmt, out, show_all=self.show_all, at=self.at)
         try:
             with contextlib.closing(runner.run(self.candidates, options)) as results:
                 for result in results:
-                    self._done(result.index, result.capture, out)
+                    self._done(result, out)
         finally:
             self.progress.close()
 
-    def _done(self, index: int, cap: CaptureReport, out: TextIO) -> None:
+    def _done(self, result: FileResult, out: TextIO) -> None:
+        cap, position = result.capture, self.position[result.index]
         for err in cap.errors:
             self.progress.message(f"tlscap: {safe(cap.path)}: {safe(err.message)}")
         self.tally.add(cap)
-        self.progress.done(cap, self.candidates[index].size)
+        self.progress.done(cap, self.candidates[result.index].size)
+        self.slots[position] = replace(cap, connections=[])
         if self.fmt == "jsonl":
-            out.write(_jsonl_lines(cap))
+            for conn in result.connections():
+                out.write(_jsonl_line(cap.path, conn))
             out.flush()
-            # Only what the exit status and the interruption message need is kept.
-            cap = CaptureReport(path=cap.path, unreadable=cap.unreadable, errors=cap.errors, stats=cap.stats)
-        self.slots[self.position[index]] = cap
+            return
+        self.waiting[position] = result
+        self._write_ready()
+
+    def _write_ready(self) -> None:
+        """Write the entries whose turn has come: every entry before them is written."""
+        while self.written < len(self.slots) and self.slots[self.written] is not None:
+            self._write(self.written)
+            self.written += 1
+
+    def _write(self, position: int) -> None:
+        cap = self.slots[position]
+        assert cap is not None and self.writer is not None
+        result = self.waiting.pop(position, None)
+        self.writer.begin_capture(cap.path)
+        for conn in result.connections() if result is not None else ():
+            if self.fmt == "text":
+                self.causes.add(cap, conn)
+            self.writer.connection(conn)
+        self.writer.end_capture(cap)
+
+    def finish(self, out: TextIO) -> None:
+        """Write the files done that still wait (after an interruption, those behind a file not done),
+        then the report's end: totals, and for text the cause and group tables."""
+        if self.writer is None:
+            return
+        for position in range(self.written, len(self.slots)):
+            if self.slots[position] is not None:
+                self._write(position)
+        self.written = len(self.slots)
+        self.writer.finish(self.report())
+        if self.fmt == "text":
+            groups = render_cause_tables(self.causes.causes())
+            if groups:
+                out.write("\n" + groups)
+        out.flush()
 
     def report(self) -> Report:
         return Report(captures=[cap for cap in self.slots if cap is not None])
@@ -233,24 +284,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
     """Run `tlscap scan`; returns the exit status."""
     options = _options(args)
     fmt = choose_format(args)
-    runner = _runner(args)
-    scan = _Scan(discover(args.paths, include=args.include, exclude=args.exclude), fmt=fmt, quiet=args.quiet)
+    found = discover(args.paths, include=args.include, exclude=args.exclude)
     interrupted = False
-    with output(args.output) as out:
+    # The workers' spools of connections: removed with everything in it, however the scan ends.
+    with tempfile.TemporaryDirectory(prefix="tlscap-scan-") as spool_dir, output(args.output) as out:
+        runner = _runner(args, spool_dir)
+        scan = _Scan(found, fmt=fmt, quiet=args.quiet, show_all=args.all, at=args.at)
         try:
             scan.run(runner, options, out)
         except KeyboardInterrupt:
             interrupted = True
         except ExecutorUnavailable as exc:
             raise UsageError(str(exc)) from exc
-        if fmt != "jsonl":
-            report = scan.report()
-            text = render_report(report, fmt, show_all=args.all, at=args.at)
-            if fmt == "text":
-                groups = render_groups_text(report)
-                text += ("\n" + groups) if groups else ""
-            out.write(text)
-            out.flush()
+        scan.finish(out)
     if not scan.found.entries:
         print(f"tlscap: no capture found under {', '.join(args.paths)}", file=sys.stderr)
         return EXIT_USAGE

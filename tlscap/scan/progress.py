@@ -43,8 +43,8 @@ class Progress:
     def done(self, capture: CaptureReport, size: int) -> None:
         """One more file finished."""
         self.files += 1
-        self.connections += len(capture.connections)
-        self.findings += sum(len(c.findings) for c in capture.connections)
+        self.connections += capture.stats.connections  # counted as they were handed on, even when streamed
+        self.findings += sum(capture.stats.by_code.values())
         if self._bar is not None:
             self._bar.update(size if self._by_bytes else 1)
             self._show()

@@ -21,7 +21,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait as wait_any
@@ -30,7 +30,7 @@ from typing import Any
 from cryptography.x509 import ObjectIdentifier
 
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
-from tlscap.analysis.model import CaptureReport, CertificateChainInfo
+from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection
 from tlscap.errors import CaptureIssue, TlscapError
 from tlscap.scan.discovery import Candidate
 
@@ -44,11 +44,22 @@ class ExecutorUnavailable(TlscapError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileResult:
-    """One analyzed file: its position in the task list, its report and how long it took."""
+    """One analyzed file: its position in the task list, its report and how long it took.
+
+    With a spool (`LocalRunner(spool_dir=...)`), the report holds none of its connections (its `stats`
+    count them): they wait in the `spool` file until `connections()` reads them, one at a time.
+    """
 
     index: int
     capture: CaptureReport
     seconds: float
+    spool: str | None = None
+
+    def connections(self) -> Iterator[Connection]:
+        """The file's connections in the order they were handed on; a spool is removed once read."""
+        yield from self.capture.connections
+        if self.spool is not None:
+            yield from read_spool(self.spool)
 
 
 # --------------------------------------------------------------------------- the per-file task
@@ -89,14 +100,60 @@ def analyze_to_bytes(path: str, options: AnalysisOptions) -> bytes:
         return pickle.dumps(_without_names(cap), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _without_names(cap: CaptureReport) -> CaptureReport:
+def analyze_to_spool(path: str, options: AnalysisOptions, spool: str) -> bytes:
+    """Analyze one file, pickling each connection into `spool` as soon as it is handed on (so a worker's
+    memory does not grow with the file); return the pickled CaptureReport, which holds none of them."""
+    register_pickling()
+    with open(spool, "wb") as out:
+        def keep(conn: Connection) -> None:
+            try:
+                blob = pickle.dumps(conn, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - an unpicklable field: drop the parsed names, as below
+                blob = pickle.dumps(_connection_without_names(conn), protocol=pickle.HIGHEST_PROTOCOL)
+            out.write(blob)
+
+        try:
+            cap = analyze_capture(path, options, on_connection=keep)
+        except Exception as exc:  # noqa: BLE001 - the engine never raises on purpose; a bug costs one file
+            cap = failed_capture(path, "internal-error",
+                                 f"tlscap failed on this file ({type(exc).__name__}: {exc}); please report it")
+    return pickle.dumps(cap, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_spool(spool: str) -> Iterator[Connection]:
+    """The connections `analyze_to_spool` wrote, one at a time; the file is removed at the end."""
+    try:
+        with open(spool, "rb") as f:
+            while True:
+                try:
+                    conn = pickle.load(f)
+                except EOFError:
+                    return
+                yield conn
+    finally:
+        discard_spool(spool)
+
+
+def discard_spool(spool: str) -> None:
+    try:
+        os.unlink(spool)
+    except FileNotFoundError:
+        pass
+
+
+def _connection_without_names(conn: Connection) -> Connection:
+    """The connection without the parsed x509 names of its certificates (the report never shows them)."""
+
     def strip(infos: list[CertificateChainInfo]) -> list[CertificateChainInfo]:
         return [replace(i, chain=tuple(replace(c, subject_name=None, issuer_name=None) for c in i.chain))
                 for i in infos]
 
-    for conn in cap.connections:
-        conn.client_certificates = strip(conn.client_certificates)
-        conn.server_certificates = strip(conn.server_certificates)
+    return replace(conn, client_certificates=strip(conn.client_certificates),
+                   server_certificates=strip(conn.server_certificates))
+
+
+def _without_names(cap: CaptureReport) -> CaptureReport:
+    cap.connections = [_connection_without_names(conn) for conn in cap.connections]
     return cap
 
 
@@ -133,7 +190,10 @@ def _worker_loop(pipe: Pipe) -> None:
         if isinstance(message, AnalysisOptions):
             options = message  # sent once per worker: key logs and truststores can be large
             continue
-        pipe.send_bytes(analyze_to_bytes(message, options))
+        if isinstance(message, tuple):  # (path, spool file)
+            pipe.send_bytes(analyze_to_spool(message[0], options, message[1]))
+        else:
+            pipe.send_bytes(analyze_to_bytes(message, options))
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -166,8 +226,10 @@ class _Worker:
             return False
         return True
 
-    def send(self, index: int, candidate: Candidate) -> bool:
-        if not self.alive or not self._send(_task_path(candidate)):
+    def send(self, index: int, candidate: Candidate, spool: str | None = None) -> bool:
+        """Give the worker a file; with `spool`, it writes the file's connections there as they come."""
+        message = _task_path(candidate) if spool is None else (_task_path(candidate), spool)
+        if not self.alive or not self._send(message):
             return False
         self.task = (index, candidate, time.monotonic())
         return True
@@ -188,11 +250,20 @@ class _Worker:
 
 
 class LocalRunner:
-    """Analyze files in `jobs` worker processes; a file over `file_timeout` seconds is stopped."""
+    """Analyze files in `jobs` worker processes; a file over `file_timeout` seconds is stopped.
 
-    def __init__(self, *, jobs: int, file_timeout: float | None = None) -> None:
+    With `spool_dir`, a worker writes each connection to a file there as soon as it is handed on, and
+    the FileResult names that spool instead of holding the connections: memory then stays bounded
+    whatever the files' sizes (the reader of the results removes each spool; the caller, the folder).
+    """
+
+    def __init__(self, *, jobs: int, file_timeout: float | None = None, spool_dir: str | None = None) -> None:
         self.jobs = max(1, jobs)
         self.file_timeout = file_timeout
+        self.spool_dir = spool_dir
+
+    def _spool(self, index: int) -> str | None:
+        return None if self.spool_dir is None else os.path.join(self.spool_dir, f"{index}.connections")
 
     def run(self, candidates: Sequence[Candidate], options: AnalysisOptions) -> Generator[FileResult, None, None]:
         """Yield one FileResult per candidate, in the order they finish.
@@ -234,10 +305,10 @@ class LocalRunner:
         if not queue:
             return worker
         index, candidate = queue.popleft()
-        if not worker.send(index, candidate):
+        if not worker.send(index, candidate, self._spool(index)):
             worker.kill()
             worker = _Worker(ctx, options)
-            if not worker.send(index, candidate):
+            if not worker.send(index, candidate, self._spool(index)):
                 raise ExecutorUnavailable("cannot start a worker process for the scan")
         return worker
 
@@ -261,18 +332,26 @@ class LocalRunner:
             return None
         index, candidate, started = worker.task
         elapsed = time.monotonic() - started
+        spool = self._spool(index)
         if worker.pipe.poll():
             try:
                 payload = worker.pipe.recv_bytes()
             except (EOFError, OSError):
-                return FileResult(index=index, capture=_crashed(candidate, worker), seconds=elapsed)
+                return self._failed(index, _crashed(candidate, worker), elapsed)
             worker.task = None
-            return FileResult(index=index, capture=load_result(payload, candidate.path), seconds=elapsed)
+            return FileResult(index=index, capture=load_result(payload, candidate.path), seconds=elapsed, spool=spool)
         if not worker.process.is_alive():
-            return FileResult(index=index, capture=_crashed(candidate, worker), seconds=elapsed)
+            return self._failed(index, _crashed(candidate, worker), elapsed)
         if self.file_timeout is not None and elapsed >= self.file_timeout:
-            return FileResult(index=index, capture=timed_out(candidate.path, self.file_timeout), seconds=elapsed)
+            return self._failed(index, timed_out(candidate.path, self.file_timeout), elapsed)
         return None
+
+    def _failed(self, index: int, capture: CaptureReport, elapsed: float) -> FileResult:
+        """A file that gave no report: what its worker spooled before it stopped is not reported."""
+        spool = self._spool(index)
+        if spool is not None:
+            discard_spool(spool)  # the caller kills a worker that may still write it: removed unread
+        return FileResult(index=index, capture=capture, seconds=elapsed)
 
 
 def timed_out(path: str, limit: float) -> CaptureReport:
