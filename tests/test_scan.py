@@ -348,6 +348,13 @@ def test_local_workers_spool_each_files_connections(tmp_path):
     assert list(spool.iterdir()) == []
 
 
+def test_a_spool_that_cannot_be_written_falls_back_to_the_whole_report(tmp_path):
+    candidates = discover([str(MULTI)]).candidates
+    (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing")).run(
+        candidates, runner.AnalysisOptions())
+    assert len(result.capture.connections) == 4 and len(list(result.connections())) == 4
+
+
 def test_a_scan_leaves_no_spool_behind(tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()

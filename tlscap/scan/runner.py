@@ -104,7 +104,11 @@ def analyze_to_spool(path: str, options: AnalysisOptions, spool: str) -> bytes:
     """Analyze one file, pickling each connection into `spool` as soon as it is handed on (so a worker's
     memory does not grow with the file); return the pickled CaptureReport, which holds none of them."""
     register_pickling()
-    with open(spool, "wb") as out:
+    try:
+        out = open(spool, "wb")  # noqa: SIM115 - closed below, after the analysis
+    except OSError:
+        return analyze_to_bytes(path, options)  # no spool: the report holds its connections
+    with out:
         def keep(conn: Connection) -> None:
             try:
                 blob = pickle.dumps(conn, protocol=pickle.HIGHEST_PROTOCOL)
@@ -121,7 +125,8 @@ def analyze_to_spool(path: str, options: AnalysisOptions, spool: str) -> bytes:
 
 
 def read_spool(spool: str) -> Iterator[Connection]:
-    """The connections `analyze_to_spool` wrote, one at a time; the file is removed at the end."""
+    """The connections `analyze_to_spool` wrote, one at a time (none when it wrote no spool); the file is
+    removed at the end."""
     try:
         with open(spool, "rb") as f:
             while True:
@@ -130,6 +135,8 @@ def read_spool(spool: str) -> Iterator[Connection]:
                 except EOFError:
                     return
                 yield conn
+    except FileNotFoundError:
+        return
     finally:
         discard_spool(spool)
 
