@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tlscap import __version__
-from tlscap.analysis.engine import AnalysisOptions, analyze_capture
+from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import SEVERITY_RANK, Connection, Report
 from tlscap.cli_options import (
     EXIT_FINDINGS,
@@ -143,6 +143,7 @@ def cmd_certs(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tune_gc()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

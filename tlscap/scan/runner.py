@@ -29,7 +29,7 @@ from typing import Any
 
 from cryptography.x509 import ObjectIdentifier
 
-from tlscap.analysis.engine import AnalysisOptions, analyze_capture
+from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection
 from tlscap.errors import CaptureIssue, TlscapError
 from tlscap.scan.discovery import Candidate
@@ -186,6 +186,7 @@ def _worker_loop(pipe: Pipe) -> None:
     """A worker process: receives the options once, then paths; sends back each pickled report."""
     # Ctrl-C on a terminal reaches every process of the group; only the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_gc()
     options = AnalysisOptions()
     while True:
         try:
