@@ -101,12 +101,8 @@ class StreamTable(Generic[T]):
 
     def lookup(self, seg: Segment) -> tuple[Conversation[T], bool, bool]:
         """Return (conversation, side, is_new). `side` tells the two directions apart."""
-        # conversation_key(seg), inline: this runs once per packet.
-        a = (seg.src_ip, seg.src_port)
-        b = (seg.dst_ip, seg.dst_port)
-        tunnel = conversation_tunnel(seg.tunnel) if seg.tunnel else ()
-        side = a <= b
-        conv = self._by_key.get((tunnel, a, b) if side else (tunnel, b, a))
+        key, side = conversation_key(seg)
+        conv = self._by_key.get(key)
         is_syn = (seg.flags & (SYN | ACK)) == SYN
         if conv is not None:
             base = conv.base_seq.get(side)
@@ -116,7 +112,6 @@ class StreamTable(Generic[T]):
                 if base is None:
                     conv.base_seq[side] = seg.seq if is_syn else (seg.seq - 1) & 0xFFFFFFFF
                 return conv, side, False
-        key = (tunnel, a, b) if side else (tunnel, b, a)
         conv = Conversation(stream=self.count, key=key)
         self.count += 1
         conv.base_seq[side] = seg.seq if seg.flags & SYN else (seg.seq - 1) & 0xFFFFFFFF
