@@ -29,7 +29,6 @@ from tlscap.errors import TlscapError
 from tlscap.tls.keyschedule import (
     HASH_LENGTHS,
     SuiteParams,
-    Tls13Suite,
     UnsupportedCipherSuite,
     hash_digest,
     hmac_digest,
@@ -82,12 +81,15 @@ def _open(aead: _Aead, nonce: bytes, data: bytes, aad: bytes) -> bytes:
 # TLS 1.3
 
 
-def _tls13_aead(suite: Tls13Suite, key: bytes) -> _Aead:
-    if suite.aead == "aes-gcm":
+def _aead(mode: str, key: bytes, tag_length: int) -> _Aead:
+    """The AEAD of a suite's mode: "gcm", "chacha20-poly1305" or "ccm" (TLS 1.3 suites say "aes-gcm",
+    "aes-ccm"; TLS 1.2 ones "gcm", "ccm")."""
+    mode = mode.removeprefix("aes-")
+    if mode == "gcm":
         return AESGCM(key)
-    if suite.aead == "chacha20-poly1305":
+    if mode == "chacha20-poly1305":
         return ChaCha20Poly1305(key)
-    return AESCCM(key, tag_length=suite.tag_length)
+    return AESCCM(key, tag_length=tag_length)
 
 
 class Tls13Decryptor:
@@ -111,7 +113,7 @@ class Tls13Decryptor:
         keys = traffic_keys(secret, self.cipher_suite)
         self._secret = secret
         self._iv = keys.iv
-        self._aead = _tls13_aead(self._suite, keys.key)
+        self._aead = _aead(self._suite.aead, keys.key, self._suite.tag_length)
         self._sequence = 0
 
     @property
@@ -180,14 +182,6 @@ def _ssl3_mac(hash_name: str, secret: bytes, header: bytes, data: bytes) -> byte
     return hash_digest(hash_name, secret + b"\x5c" * pad + inner)
 
 
-def _tls12_aead(params: SuiteParams, key: bytes) -> _Aead:
-    if params.mode == "gcm":
-        return AESGCM(key)
-    if params.mode == "chacha20-poly1305":
-        return ChaCha20Poly1305(key)
-    return AESCCM(key, tag_length=params.tag_length)
-
-
 class Tls12Decryptor:
     """Opens one direction's SSL 3.0 - TLS 1.2 records after its ChangeCipherSpec.
 
@@ -218,7 +212,7 @@ class Tls12Decryptor:
         self._mac_key = mac_key
         self._mac_hash = params.mac or ""
         self._sequence = 0
-        self._aead = _tls12_aead(params, key) if params.is_aead else None
+        self._aead = _aead(params.mode, key, params.tag_length) if params.is_aead else None
         # RC4: one keystream for the whole direction; bytes drawn for a record that failed to open
         # are kept in `_unused_keystream` so that the state does not move on a failure.
         self._rc4 = Cipher(ARC4(key), mode=None).encryptor() if params.cipher == "rc4" else None
