@@ -28,7 +28,7 @@ from tlscap.report.grouping import (
     time_label,
 )
 from tlscap.report.safe_text import safe
-from tlscap.report.text_report import capture_header
+from tlscap.report.text_report import capture_header, connection_title
 from tlscap.timefmt import utc_datetime
 
 MARK = {"error": "✗", "warning": "!", "info": "i"}
@@ -474,13 +474,7 @@ def _findings(conn: Connection) -> str:
 
 
 def _connection_article(ci: int, cap: CaptureReport, conn: Connection, at: datetime | None) -> str:
-    head = [f"connection {conn.id}", f"{conn.client} → {conn.server}"]
-    if conn.sni:
-        head.append(f"SNI {conn.sni}")
-    head.append(conn.version or "version unknown")
-    head.append(f"outcome: {conn.outcome}")
-    if conn.tunnel:
-        head.append("via " + " / ".join(conn.tunnel))
+    head = connection_title(conn)
     return (f'<article class="conn" id="{_anchor(ci, conn)}"><h3 class="mono">{h(" · ".join(head))}</h3>'
             f'<div class="muted">capture {h(cap.path)}</div>'
             f"{ladder_svg(conn, at)}{_findings(conn)}{_details(conn, at)}</article>")

@@ -44,15 +44,20 @@ def capture_header(cap: CaptureReport) -> str:
     return f"capture {safe(cap.path)} — {links}, {cap.frames} frames, {span}"
 
 
-def connection_header(conn: Connection) -> str:
+def connection_title(conn: Connection) -> list[str]:
+    """The parts of a connection's heading, as the capture has them (escape them for the output)."""
     parts = [f"connection {conn.id}", f"{conn.client} → {conn.server}"]
     if conn.sni:
-        parts.append(f"SNI {safe(conn.sni)}")
+        parts.append(f"SNI {conn.sni}")
     parts.append(conn.version or "version unknown")
     parts.append(f"outcome: {conn.outcome}")
     if conn.tunnel:
-        parts.append("via " + " / ".join(safe(t) for t in conn.tunnel))
-    return "   ".join(parts)
+        parts.append("via " + " / ".join(conn.tunnel))
+    return parts
+
+
+def connection_header(conn: Connection) -> str:
+    return "   ".join(safe(part) for part in connection_title(conn))
 
 
 def _cert_details(cert: CertificateSummary, index: int, when: datetime | None) -> list[str]:
