@@ -63,8 +63,7 @@ class StreamTable(Generic[T]):
         """The caller is done with `conv` for now: it may be forgotten once quiet long enough
         (`forget_quiet`). A late packet postpones that (`touch`); setting `conv.quiet_since` to None
         (in use again) cancels it."""
-        conv.quiet_since = now_ns
-        conv.quiet_frame = frame
+        self.touch(conv, now_ns, frame)
         self._retired.append((frame, conv))
 
     @staticmethod
