@@ -5,8 +5,17 @@ For each capture, ``--runs`` times each, taking turns (median reported):
 
     tlscap analyze FILE --format json -o /dev/null
     tshark -n -r FILE -T fields -e frame.number -e tcp.stream -e tls.handshake.type \\
+           -e tls.alert_message.desc -e tls.record.content_type -e ... (FACT_FIELDS) \\
+           -Y 'tls.record.content_type in {20, 21, 22} or tcp.flags.fin==1 or tcp.flags.reset==1'
+    tshark -n -r FILE -T fields -e frame.number -e tcp.stream -e tls.handshake.type \\
            -e tls.alert_message.desc -e tls.record.content_type \\
            -Y 'tls.handshake.type or tls.record.content_type==21'
+
+The first tshark command extracts the facts tlscap's report holds (endpoints, times, versions,
+cipher suite, SNI, the CertificateRequest's names, algorithms and types, each certificate's
+names, serial, validity, algorithms, SANs and EKUs, alerts, FIN and RST frames): the ratio is
+taken against it. The second extracts only the frame numbers the agreement check compares; it is
+timed too, as the lower bound of tshark's work.
 
 Each run is a fresh child process; its peak RSS is the ``ru_maxrss`` that ``wait4`` returns
 for it (the number GNU ``/usr/bin/time -v`` prints as "Maximum resident set size"), its
@@ -42,9 +51,21 @@ from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("TLSCAP_BENCH_CACHE", "/var/tmp/tlscap-bench"))
+# The agreement check reads these five columns, first in both commands.
 TSHARK_FIELDS = ["frame.number", "tcp.stream", "tls.handshake.type", "tls.alert_message.desc",
                  "tls.record.content_type"]
 TSHARK_FILTER = "tls.handshake.type or tls.record.content_type==21"
+# The rest of what tlscap reports of each connection, as tshark 4.0 fields.
+FACT_FIELDS = [
+    "frame.time_epoch", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport", "tcp.dstport",
+    "tcp.flags.fin", "tcp.flags.reset", "tls.record.version", "tls.handshake.version",
+    "tls.handshake.extensions.supported_version", "tls.handshake.ciphersuite",
+    "tls.handshake.extensions_server_name", "tls.handshake.sig_hash_alg", "tls.handshake.cert_type",
+    "x509if.type", "x509sat.printableString", "x509sat.uTF8String", "x509af.serialNumber",
+    "x509af.utcTime", "x509af.generalizedTime", "x509af.algorithm.id", "x509ce.dNSName",
+    "x509ce.iPAddress", "x509ce.KeyPurposeId", "tls.alert_message.level",
+]
+FACT_FILTER = "tls.record.content_type in {20, 21, 22} or tcp.flags.fin==1 or tcp.flags.reset==1"
 HANDSHAKE_TYPES = {"CertificateRequest": "13", "Certificate": "11"}
 KINDS = ("CertificateRequest", "Certificate", "alert")
 TLSCAP_OK_EXIT = {0, 1}  # 1 = findings at --fail-on level, a normal outcome here
@@ -200,44 +221,47 @@ def measure(capture: Path, runs: int, tlscap_cmd: list[str], keylog: Path | None
     size = capture.stat().st_size
     log(f"{capture.name}: {size:,} bytes, {packets:,} packets")
 
-    tshark_cmd = ["tshark", "-n", "-r", str(capture)]
+    tshark_base = ["tshark", "-n", "-r", str(capture)]
     tlscap_args = [*tlscap_cmd, "analyze", str(capture), "--format", "json"]
     if keylog:
-        tshark_cmd += ["-o", f"tls.keylog_file:{keylog}"]
+        tshark_base += ["-o", f"tls.keylog_file:{keylog}"]
         tlscap_args += ["--keylog", str(keylog)]
-    tshark_cmd += ["-T", "fields", *[a for f in TSHARK_FIELDS for a in ("-e", f)], "-Y", TSHARK_FILTER]
+    tshark_cmd = [*tshark_base, "-T", "fields", *[a for f in TSHARK_FIELDS + FACT_FIELDS for a in ("-e", f)],
+                  "-Y", FACT_FILTER]
+    frames_cmd = [*tshark_base, "-T", "fields", *[a for f in TSHARK_FIELDS for a in ("-e", f)], "-Y", TSHARK_FILTER]
 
     fd, report_tmp = tempfile.mkstemp(prefix="tlscap-report-", suffix=".json", dir=workdir)
     os.close(fd)
     fields_tmp = str(workdir / f"tshark-fields-{os.getpid()}.tsv")
     err_tmp = str(workdir / f"stderr-{os.getpid()}.txt")
-    tlscap_runs: list[Run] = []
-    tshark_runs: list[Run] = []
+    # name -> (command, stdout, exit codes that count as success)
+    tools: dict[str, tuple[list[str], str, set[int]]] = {
+        "tlscap": (tlscap_args, os.devnull, TLSCAP_OK_EXIT),
+        "tshark": (tshark_cmd, fields_tmp, {0}),
+        "tshark_frames": (frames_cmd, os.devnull, {0}),
+    }
+    runs_of: dict[str, list[Run]] = {name: [] for name in tools}
+    failed: set[str] = set()
     errors: list[str] = []
     result: dict[str, Any] = {}
     try:
-        # The tools take turns (tlscap, tshark, tlscap, ...), so that a machine that slows down or
-        # speeds up during the bench weighs on both alike and the ratio stays fair.
-        tlscap_failed = tshark_failed = False
+        # The tools take turns (tlscap, tshark, tshark frames only, tlscap, ...), so that a machine that
+        # slows down or speeds up during the bench weighs on all alike and the ratios stay fair.
         for i in range(runs):
-            if not tlscap_failed:
-                out = report_tmp if (i == 0 and check) else os.devnull
-                r = run_measured([*tlscap_args, "-o", out], os.devnull, err_tmp, timeout_s)
-                tlscap_runs.append(r)
-                log(f"  tlscap run {i + 1}: {r.wall_s:.2f} s, {r.max_rss_kb / 1024:.0f} MiB, exit {r.exit_code}"
+            for name, (cmd, out, ok) in tools.items():
+                if name in failed:
+                    continue
+                if name == "tlscap":
+                    cmd = [*cmd, "-o", report_tmp if (i == 0 and check) else os.devnull]
+                r = run_measured(cmd, out, err_tmp, timeout_s)
+                runs_of[name].append(r)
+                log(f"  {name} run {i + 1}: {r.wall_s:.2f} s, {r.max_rss_kb / 1024:.0f} MiB, exit {r.exit_code}"
                     + (" TIMED OUT" if r.timed_out else ""))
-                if r.timed_out or r.exit_code not in TLSCAP_OK_EXIT:
-                    errors.append(f"tlscap run {i + 1}: " + ("timed out" if r.timed_out else
-                                  f"exit {r.exit_code}: {Path(err_tmp).read_text(errors='replace')[-2000:]}"))
-                    tlscap_failed = True  # a timeout or crash will not get better on the next run
-            if not tshark_failed:
-                r = run_measured(tshark_cmd, fields_tmp, err_tmp, timeout_s)
-                tshark_runs.append(r)
-                log(f"  tshark run {i + 1}: {r.wall_s:.2f} s, {r.max_rss_kb / 1024:.0f} MiB, exit {r.exit_code}"
-                    + (" TIMED OUT" if r.timed_out else ""))
-                if r.timed_out or r.exit_code != 0:
-                    errors.append(f"tshark run {i + 1}: " + ("timed out" if r.timed_out else f"exit {r.exit_code}"))
-                    tshark_failed = True
+                if r.timed_out or r.exit_code not in ok:
+                    detail = f"exit {r.exit_code}: {Path(err_tmp).read_text(errors='replace')[-2000:]}"
+                    errors.append(f"{name} run {i + 1}: " + ("timed out" if r.timed_out else detail))
+                    failed.add(name)  # a timeout or crash will not get better on the next run
+        tlscap_runs, tshark_runs = runs_of["tlscap"], runs_of["tshark"]
         if check and tlscap_runs and tshark_runs and not tlscap_runs[0].timed_out \
                 and tlscap_runs[0].exit_code in TLSCAP_OK_EXIT and not tshark_runs[-1].timed_out:
             result["tlscap_report_bytes"] = Path(report_tmp).stat().st_size
@@ -252,25 +276,30 @@ def measure(capture: Path, runs: int, tlscap_cmd: list[str], keylog: Path | None
         for path in (report_tmp, fields_tmp, err_tmp):
             Path(path).unlink(missing_ok=True)
 
-    tl, ts = summarize(tlscap_runs), summarize(tshark_runs)
-    for summary in (tl, ts):
+    summaries = {name: summarize(runs_of[name]) for name in tools}
+    for summary in summaries.values():
         if summary.get("wall_s_median"):
             summary["packets_per_s"] = int(packets / float(summary["wall_s_median"]))
             summary["mbytes_per_s"] = round(size / 1e6 / float(summary["wall_s_median"]), 2)
+    tl, ts, tf = summaries["tlscap"], summaries["tshark"], summaries["tshark_frames"]
     ratios = {}
     if tl.get("wall_s_median") and ts.get("wall_s_median"):
         ratios = {"wall_tshark_over_tlscap": round(float(ts["wall_s_median"]) / float(tl["wall_s_median"]), 3),
                   "rss_tshark_over_tlscap": round(int(ts["max_rss_kb_median"]) / int(tl["max_rss_kb_median"]), 3)}
+    if tl.get("wall_s_median") and tf.get("wall_s_median"):
+        ratios["wall_tshark_frames_over_tlscap"] = round(float(tf["wall_s_median"]) / float(tl["wall_s_median"]), 3)
     return {"capture": str(capture), "bytes": size, "packets": packets,
             "connections": manifest.get("connections"), "keylog": str(keylog) if keylog else None,
             "timeout_s": timeout_s, "tlscap": {"command": tlscap_args + ["-o", "/dev/null"], **tl},
-            "tshark": {"command": tshark_cmd, **ts}, "ratios": ratios, **result, "errors": errors}
+            "tshark": {"command": tshark_cmd, **ts}, "tshark_frames": {"command": frames_cmd, **tf},
+            "ratios": ratios, **result, "errors": errors}
 
 
 def fmt_table(results: list[dict[str, Any]]) -> str:
     """A plain-text table, one row per capture."""
     head = ["capture", "MB", "packets", "tlscap s", "tlscap MiB", "tlscap pkt/s",
-            "tshark s", "tshark MiB", "tshark pkt/s", "tshark/tlscap time", "agree"]
+            "tshark s", "tshark MiB", "tshark pkt/s", "tshark/tlscap time",
+            "tshark frames-only s", "frames-only/tlscap", "agree"]
     rows = [head]
     for r in results:
         tl, ts = r["tlscap"], r["tshark"]
@@ -287,7 +316,10 @@ def fmt_table(results: list[dict[str, Any]]) -> str:
                      cell(tl, "packets_per_s", 1, "{:,.0f}"),
                      cell(ts, "wall_s_median"), cell(ts, "max_rss_kb_median", 1024, "{:.0f}"),
                      cell(ts, "packets_per_s", 1, "{:,.0f}"),
-                     f"{r['ratios']['wall_tshark_over_tlscap']:.2f}" if r.get("ratios") else "-", agree])
+                     f"{r['ratios']['wall_tshark_over_tlscap']:.2f}" if r.get("ratios") else "-",
+                     cell(r.get("tshark_frames", {}), "wall_s_median"),
+                     f"{r['ratios']['wall_tshark_frames_over_tlscap']:.2f}"
+                     if "wall_tshark_frames_over_tlscap" in r.get("ratios", {}) else "-", agree])
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in rows]
