@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tlscap.analysis.engine import analyze_capture
-from tlscap.report.json_report import capture_dict, connection_dict
+from tlscap.report.json_report import capture_dict, connection_dict, connection_json
 from tlscap.scan import runner
 from tlscap.scan.cli_scan import EXIT_INTERRUPTED, add_scan_parser, cmd_scan
 from tlscap.scan.discovery import Candidate, Problem, capture_kind, discover, named_like_capture
@@ -348,11 +348,43 @@ def test_local_workers_spool_each_files_connections(tmp_path):
     assert list(spool.iterdir()) == []
 
 
+def test_for_the_json_reports_workers_spool_each_connections_json_text(tmp_path):
+    """With spool_json, the worker renders each connection (the parent only copies the text): the same
+    text `analyze` writes, one connection per line, and the spool is removed once read."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    candidates = discover([str(MULTI), str(EXPIRED)]).candidates
+    local = runner.LocalRunner(jobs=2, spool_dir=str(spool), spool_json=True)
+    got = sorted(local.run(candidates, runner.AnalysisOptions()), key=lambda r: r.index)
+    assert all(r.capture.connections == [] and r.spool_json for r in got)
+    for result, path in zip(got, (MULTI, EXPIRED), strict=True):
+        expected = analyze_capture(str(path)).connections
+        with pytest.raises(TypeError, match="connection_json"):
+            next(result.connections())
+        assert list(result.connection_json()) == [connection_json(c) for c in expected]
+    assert list(spool.iterdir()) == []
+
+
+def test_scan_json_holds_the_same_connections_as_analyze(tmp_path):
+    """The scan's JSON, rendered in the workers, and analyze's JSON agree connection for connection."""
+    scanned, analyzed = tmp_path / "scan.json", tmp_path / "analyze.json"
+    assert scan(str(MULTI), str(EXPIRED), "--format", "json", "-o", str(scanned), "--jobs", "2") == 1
+    done = subprocess.run([sys.executable, "-m", "tlscap", "analyze", str(MULTI), str(EXPIRED), "--format", "json",
+                           "-o", str(analyzed)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    by_path = {c["path"]: c["connections"] for c in json.loads(analyzed.read_text())["captures"]}
+    got = {c["path"]: c["connections"] for c in json.loads(scanned.read_text())["captures"]}
+    assert got == by_path and sum(len(v) for v in got.values()) > 4
+
+
 def test_a_spool_that_cannot_be_written_falls_back_to_the_whole_report(tmp_path):
     candidates = discover([str(MULTI)]).candidates
     (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing")).run(
         candidates, runner.AnalysisOptions())
     assert len(result.capture.connections) == 4 and len(list(result.connections())) == 4
+    (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing"), spool_json=True).run(
+        candidates, runner.AnalysisOptions())
+    assert [json.loads(t)["id"] for t in result.connection_json()] == [0, 1, 2, 3]
 
 
 def test_a_scan_leaves_no_spool_behind(tmp_path):

@@ -218,8 +218,11 @@ class JsonWriter:
 
     def connection(self, conn: Connection) -> None:
         # One line per connection: the C encoder (no indent) is several times faster on big captures.
-        line = connection_json(conn)
-        self.out.write(("\n" if self._first_connection else ",\n") + "        " + line)
+        self.connection_text(connection_json(conn))
+
+    def connection_text(self, text: str) -> None:
+        """A connection already rendered by `connection_json` (a scan worker renders its own)."""
+        self.out.write(("\n" if self._first_connection else ",\n") + "        " + text)
         self._first_connection = False
 
     def end_capture(self, cap: CaptureReport) -> None:
@@ -244,8 +247,12 @@ class JsonlWriter:
         self._lead = f'{{"capture": {dumps(path)}, '
 
     def connection(self, conn: Connection) -> None:
-        self.out.write(self._lead + connection_json(conn)[1:] + "\n")
+        self.connection_text(connection_json(conn))
         self.out.flush()
+
+    def connection_text(self, text: str) -> None:
+        """A connection already rendered by `connection_json` (a scan worker renders its own)."""
+        self.out.write(self._lead + text[1:] + "\n")
 
     def end_capture(self, cap: CaptureReport) -> None:
         pass

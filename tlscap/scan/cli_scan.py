@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from datetime import datetime
 from typing import TextIO
 
 from tlscap.analysis.engine import AnalysisOptions
-from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
+from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Report
 from tlscap.cli_options import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -37,7 +36,7 @@ from tlscap.cli_options import (
     render_whole,
 )
 from tlscap.report.grouping import CauseTally, render_cause_tables
-from tlscap.report.json_report import connection_dict, render_json, render_jsonl
+from tlscap.report.json_report import JsonlWriter, JsonWriter, render_json, render_jsonl
 from tlscap.report.safe_text import safe
 from tlscap.report.text_report import render_text
 from tlscap.report.writer import ReportWriter
@@ -113,7 +112,8 @@ def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     return scan
 
 
-def _runner(args: argparse.Namespace, spool_dir: str | None = None) -> LocalRunner | DaskRunner:
+def _runner(args: argparse.Namespace, spool_dir: str | None = None, *,
+            spool_json: bool = False) -> LocalRunner | DaskRunner:
     if args.executor == "dask":
         scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
         if not scheduler:
@@ -121,7 +121,8 @@ def _runner(args: argparse.Namespace, spool_dir: str | None = None) -> LocalRunn
         return DaskRunner(scheduler=scheduler, file_timeout=args.file_timeout)
     if args.scheduler:
         raise UsageError("--scheduler is for --executor dask")
-    return LocalRunner(jobs=args.jobs or default_jobs(), file_timeout=args.file_timeout, spool_dir=spool_dir)
+    return LocalRunner(jobs=args.jobs or default_jobs(), file_timeout=args.file_timeout, spool_dir=spool_dir,
+                       spool_json=spool_json)
 
 
 class _Tally:
@@ -179,10 +180,6 @@ def _merge_keylog_dir(keylog: KeyLog, folder: str) -> list[str]:
     return notes
 
 
-def _jsonl_line(path: str, conn: Connection) -> str:
-    return json.dumps({"capture": path} | connection_dict(conn), ensure_ascii=False) + "\n"
-
-
 class _Scan:
     """One scan's report, written in discovery order whatever order the files finish in.
 
@@ -232,8 +229,10 @@ class _Scan:
         self.progress.done(cap, self.candidates[result.index].size)
         self.slots[position] = replace(cap, connections=[])
         if self.fmt == "jsonl":
-            for conn in result.connections():
-                out.write(_jsonl_line(cap.path, conn))
+            lines = JsonlWriter(out)
+            lines.begin_capture(cap.path)
+            for text in result.connection_json():
+                lines.connection_text(text)
             out.flush()
             return
         self.waiting[position] = result
@@ -250,10 +249,14 @@ class _Scan:
         assert cap is not None and self.writer is not None
         result = self.waiting.pop(position, None)
         self.writer.begin_capture(cap.path)
-        for conn in result.connections() if result is not None else ():
-            if self.fmt == "text":
-                self.causes.add(cap, conn)
-            self.writer.connection(conn)
+        if isinstance(self.writer, JsonWriter):  # the worker rendered each connection's JSON
+            for text in result.connection_json() if result is not None else ():
+                self.writer.connection_text(text)
+        else:
+            for conn in result.connections() if result is not None else ():
+                if self.fmt == "text":
+                    self.causes.add(cap, conn)
+                self.writer.connection(conn)
         self.writer.end_capture(cap)
 
     def finish(self, out: TextIO) -> None:
@@ -288,7 +291,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     interrupted = False
     # The workers' spools of connections: removed with everything in it, however the scan ends.
     with tempfile.TemporaryDirectory(prefix="tlscap-scan-") as spool_dir, output(args.output) as out:
-        runner = _runner(args, spool_dir)
+        # For the JSON reports the workers also render each connection: the parent only copies text.
+        runner = _runner(args, spool_dir, spool_json=fmt in ("json", "jsonl"))
         scan = _Scan(found, fmt=fmt, quiet=args.quiet, show_all=args.all, at=args.at)
         try:
             scan.run(runner, options, out)

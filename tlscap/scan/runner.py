@@ -32,6 +32,7 @@ from cryptography.x509 import ObjectIdentifier
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection
 from tlscap.errors import CaptureIssue, TlscapError
+from tlscap.report.json_report import connection_json
 from tlscap.scan.discovery import Candidate
 
 # A worker that does not exit within this time after being asked to is killed.
@@ -54,12 +55,24 @@ class FileResult:
     capture: CaptureReport
     seconds: float
     spool: str | None = None
+    spool_json: bool = False  # the spool holds each connection's JSON text, not the connection
 
     def connections(self) -> Iterator[Connection]:
         """The file's connections in the order they were handed on; a spool is removed once read."""
+        if self.spool_json:
+            raise TypeError("this file's connections were spooled as JSON text: read connection_json()")
         yield from self.capture.connections
         if self.spool is not None:
             yield from read_spool(self.spool)
+
+    def connection_json(self) -> Iterator[str]:
+        """Each connection's JSON text (`json_report.connection_json`), in the order they were handed on;
+        a spool is removed once read."""
+        for conn in self.capture.connections:
+            yield connection_json(conn)
+        if self.spool is not None:
+            spooled = read_json_spool(self.spool) if self.spool_json else map(connection_json, read_spool(self.spool))
+            yield from spooled
 
 
 # --------------------------------------------------------------------------- the per-file task
@@ -100,9 +113,12 @@ def analyze_to_bytes(path: str, options: AnalysisOptions) -> bytes:
         return pickle.dumps(_without_names(cap), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def analyze_to_spool(path: str, options: AnalysisOptions, spool: str) -> bytes:
-    """Analyze one file, pickling each connection into `spool` as soon as it is handed on (so a worker's
-    memory does not grow with the file); return the pickled CaptureReport, which holds none of them."""
+def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, as_json: bool = False) -> bytes:
+    """Analyze one file, writing each connection into `spool` as soon as it is handed on (so a worker's
+    memory does not grow with the file); return the pickled CaptureReport, which holds none of them.
+
+    The spool holds the pickled connections, or with `as_json` each connection's JSON text on a line of
+    its own (what the JSON reports write: the worker renders it, and the parent only copies it)."""
     register_pickling()
     try:
         out = open(spool, "wb")  # noqa: SIM115 - closed below, after the analysis
@@ -110,6 +126,9 @@ def analyze_to_spool(path: str, options: AnalysisOptions, spool: str) -> bytes:
         return analyze_to_bytes(path, options)  # no spool: the report holds its connections
     with out:
         def keep(conn: Connection) -> None:
+            if as_json:
+                out.write(connection_json(conn).encode("utf-8", "surrogatepass") + b"\n")
+                return
             try:
                 blob = pickle.dumps(conn, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # noqa: BLE001 - an unpicklable field: drop the parsed names, as below
@@ -135,6 +154,19 @@ def read_spool(spool: str) -> Iterator[Connection]:
                 except EOFError:
                     return
                 yield conn
+    except FileNotFoundError:
+        return
+    finally:
+        discard_spool(spool)
+
+
+def read_json_spool(spool: str) -> Iterator[str]:
+    """The JSON texts `analyze_to_spool(..., as_json=True)` wrote, one at a time; the file is removed at
+    the end."""
+    try:
+        with open(spool, "rb") as f:
+            for line in f:
+                yield line[:-1].decode("utf-8", "surrogatepass")
     except FileNotFoundError:
         return
     finally:
@@ -198,8 +230,8 @@ def _worker_loop(pipe: Pipe) -> None:
         if isinstance(message, AnalysisOptions):
             options = message  # sent once per worker: key logs and truststores can be large
             continue
-        if isinstance(message, tuple):  # (path, spool file)
-            pipe.send_bytes(analyze_to_spool(message[0], options, message[1]))
+        if isinstance(message, tuple):  # (path, spool file, spool as JSON)
+            pipe.send_bytes(analyze_to_spool(message[0], options, message[1], as_json=message[2]))
         else:
             pipe.send_bytes(analyze_to_bytes(message, options))
 
@@ -234,9 +266,10 @@ class _Worker:
             return False
         return True
 
-    def send(self, index: int, candidate: Candidate, spool: str | None = None) -> bool:
-        """Give the worker a file; with `spool`, it writes the file's connections there as they come."""
-        message = _task_path(candidate) if spool is None else (_task_path(candidate), spool)
+    def send(self, index: int, candidate: Candidate, spool: str | None = None, spool_json: bool = False) -> bool:
+        """Give the worker a file; with `spool`, it writes the file's connections there as they come (as
+        JSON text with `spool_json`)."""
+        message = _task_path(candidate) if spool is None else (_task_path(candidate), spool, spool_json)
         if not self.alive or not self._send(message):
             return False
         self.task = (index, candidate, time.monotonic())
@@ -263,12 +296,15 @@ class LocalRunner:
     With `spool_dir`, a worker writes each connection to a file there as soon as it is handed on, and
     the FileResult names that spool instead of holding the connections: memory then stays bounded
     whatever the files' sizes (the reader of the results removes each spool; the caller, the folder).
+    With `spool_json`, the spool holds each connection's JSON text, for the JSON reports.
     """
 
-    def __init__(self, *, jobs: int, file_timeout: float | None = None, spool_dir: str | None = None) -> None:
+    def __init__(self, *, jobs: int, file_timeout: float | None = None, spool_dir: str | None = None,
+                 spool_json: bool = False) -> None:
         self.jobs = max(1, jobs)
         self.file_timeout = file_timeout
         self.spool_dir = spool_dir
+        self.spool_json = spool_json  # spool each connection's JSON text (see analyze_to_spool)
 
     def _spool(self, index: int) -> str | None:
         return None if self.spool_dir is None else os.path.join(self.spool_dir, f"{index}.connections")
@@ -313,10 +349,10 @@ class LocalRunner:
         if not queue:
             return worker
         index, candidate = queue.popleft()
-        if not worker.send(index, candidate, self._spool(index)):
+        if not worker.send(index, candidate, self._spool(index), self.spool_json):
             worker.kill()
             worker = _Worker(ctx, options)
-            if not worker.send(index, candidate, self._spool(index)):
+            if not worker.send(index, candidate, self._spool(index), self.spool_json):
                 raise ExecutorUnavailable("cannot start a worker process for the scan")
         return worker
 
@@ -347,7 +383,8 @@ class LocalRunner:
             except (EOFError, OSError):
                 return self._failed(index, _crashed(candidate, worker), elapsed)
             worker.task = None
-            return FileResult(index=index, capture=load_result(payload, candidate.path), seconds=elapsed, spool=spool)
+            return FileResult(index=index, capture=load_result(payload, candidate.path), seconds=elapsed, spool=spool,
+                              spool_json=self.spool_json)
         if not worker.process.is_alive():
             return self._failed(index, _crashed(candidate, worker), elapsed)
         if self.file_timeout is not None and elapsed >= self.file_timeout:
