@@ -33,6 +33,14 @@ from tlscap.decode.link import (
     ETHERTYPE_IPV4,
     ETHERTYPE_IPV6,
     LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_OLD_12,
+    LINKTYPE_RAW_OLD_14,
+    SLL2_HEADER_LEN,
+    SLL_HEADER_LEN,
     SUPPORTED_LINK_TYPES,
     link_start,
     walk_l2,
@@ -53,8 +61,20 @@ _ICMPV6_ERRORS = frozenset({1, 2, 3, 4})
 _TCP = struct.Struct(">HHIIBB")
 # IPv4 header without options, then the TCP header's fixed fields up to the flags.
 _IPV4_TCP = struct.Struct(">BBHHHBBH4s4sHHIIBB")
-_IPV4_PLAIN = b"\x08\x00\x45"  # ethertype IPv4, then version 4 with a 20-byte header
-_ETH_IPV4_TCP_LEN = ETHERNET_HEADER_LEN + 20 + TCP_MIN_HEADER_LEN
+_ETHERTYPE_IPV4 = b"\x08\x00"
+_NO_ETHERTYPE = -1
+# The link types whose header has a fixed length: where IP starts, and where the EtherType that must
+# say IPv4 lies (_NO_ETHERTYPE: the frame starts with IP). Their commonest frame takes the one-unpack
+# path in `decode`: Ethernet, and Linux cooked captures (`tcpdump -i any`: SLL2, or SLL before 4.99).
+_FIXED_LINK_HEADERS = {
+    LINKTYPE_ETHERNET: (ETHERNET_HEADER_LEN, 12),
+    LINKTYPE_LINUX_SLL: (SLL_HEADER_LEN, 14),
+    LINKTYPE_LINUX_SLL2: (SLL2_HEADER_LEN, 0),
+    LINKTYPE_RAW: (0, _NO_ETHERTYPE),
+    LINKTYPE_RAW_OLD_12: (0, _NO_ETHERTYPE),
+    LINKTYPE_RAW_OLD_14: (0, _NO_ETHERTYPE),
+    LINKTYPE_IPV4: (0, _NO_ETHERTYPE),
+}
 
 __all__ = ["MAX_TUNNEL_DEPTH", "Decoder", "conversation_tunnel"]
 
@@ -77,20 +97,25 @@ class Decoder:
         """The TCP segment the frame carries, or None (counted in `stats`)."""
         try:
             data = frame.data
-            if frame.link_type == LINKTYPE_ETHERNET and len(data) >= _ETH_IPV4_TCP_LEN and data[12:15] == _IPV4_PLAIN:
-                # The commonest frame, Ethernet + IPv4 without options + TCP, in one unpack; anything
-                # unusual about it (fragment, cut or malformed header) takes the general path.
-                (_vihl, _tos, total_length, _id, fragment, _ttl, protocol, _sum, src, dst,
-                 src_port, dst_port, seq, ack, data_offset, flags) = _IPV4_TCP.unpack_from(data, 14)
-                header_len = (data_offset >> 4) * 4
-                announced_end = ETHERNET_HEADER_LEN + total_length
-                payload_start = ETHERNET_HEADER_LEN + 20 + header_len
+            fixed = _FIXED_LINK_HEADERS.get(frame.link_type)
+            if fixed is not None:
+                ip, ethertype = fixed
                 size = len(data)
-                if (protocol == IPPROTO_TCP and not fragment & 0x3FFF and header_len >= TCP_MIN_HEADER_LEN
-                        and payload_start <= announced_end
-                        and announced_end <= (size if size >= frame.original_length else frame.original_length)):
-                    return _segment(frame, data, payload_start, announced_end if announced_end <= size else size,
-                                    announced_end, src, dst, src_port, dst_port, seq, ack, flags, ())
+                if (size >= ip + 20 + TCP_MIN_HEADER_LEN and data[ip] == 0x45
+                        and (ethertype == _NO_ETHERTYPE or data[ethertype:ethertype + 2] == _ETHERTYPE_IPV4)):
+                    # The commonest frame, IPv4 without options + TCP behind a fixed link header, in one
+                    # unpack; anything unusual about it (fragment, cut or malformed header) takes the
+                    # general path.
+                    (_vihl, _tos, total_length, _id, fragment, _ttl, protocol, _sum, src, dst,
+                     src_port, dst_port, seq, ack, data_offset, flags) = _IPV4_TCP.unpack_from(data, ip)
+                    header_len = (data_offset >> 4) * 4
+                    announced_end = ip + total_length
+                    payload_start = ip + 20 + header_len
+                    if (protocol == IPPROTO_TCP and not fragment & 0x3FFF and header_len >= TCP_MIN_HEADER_LEN
+                            and payload_start <= announced_end
+                            and announced_end <= (size if size >= frame.original_length else frame.original_length)):
+                        return _segment(frame, data, payload_start, announced_end if announced_end <= size else size,
+                                        announced_end, src, dst, src_port, dst_port, seq, ack, flags, ())
             return self._decode(frame)
         except Exception:  # last safety net: the parsers check lengths, so this is a bug
             self.stats["decode-error"] += 1
