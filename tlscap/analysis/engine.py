@@ -15,9 +15,10 @@ from tlscap import limits
 from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
 from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.tracker import ConnectionTracker
+from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import link_type_title
 from tlscap.capture.reader import CaptureInfo, open_capture
-from tlscap.decode.decoder import Decoder
+from tlscap.decode.decoder import FIXED_LINK_HEADERS, Decoder, bulk_fields, flow_bytes
 from tlscap.decode.segment import Segment
 from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.pki.truststore import Truststore
@@ -27,6 +28,8 @@ from tlscap.tls.keylog import KeyLog, parse_keylog
 from tlscap.tls.session import TlsSession
 
 SOCKS_PORT = 1080
+# Whether frames of known flows may take _Run.on_bulk (tests turn it off to compare with the general path).
+BULK_PATH = True
 # How often (in frames) idle connections are finished and quiet conversations forgotten.
 SWEEP_INTERVAL = 1024
 # Text that marks a pcapng comment as holding NSS key-log lines.
@@ -80,10 +83,19 @@ def analyze_capture(
         info = reader.info
         secrets, comments = info.secrets, info.comments  # grow as a pcapng is read
         decode, on_segment = run.decoder.decode, run.on_segment
+        bulk, on_bulk, links = run.bulk, run.on_bulk, FIXED_LINK_HEADERS
         try:
             for frame in reader:
                 if len(secrets) + len(comments) != run.embedded_seen:
                     run.take_embedded_secrets(secrets, comments)
+                if bulk:
+                    # A frame of a known flow that may only continue bulk data (see _Run.on_bulk).
+                    fixed = links.get(frame.link_type)
+                    if fixed is not None:
+                        ip = fixed[0]
+                        entry = bulk.get(frame.data[ip + 12 : ip + 24])
+                        if entry is not None and on_bulk(entry, frame, fixed):
+                            continue
                 seg = decode(frame)
                 if seg is not None:
                     on_segment(seg)
@@ -144,6 +156,10 @@ class _Run:
         if options.keylog is not None:
             self.keylog.merge(options.keylog)
         self.embedded_seen = 0
+        # The open connections' directions that frames can reach without a Segment (see on_bulk): the
+        # bytes of their IPv4 addresses and ports (decoder.flow_bytes) -> (stream, tracker, side).
+        self.bulk: dict[bytes, tuple[int, ConnectionTracker, bool]] = {}
+        self.bulk_keys: dict[int, list[bytes]] = {}  # stream -> its keys in `bulk`
         self._secrets_seen = 0
         self._comments_seen = 0
 
@@ -165,7 +181,12 @@ class _Run:
         if seg.quoted:
             self.table.lookup_quoted(seg)
             return
-        conv, side, _ = self.table.lookup(seg)
+        conv, side, is_new = self.table.lookup(seg)
+        if is_new and self.bulk and not seg.tunnel:
+            # A new conversation on the endpoints of an older one (port reuse): its frames are its own.
+            for key in (flow_bytes(seg.src_ip, seg.dst_ip, seg.src_port, seg.dst_port),
+                        flow_bytes(seg.dst_ip, seg.src_ip, seg.dst_port, seg.src_port)):
+                self.bulk.pop(key or b"", None)
         tracker = conv.state
         if tracker is _CLOSED:
             self.table.touch(conv, seg.timestamp_ns, seg.frame)
@@ -201,6 +222,41 @@ class _Run:
         if tracker.closed or tracker.given_up:
             self._finalize(conv, tracker)
             self.collector.hand_on()
+        elif BULK_PATH and tracker.session.tls_seen and not seg.tunnel and not tracker.socks_port:
+            # Only TLS: a plaintext connection's data never takes on_bulk, so trying would only cost.
+            keys = self.bulk_keys.setdefault(conv.stream, [])
+            if len(keys) < 2:
+                self._add_bulk_key(keys, tracker, seg, side)
+
+    def _add_bulk_key(self, keys: list[bytes], tracker: ConnectionTracker, seg: Segment, side: bool) -> None:
+        """Let the next frames of this direction take on_bulk: the table knows this side's base sequence
+        number now, so looking a non-SYN segment of it up again would change nothing."""
+        key = flow_bytes(seg.src_ip, seg.dst_ip, seg.src_port, seg.dst_port)
+        if key is None:
+            keys.extend((b"", b""))  # IPv6: always the general path
+        elif key not in keys:
+            keys.append(key)
+            self.bulk[key] = (tracker.stream, tracker, side)
+
+    def on_bulk(self, entry: tuple[int, ConnectionTracker, bool], frame: Frame, fixed: tuple[int, int]) -> bool:
+        """`on_segment` for a frame of a known direction that is a bare ACK or continues, in order, an
+        application-data record being skipped: the same changes without decoding a Segment or looking up
+        its conversation (ConnectionTracker.on_bulk). False, having changed nothing, for anything else,
+        and on the frames that sweep."""
+        number = frame.number
+        if number >= self._next_sweep:
+            return False
+        fields = bulk_fields(frame.data, fixed[0], fixed[1])
+        if fields is None:
+            return False
+        stream, tracker, side = entry
+        seq, ack, length = fields
+        time_ns = frame.timestamp_ns
+        if not tracker.on_bulk(side, number, time_ns, seq, ack, length):
+            return False
+        self.collector.now_ns = time_ns
+        self.open.move_to_end(stream)  # most recently active last
+        return True
 
     def _evict_least_recent(self) -> None:
         """Too many connections open at once: finish the least recently active one as it stands."""
@@ -226,6 +282,10 @@ class _Run:
 
     def _finalize(self, conv: Conversation[ConnectionTracker | _Closed], tracker: ConnectionTracker) -> None:
         del self.open[tracker.stream]
+        for key in self.bulk_keys.pop(tracker.stream, ()):
+            entry = self.bulk.get(key)
+            if entry is not None and entry[1] is tracker:
+                del self.bulk[key]
         # A non-TLS conversation leaves nothing: a reused or revived connection starts afresh.
         conv.state = _CLOSED if self.collector.finalize(tracker) else None
         self.table.retire(conv, tracker.last_time_ns, tracker.last_frame)

@@ -99,6 +99,29 @@ class ConnectionTracker:
         if not self.session.tls_seen:
             self._maybe_give_up()
 
+    def on_bulk(self, side: bool, frame: int, time_ns: int, seq: int, ack: int, length: int) -> bool:
+        """`on_segment` for a plain segment (ACK set; no SYN, FIN or RST; nothing cut) that is a bare
+        acknowledgement or, in order, only continues an application-data record being skipped: the same
+        changes, without building a Segment (bulk data and its ACKs are most of a capture). Returns False,
+        having changed nothing, for any other segment."""
+        if self.given_up:
+            return False
+        peer = self.reassembly[not side]
+        if peer.pending:
+            return False
+        if length:
+            own = self.reassembly[side]
+            if (self.openvpn is not None or not self.session.tls_seen or not own.is_next(seq)
+                    or not self.session.skip_application_data(side, length, frame)):
+                return False
+            own.advance(length)
+            if len(self.carrier_times_ns) < MAX_CARRIER_TIMES:
+                self.carrier_times_ns[frame] = time_ns
+        peer.note_ack(ack)
+        self.last_frame = frame
+        self.last_time_ns = time_ns
+        return True
+
     def finish(self) -> None:
         for side in (True, False):
             late = self.reassembly[side].flush(self.last_frame)

@@ -14,6 +14,7 @@ dropped. The only state is fragment reassembly, bounded as `ip.py` documents.
 
 from __future__ import annotations
 
+import socket
 import struct
 from collections import Counter
 from functools import lru_cache
@@ -62,11 +63,12 @@ _TCP = struct.Struct(">HHIIBB")
 # IPv4 header without options, then the TCP header's fixed fields up to the flags.
 _IPV4_TCP = struct.Struct(">BBHHHBBH4s4sHHIIBB")
 _ETHERTYPE_IPV4 = b"\x08\x00"
+_PORTS = struct.Struct(">HH")
 _NO_ETHERTYPE = -1
 # The link types whose header has a fixed length: where IP starts, and where the EtherType that must
 # say IPv4 lies (_NO_ETHERTYPE: the frame starts with IP). Their commonest frame takes the one-unpack
 # path in `decode`: Ethernet, and Linux cooked captures (`tcpdump -i any`: SLL2, or SLL before 4.99).
-_FIXED_LINK_HEADERS = {
+FIXED_LINK_HEADERS = {
     LINKTYPE_ETHERNET: (ETHERNET_HEADER_LEN, 12),
     LINKTYPE_LINUX_SLL: (SLL_HEADER_LEN, 14),
     LINKTYPE_LINUX_SLL2: (SLL2_HEADER_LEN, 0),
@@ -76,7 +78,40 @@ _FIXED_LINK_HEADERS = {
     LINKTYPE_IPV4: (0, _NO_ETHERTYPE),
 }
 
-__all__ = ["MAX_TUNNEL_DEPTH", "Decoder", "conversation_tunnel"]
+# From the IPv4 header: total length, fragment field, protocol; from TCP (past the ports): seq, ack,
+# data offset, flags.
+_BULK_FIELDS = struct.Struct(">2xH2xHxB14xIIBB")
+_SYN_FIN_RST = 0x07
+_ACK = 0x10
+
+__all__ = ["FIXED_LINK_HEADERS", "MAX_TUNNEL_DEPTH", "Decoder", "bulk_fields", "conversation_tunnel", "flow_bytes"]
+
+
+def flow_bytes(src_ip: str, dst_ip: str, src_port: int, dst_port: int) -> bytes | None:
+    """The 12 bytes (source and destination IPv4 address, then ports) that start at offset 12 of the IPv4
+    header of a packet of this direction: the key `bulk_fields` frames are found by. None for IPv6."""
+    try:
+        return socket.inet_aton(src_ip) + socket.inet_aton(dst_ip) + _PORTS.pack(src_port, dst_port)
+    except OSError:
+        return None
+
+
+def bulk_fields(data: bytes, ip: int, ethertype: int) -> tuple[int, int, int] | None:
+    """`(seq, ack, payload length)` of a frame that `Decoder.decode` would take in one unpack (IPv4
+    without options, unfragmented, TCP, at offset `ip` behind a fixed link header whose EtherType lies
+    at `ethertype`, see FIXED_LINK_HEADERS) when it is a plain acknowledgement or data segment: ACK set,
+    no SYN, FIN or RST, nothing cut by the snap length. None for any other frame (decode it)."""
+    size = len(data)
+    if (size < ip + 20 + TCP_MIN_HEADER_LEN or data[ip] != 0x45
+            or (ethertype != _NO_ETHERTYPE and data[ethertype:ethertype + 2] != _ETHERTYPE_IPV4)):
+        return None
+    total_length, fragment, protocol, seq, ack, data_offset, flags = _BULK_FIELDS.unpack_from(data, ip)
+    payload_start = ip + 20 + (data_offset >> 4) * 4
+    end = ip + total_length
+    if (protocol != IPPROTO_TCP or fragment & 0x3FFF or data_offset < 0x50 or flags & _SYN_FIN_RST
+            or not flags & _ACK or payload_start > end or end > size):
+        return None
+    return seq, ack, end - payload_start
 
 
 class Decoder:
@@ -97,7 +132,7 @@ class Decoder:
         """The TCP segment the frame carries, or None (counted in `stats`)."""
         try:
             data = frame.data
-            fixed = _FIXED_LINK_HEADERS.get(frame.link_type)
+            fixed = FIXED_LINK_HEADERS.get(frame.link_type)
             if fixed is not None:
                 ip, ethertype = fixed
                 size = len(data)
