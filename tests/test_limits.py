@@ -426,6 +426,41 @@ def test_conversation_is_not_forgotten_while_the_clock_is_behind_it():
     assert table.forget_quiet(10**15 + limits.FORGET_CONVERSATION_NS + 1, 2 * frames + 11) == 1
 
 
+def _plaintext_then_tls(tmp_path: Path, plaintext: int, *, reuse: bool = False) -> Path:
+    """A connection that sends `plaintext` bytes of HTTP before a TLS handshake starts in it; with
+    `reuse`, the handshake comes instead in a new connection on the same ports (a new SYN and ISN)."""
+    path = tmp_path / "plaintext.pcap"
+    with A.PcapWriter(path) as writer:
+        conv = A.Conversation(writer, server=("10.0.0.2", 8080))
+        conv.open()
+        conv.send(True, b"POST /upload HTTP/1.1\r\n\r\n" + b"a" * plaintext)
+        if reuse:
+            conv.close()
+            conv = A.Conversation(writer, server=("10.0.0.2", 8080), seq={True: 900_000, False: 70_000})
+            conv.open()
+        conv.send(True, A.records(22, A.client_hello()))
+        conv.send(False, A.records(22, A.server_hello()))
+        conv.close()
+    return path
+
+
+def test_a_connection_is_dropped_after_too_much_plaintext(tmp_path):
+    """Past MAX_PLAINTEXT_BEFORE_TLS bytes without TLS in a direction, the connection is taken for
+    another protocol and dropped for good (as the tshark engine drops it): TLS later in the same
+    connection is not looked for. Below the limit, TLS after plaintext (STARTTLS-like) is found."""
+    assert limits.MAX_PLAINTEXT_BEFORE_TLS == 256 * 1024
+    below = analyze_capture(str(_plaintext_then_tls(tmp_path, 200 * 1024)))
+    assert [h.message for h in _only(below).handshake] == ["ClientHello", "ServerHello"]
+    over = analyze_capture(str(_plaintext_then_tls(tmp_path, 300 * 1024)))
+    assert over.connections == [] and over.errors == []
+
+
+def test_a_new_connection_on_the_ports_of_a_dropped_one_is_read(tmp_path):
+    report = analyze_capture(str(_plaintext_then_tls(tmp_path, 300 * 1024, reuse=True)))
+    conn = _only(report)
+    assert conn.id == 1 and [h.message for h in conn.handshake] == ["ClientHello", "ServerHello"]
+
+
 def test_events_per_connection_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "MAX_EVENTS_PER_CONNECTION", 1000)
     path = tmp_path / "ccs.pcap"

@@ -51,7 +51,8 @@ TCP and analysis (the hot path)
 - `MAX_PENDING_SEGMENTS` = 256 and `MAX_PENDING_BYTES` = 1 MiB of out-of-order data per direction
   (tcp/reassembly.py): the hole before them is declared lost; in a handshake, a `capture-gap` finding.
 - `MAX_PLAINTEXT_BEFORE_TLS` = 256 KiB per direction (analysis/tracker.py): the connection is taken
-  for another protocol and dropped.
+  for another protocol and dropped for good: the rest of it is not read (a new connection on the same
+  ports, opened by a SYN, is).
 - `MAX_WAITING` = 512 finished connections waiting for stream order (analysis/collector.py): they go out
   of stream order (docs/decisions.md). `MAX_CAPTURE_CERTIFICATES` = 10,000 distinct certificates per
   capture: later ones are not searched for missing intermediates.

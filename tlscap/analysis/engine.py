@@ -286,8 +286,11 @@ class _Run:
             entry = self.bulk.get(key)
             if entry is not None and entry[1] is tracker:
                 del self.bulk[key]
-        # A non-TLS conversation leaves nothing: a reused or revived connection starts afresh.
-        conv.state = _CLOSED if self.collector.finalize(tracker) else None
+        # A non-TLS conversation leaves nothing: a reused or revived connection starts afresh; but one
+        # given up as another protocol stays dropped (as the tshark engine drops it), or its next
+        # 256 KiB would be read again, and again.
+        tls = self.collector.finalize(tracker)
+        conv.state = _CLOSED if tls or tracker.given_up else None
         self.table.retire(conv, tracker.last_time_ns, tracker.last_frame)
 
     def finish(self) -> None:
