@@ -26,6 +26,14 @@ for size in $SIZES; do
 done
 # shellcheck disable=SC2046  # one --size per label
 "$PY" "$HERE/measure.py" --report $(for s in $SIZES; do printf -- '--size %s ' "$s"; done)
+# Bulk-dominated captures beside them (synthetic, benchmarks/synth.py): data and its ACKs, as a busy
+# gateway's capture holds, TLS caught mid-stream and plaintext HTTP.
+"$PY" "$HERE/synth.py"
+SYNTH="${TLSCAP_BENCH_CACHE}/bulk-tls-100M.pcap ${TLSCAP_BENCH_CACHE}/plaintext-100M.pcap"
+# shellcheck disable=SC2086  # two paths
+"$PY" "$HERE/measure.py" --runs "$RUNS" --timeout "$TIMEOUT" $SYNTH >/dev/null
+# shellcheck disable=SC2086
+"$PY" "$HERE/measure.py" --report $SYNTH
 # The pure-Python floor on the same captures (header walk; + decode, flow lookup, record walk).
 for size in $SIZES; do
     "$PY" "$HERE/floor.py" "${TLSCAP_BENCH_CACHE}/tlscap-bench-${size}.pcap"
