@@ -225,7 +225,7 @@ class _Run:
         elif BULK_PATH and tracker.session.tls_seen and not seg.tunnel and not tracker.socks_port:
             # Only TLS: a plaintext connection's data never takes on_bulk, so trying would only cost.
             keys = self.bulk_keys.setdefault(conv.stream, [])
-            if len(keys) < 2:
+            if len(keys) < 2 and not tracker.reassembly[True].pending and not tracker.reassembly[False].pending:
                 self._add_bulk_key(keys, tracker, seg, side)
 
     def _add_bulk_key(self, keys: list[bytes], tracker: ConnectionTracker, seg: Segment, side: bool) -> None:
@@ -246,10 +246,17 @@ class _Run:
         number = frame.number
         if number >= self._next_sweep:
             return False
+        stream, tracker, side = entry
+        reassembly = tracker.reassembly
+        if reassembly[True].pending or reassembly[False].pending:
+            # Data held out of order: nothing of this connection takes the bulk path until it is
+            # delivered (a later segment registers it again), so reordered traffic does not pay for
+            # trying at every frame.
+            self._drop_bulk_keys(stream, tracker)
+            return False
         fields = bulk_fields(frame.data, fixed[0], fixed[1])
         if fields is None:
             return False
-        stream, tracker, side = entry
         seq, ack, length = fields
         time_ns = frame.timestamp_ns
         if not tracker.on_bulk(side, number, time_ns, seq, ack, length):
@@ -257,6 +264,14 @@ class _Run:
         self.collector.now_ns = time_ns
         self.open.move_to_end(stream)  # most recently active last
         return True
+
+    def _drop_bulk_keys(self, stream: int, tracker: ConnectionTracker) -> None:
+        """The connection's frames take the general path again (those of a newer conversation on the
+        same endpoints are left alone)."""
+        for key in self.bulk_keys.pop(stream, ()):
+            entry = self.bulk.get(key)
+            if entry is not None and entry[1] is tracker:
+                del self.bulk[key]
 
     def _evict_least_recent(self) -> None:
         """Too many connections open at once: finish the least recently active one as it stands."""
@@ -282,10 +297,7 @@ class _Run:
 
     def _finalize(self, conv: Conversation[ConnectionTracker | _Closed], tracker: ConnectionTracker) -> None:
         del self.open[tracker.stream]
-        for key in self.bulk_keys.pop(tracker.stream, ()):
-            entry = self.bulk.get(key)
-            if entry is not None and entry[1] is tracker:
-                del self.bulk[key]
+        self._drop_bulk_keys(tracker.stream, tracker)
         # A non-TLS conversation leaves nothing: a reused or revived connection starts afresh; but one
         # given up as another protocol stays dropped (as the tshark engine drops it), or its next
         # 256 KiB would be read again, and again.
