@@ -20,6 +20,7 @@ import pytest
 
 from tlscap.analysis.engine import analyze_capture
 from tlscap.report.json_report import capture_dict, connection_dict, connection_json
+from tlscap.report.text_report import connection_text
 from tlscap.scan import runner
 from tlscap.scan.cli_scan import EXIT_INTERRUPTED, add_scan_parser, cmd_scan
 from tlscap.scan.discovery import Candidate, Problem, capture_kind, discover, named_like_capture
@@ -349,17 +350,17 @@ def test_local_workers_spool_each_files_connections(tmp_path):
 
 
 def test_for_the_json_reports_workers_spool_each_connections_json_text(tmp_path):
-    """With spool_json, the worker renders each connection (the parent only copies the text): the same
+    """With render="json", the worker renders each connection (the parent only copies the text): the same
     text `analyze` writes, one connection per line, and the spool is removed once read."""
     spool = tmp_path / "spool"
     spool.mkdir()
     candidates = discover([str(MULTI), str(EXPIRED)]).candidates
-    local = runner.LocalRunner(jobs=2, spool_dir=str(spool), spool_json=True)
+    local = runner.LocalRunner(jobs=2, spool_dir=str(spool), render="json")
     got = sorted(local.run(candidates, runner.AnalysisOptions()), key=lambda r: r.index)
-    assert all(r.capture.connections == [] and r.spool_json for r in got)
+    assert all(r.capture.connections == [] and r.render == "json" for r in got)
     for result, path in zip(got, (MULTI, EXPIRED), strict=True):
         expected = analyze_capture(str(path)).connections
-        with pytest.raises(TypeError, match="connection_json"):
+        with pytest.raises(TypeError, match="spooled rendered"):
             next(result.connections())
         assert list(result.connection_json()) == [connection_json(c) for c in expected]
     assert list(spool.iterdir()) == []
@@ -377,12 +378,38 @@ def test_scan_json_holds_the_same_connections_as_analyze(tmp_path):
     assert got == by_path and sum(len(v) for v in got.values()) > 4
 
 
+@pytest.mark.parametrize("extra", [(), ("--all",), ("--at", "2030-01-01"),
+                                   ("--truststore", str(SAMPLES / "pki" / "trust-root-and-client-ca.pem"))],
+                         ids=["text", "all", "at", "truststore"])
+def test_scan_text_rendered_in_the_workers_is_the_same_report(tmp_path, monkeypatch, extra):
+    """For the text report the workers spool each connection's rendered text (walkthrough, summary row,
+    cause facts); the report must be byte for byte the one made from the connections themselves."""
+    rendered, whole = tmp_path / "rendered.txt", tmp_path / "whole.txt"
+    args = (str(SAMPLES), "--format", "text", "--jobs", "2", "--fail-on", "never", *extra)
+    assert scan(*args, "-o", str(rendered)) == 0
+    monkeypatch.setattr("tlscap.scan.cli_scan._render", lambda fmt, show_all: None)
+    assert scan(*args, "-o", str(whole)) == 0
+    text = rendered.read_text()
+    assert text == whole.read_text() and "summary" in text and "causes" in text
+
+
+def test_text_spool_holds_what_analyze_renders(tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    candidates = discover([str(EXPIRED)]).candidates
+    (result,) = runner.LocalRunner(jobs=1, spool_dir=str(spool), render="text-all").run(
+        candidates, runner.AnalysisOptions())
+    expected = [connection_text(c, show_all=True) for c in analyze_capture(str(EXPIRED)).connections]
+    assert list(result.connection_texts(show_all=True, at=None)) == expected and expected
+    assert list(spool.iterdir()) == []
+
+
 def test_a_spool_that_cannot_be_written_falls_back_to_the_whole_report(tmp_path):
     candidates = discover([str(MULTI)]).candidates
     (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing")).run(
         candidates, runner.AnalysisOptions())
     assert len(result.capture.connections) == 4 and len(list(result.connections())) == 4
-    (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing"), spool_json=True).run(
+    (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing"), render="json").run(
         candidates, runner.AnalysisOptions())
     assert [json.loads(t)["id"] for t in result.connection_json()] == [0, 1, 2, 3]
 

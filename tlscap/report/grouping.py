@@ -47,17 +47,45 @@ class Group:
     def connections(self) -> int:
         return self.count
 
-    def add(self, cap: CaptureReport, conn: Connection, severity: str, *, keep: bool = True) -> None:
+    def add(self, path: str, facts: CauseFacts, severity: str,
+            member: tuple[CaptureReport, Connection] | None = None) -> None:
         self.count += 1
-        if keep:
-            self.members.append((cap, conn))
-        self.clients[conn.client.ip] = None
-        self.servers[str(conn.server)] = None
-        self.captures[cap.path] = None
+        if member is not None:
+            self.members.append(member)
+        self.clients[facts.client_ip] = None
+        self.servers[facts.server] = None
+        self.captures[path] = None
         if SEVERITY_RANK[severity] > SEVERITY_RANK[self.severity]:
             self.severity = severity
-        self.first_ns = _earliest(self.first_ns, conn.first_time_ns)
-        self.last_ns = _latest(self.last_ns, conn.first_time_ns)
+        self.first_ns = _earliest(self.first_ns, facts.first_time_ns)
+        self.last_ns = _latest(self.last_ns, facts.first_time_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class CauseFacts:
+    """What the cause tables take from one failing connection: small, so a scan worker can make it
+    and send it instead of the connection."""
+
+    worst: tuple[tuple[str, str], ...]  # (code, its most severe failing level), in the findings' order
+    client_cert: str
+    client_cert_subject: str | None
+    ca_names: tuple[str, ...] | None
+    client_ip: str
+    server: str
+    first_time_ns: int
+
+
+def cause_facts(conn: Connection) -> CauseFacts | None:
+    """The connection's facts for the cause tables; None when no finding fails."""
+    worst: dict[str, str] = {}
+    for f in conn.findings:
+        if f.severity in FAILING and SEVERITY_RANK[f.severity] > SEVERITY_RANK.get(worst.get(f.code, ""), 0):
+            worst[f.code] = f.severity
+    if not worst:
+        return None
+    cert, subject = client_certificate_key(conn)
+    return CauseFacts(tuple(worst.items()), cert, subject, advertised_ca_names(conn), conn.client.ip,
+                      str(conn.server), conn.first_time_ns)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -129,25 +157,25 @@ class CauseTally:
 
     def add(self, cap: CaptureReport, conn: Connection) -> None:
         """Count the connection in the groups of its failing findings (nothing when none fails)."""
-        worst: dict[str, str] = {}
-        for f in conn.findings:
-            if f.severity in FAILING and SEVERITY_RANK[f.severity] > SEVERITY_RANK.get(worst.get(f.code, ""), 0):
-                worst[f.code] = f.severity
-        if not worst:
-            return
-        cert, subject = client_certificate_key(conn)
-        cas = advertised_ca_names(conn)
-        for code, severity in worst.items():
+        facts = cause_facts(conn)
+        if facts is not None:
+            self.add_facts(cap.path, facts, (cap, conn) if self.keep_members else None)
+
+    def add_facts(self, path: str, facts: CauseFacts,
+                  member: tuple[CaptureReport, Connection] | None = None) -> None:
+        """`add`, from the connection's `cause_facts` (`member` is kept in its groups if given)."""
+        for code, severity in facts.worst:
             cause = self._causes.setdefault(code, Cause(code=code, severity=severity))
             if SEVERITY_RANK[severity] > SEVERITY_RANK[cause.severity]:
                 cause.severity = severity
-            key = (code, cert, cas)
+            key = (code, facts.client_cert, facts.ca_names)
             group = self._groups.get(key)
             if group is None:
-                group = self._groups[key] = Group(code=code, severity=severity, client_cert=cert,
-                                                  client_cert_subject=subject, ca_names=cas)
+                group = self._groups[key] = Group(code=code, severity=severity, client_cert=facts.client_cert,
+                                                  client_cert_subject=facts.client_cert_subject,
+                                                  ca_names=facts.ca_names)
                 cause.groups.append(group)
-            group.add(cap, conn, severity, keep=self.keep_members)
+            group.add(path, facts, severity, member)
 
     def causes(self) -> list[Cause]:
         """The causes so far, in report order."""

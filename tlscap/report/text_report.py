@@ -15,6 +15,7 @@ from tabulate import tabulate
 from tlscap.analysis.model import CaptureReport, Connection, Finding, Report
 from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
+from tlscap.report.grouping import CauseFacts, cause_facts
 from tlscap.report.json_report import replay
 from tlscap.report.safe_text import safe
 from tlscap.timefmt import short_time, utc_datetime
@@ -177,6 +178,29 @@ def summary_table(rows: list[list[object]]) -> str:
     return tabulate(rows, headers=headers, tablefmt="simple") if rows else "no TLS connections found"
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionText:
+    """What the text report takes from one connection, rendered: small, so a scan worker can make it
+    and send it instead of the connection."""
+
+    row: list[object]  # its summary_row, without the capture column
+    failing: bool  # an error finding
+    stale_list: bool  # ... and a CA list that lacks CAs of the truststore given
+    walkthrough: str | None  # rendered when shown: it has findings, or every connection is shown
+    causes: CauseFacts | None  # for the cause tables; None when nothing fails
+
+
+def connection_text(conn: Connection, *, show_all: bool = False, at: datetime | None = None) -> ConnectionText:
+    failing = any(f.severity == "error" for f in conn.findings)
+    return ConnectionText(
+        row=summary_row("", conn)[1:],
+        failing=failing,
+        stale_list=failing and conn.ca_list_check is not None and bool(conn.ca_list_check.missing),
+        walkthrough="\n".join(render_connection(conn, at)) if show_all or conn.findings else None,
+        causes=cause_facts(conn),
+    )
+
+
 class TextWriter:
     """The text report, written capture by capture. A capture's walkthroughs are kept as text until its
     header (frame count, time span) is known; connections without findings only count, unless `show_all`."""
@@ -199,15 +223,19 @@ class TextWriter:
         self._body = SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+", encoding="utf-8")
 
     def connection(self, conn: Connection) -> None:
+        self.add(connection_text(conn, show_all=self.show_all, at=self.at))
+
+    def add(self, text: ConnectionText) -> None:
+        """A connection already rendered by `connection_text`, with this writer's show_all and at."""
         self.connections += 1
         if len(self.rows) < MAX_SUMMARY_ROWS:
-            self.rows.append(summary_row(self._path, conn))
-        if any(f.severity == "error" for f in conn.findings):
+            self.rows.append([safe(self._path), *text.row])
+        if text.failing:
             self.failing += 1
-            if conn.ca_list_check is not None and conn.ca_list_check.missing:
+            if text.stale_list:
                 self.failing_with_stale_list += 1
-        if (self.show_all or conn.findings) and self._body is not None:
-            self._body.write("\n" + "\n".join(render_connection(conn, self.at)) + "\n")
+        if text.walkthrough is not None and self._body is not None:
+            self._body.write("\n" + text.walkthrough + "\n")
         else:
             self._hidden += 1
 

@@ -38,11 +38,11 @@ from tlscap.cli_options import (
 from tlscap.report.grouping import CauseTally, render_cause_tables
 from tlscap.report.json_report import JsonlWriter, JsonWriter, render_json, render_jsonl
 from tlscap.report.safe_text import safe
-from tlscap.report.text_report import render_text
+from tlscap.report.text_report import TextWriter, render_text
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.discovery import Candidate, Discovery, Problem, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
-from tlscap.scan.runner import DaskRunner, ExecutorUnavailable, FileResult, LocalRunner, failed_capture
+from tlscap.scan.runner import DaskRunner, ExecutorUnavailable, FileResult, LocalRunner, Render, failed_capture
 from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
 
 
@@ -113,7 +113,7 @@ def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 
 
 def _runner(args: argparse.Namespace, spool_dir: str | None = None, *,
-            spool_json: bool = False) -> LocalRunner | DaskRunner:
+            render: Render = None) -> LocalRunner | DaskRunner:
     if args.executor == "dask":
         scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
         if not scheduler:
@@ -122,7 +122,7 @@ def _runner(args: argparse.Namespace, spool_dir: str | None = None, *,
     if args.scheduler:
         raise UsageError("--scheduler is for --executor dask")
     return LocalRunner(jobs=args.jobs or default_jobs(), file_timeout=args.file_timeout, spool_dir=spool_dir,
-                       spool_json=spool_json)
+                       render=render)
 
 
 class _Tally:
@@ -249,13 +249,18 @@ class _Scan:
         assert cap is not None and self.writer is not None
         result = self.waiting.pop(position, None)
         self.writer.begin_capture(cap.path)
-        if isinstance(self.writer, JsonWriter):  # the worker rendered each connection's JSON
-            for text in result.connection_json() if result is not None else ():
-                self.writer.connection_text(text)
+        if result is None:
+            pass
+        elif isinstance(self.writer, JsonWriter):  # the worker rendered each connection's JSON
+            for json_text in result.connection_json():
+                self.writer.connection_text(json_text)
+        elif isinstance(self.writer, TextWriter):  # ... or its text
+            for text in result.connection_texts(show_all=self.show_all, at=self.at):
+                if text.causes is not None:
+                    self.causes.add_facts(cap.path, text.causes)
+                self.writer.add(text)
         else:
-            for conn in result.connections() if result is not None else ():
-                if self.fmt == "text":
-                    self.causes.add(cap, conn)
+            for conn in result.connections():
                 self.writer.connection(conn)
         self.writer.end_capture(cap)
 
@@ -283,6 +288,16 @@ class _Scan:
         return sum(1 for i in self.position if self.slots[i] is not None)
 
 
+def _render(fmt: str, *, show_all: bool) -> Render:
+    """What the workers render each connection into for this report format (None: md, html and csv
+    take the connections themselves)."""
+    if fmt in ("json", "jsonl"):
+        return "json"
+    if fmt == "text":
+        return "text-all" if show_all else "text"
+    return None
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     """Run `tlscap scan`; returns the exit status."""
     options = _options(args)
@@ -291,8 +306,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     interrupted = False
     # The workers' spools of connections: removed with everything in it, however the scan ends.
     with tempfile.TemporaryDirectory(prefix="tlscap-scan-") as spool_dir, output(args.output) as out:
-        # For the JSON reports the workers also render each connection: the parent only copies text.
-        runner = _runner(args, spool_dir, spool_json=fmt in ("json", "jsonl"))
+        # For the JSON and text reports the workers also render each connection: the parent only copies.
+        runner = _runner(args, spool_dir, render=_render(fmt, show_all=args.all))
         scan = _Scan(found, fmt=fmt, quiet=args.quiet, show_all=args.all, at=args.at)
         try:
             scan.run(runner, options, out)

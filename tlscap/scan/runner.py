@@ -23,9 +23,10 @@ import uuid
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait as wait_any
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.x509 import ObjectIdentifier
 
@@ -33,10 +34,16 @@ from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection
 from tlscap.errors import CaptureIssue, TlscapError
 from tlscap.report.json_report import connection_json
+from tlscap.report.text_report import ConnectionText, connection_text
 from tlscap.scan.discovery import Candidate
 
 # A worker that does not exit within this time after being asked to is killed.
 _STOP_GRACE_SECONDS = 2.0
+
+
+# What a worker's spool holds for each connection (analyze_to_spool): None, the pickled connection.
+Render = Literal["json", "text", "text-all"] | None
+TEXT_RENDERS = ("text", "text-all")
 
 
 class ExecutorUnavailable(TlscapError):
@@ -55,12 +62,12 @@ class FileResult:
     capture: CaptureReport
     seconds: float
     spool: str | None = None
-    spool_json: bool = False  # the spool holds each connection's JSON text, not the connection
+    render: Render = None  # what the spool holds for each connection (see analyze_to_spool)
 
     def connections(self) -> Iterator[Connection]:
         """The file's connections in the order they were handed on; a spool is removed once read."""
-        if self.spool_json:
-            raise TypeError("this file's connections were spooled as JSON text: read connection_json()")
+        if self.render is not None:
+            raise TypeError(f"this file's connections were spooled rendered ({self.render}): read them as such")
         yield from self.capture.connections
         if self.spool is not None:
             yield from read_spool(self.spool)
@@ -68,11 +75,26 @@ class FileResult:
     def connection_json(self) -> Iterator[str]:
         """Each connection's JSON text (`json_report.connection_json`), in the order they were handed on;
         a spool is removed once read."""
-        for conn in self.capture.connections:
-            yield connection_json(conn)
+        yield from map(connection_json, self.capture.connections)
         if self.spool is not None:
-            spooled = read_json_spool(self.spool) if self.spool_json else map(connection_json, read_spool(self.spool))
-            yield from spooled
+            yield from read_json_spool(self.spool) if self.render == "json" else map(connection_json, self._spooled())
+
+    def connection_texts(self, *, show_all: bool, at: datetime | None) -> Iterator[ConnectionText]:
+        """Each connection's `text_report.connection_text`, in the order they were handed on; a spool is
+        removed once read. A spool rendered for text was rendered with the same show_all and at."""
+        for conn in self.capture.connections:
+            yield connection_text(conn, show_all=show_all, at=at)
+        if self.spool is not None:
+            if self.render in TEXT_RENDERS:
+                yield from read_spool(self.spool)
+            else:
+                yield from (connection_text(conn, show_all=show_all, at=at) for conn in self._spooled())
+
+    def _spooled(self) -> Iterator[Connection]:
+        if self.render is not None:
+            raise TypeError(f"this file's connections were spooled rendered ({self.render})")
+        assert self.spool is not None
+        return read_spool(self.spool)
 
 
 # --------------------------------------------------------------------------- the per-file task
@@ -113,12 +135,13 @@ def analyze_to_bytes(path: str, options: AnalysisOptions) -> bytes:
         return pickle.dumps(_without_names(cap), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, as_json: bool = False) -> bytes:
+def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, render: Render = None) -> bytes:
     """Analyze one file, writing each connection into `spool` as soon as it is handed on (so a worker's
     memory does not grow with the file); return the pickled CaptureReport, which holds none of them.
 
-    The spool holds the pickled connections, or with `as_json` each connection's JSON text on a line of
-    its own (what the JSON reports write: the worker renders it, and the parent only copies it)."""
+    The spool holds each connection as `render` says: pickled (None); its JSON text on a line of its own
+    ("json"); or its pickled `text_report.connection_text` ("text", or "text-all" for --all), made with
+    `options.at`. Rendered, the worker does the report's work and the parent only copies."""
     register_pickling()
     try:
         out = open(spool, "wb")  # noqa: SIM115 - closed below, after the analysis
@@ -126,8 +149,12 @@ def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, as_json
         return analyze_to_bytes(path, options)  # no spool: the report holds its connections
     with out:
         def keep(conn: Connection) -> None:
-            if as_json:
+            if render == "json":
                 out.write(connection_json(conn).encode("utf-8", "surrogatepass") + b"\n")
+                return
+            if render in TEXT_RENDERS:
+                text = connection_text(conn, show_all=render == "text-all", at=options.at)
+                out.write(pickle.dumps(text, protocol=pickle.HIGHEST_PROTOCOL))
                 return
             try:
                 blob = pickle.dumps(conn, protocol=pickle.HIGHEST_PROTOCOL)
@@ -143,9 +170,9 @@ def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, as_json
     return pickle.dumps(cap, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def read_spool(spool: str) -> Iterator[Connection]:
-    """The connections `analyze_to_spool` wrote, one at a time (none when it wrote no spool); the file is
-    removed at the end."""
+def read_spool(spool: str) -> Iterator[Any]:
+    """The connections (or ConnectionTexts) `analyze_to_spool` pickled, one at a time (none when it wrote
+    no spool); the file is removed at the end."""
     try:
         with open(spool, "rb") as f:
             while True:
@@ -161,7 +188,7 @@ def read_spool(spool: str) -> Iterator[Connection]:
 
 
 def read_json_spool(spool: str) -> Iterator[str]:
-    """The JSON texts `analyze_to_spool(..., as_json=True)` wrote, one at a time; the file is removed at
+    """The JSON texts `analyze_to_spool(..., render="json")` wrote, one at a time; the file is removed at
     the end."""
     try:
         with open(spool, "rb") as f:
@@ -230,8 +257,8 @@ def _worker_loop(pipe: Pipe) -> None:
         if isinstance(message, AnalysisOptions):
             options = message  # sent once per worker: key logs and truststores can be large
             continue
-        if isinstance(message, tuple):  # (path, spool file, spool as JSON)
-            pipe.send_bytes(analyze_to_spool(message[0], options, message[1], as_json=message[2]))
+        if isinstance(message, tuple):  # (path, spool file, render)
+            pipe.send_bytes(analyze_to_spool(message[0], options, message[1], render=message[2]))
         else:
             pipe.send_bytes(analyze_to_bytes(message, options))
 
@@ -266,10 +293,10 @@ class _Worker:
             return False
         return True
 
-    def send(self, index: int, candidate: Candidate, spool: str | None = None, spool_json: bool = False) -> bool:
-        """Give the worker a file; with `spool`, it writes the file's connections there as they come (as
-        JSON text with `spool_json`)."""
-        message = _task_path(candidate) if spool is None else (_task_path(candidate), spool, spool_json)
+    def send(self, index: int, candidate: Candidate, spool: str | None = None, render: Render = None) -> bool:
+        """Give the worker a file; with `spool`, it writes the file's connections there as they come
+        (rendered as `render` says, see analyze_to_spool)."""
+        message = _task_path(candidate) if spool is None else (_task_path(candidate), spool, render)
         if not self.alive or not self._send(message):
             return False
         self.task = (index, candidate, time.monotonic())
@@ -296,15 +323,15 @@ class LocalRunner:
     With `spool_dir`, a worker writes each connection to a file there as soon as it is handed on, and
     the FileResult names that spool instead of holding the connections: memory then stays bounded
     whatever the files' sizes (the reader of the results removes each spool; the caller, the folder).
-    With `spool_json`, the spool holds each connection's JSON text, for the JSON reports.
+    With `render`, the spool holds each connection rendered for the report (see analyze_to_spool).
     """
 
     def __init__(self, *, jobs: int, file_timeout: float | None = None, spool_dir: str | None = None,
-                 spool_json: bool = False) -> None:
+                 render: Render = None) -> None:
         self.jobs = max(1, jobs)
         self.file_timeout = file_timeout
         self.spool_dir = spool_dir
-        self.spool_json = spool_json  # spool each connection's JSON text (see analyze_to_spool)
+        self.render = render
 
     def _spool(self, index: int) -> str | None:
         return None if self.spool_dir is None else os.path.join(self.spool_dir, f"{index}.connections")
@@ -349,10 +376,10 @@ class LocalRunner:
         if not queue:
             return worker
         index, candidate = queue.popleft()
-        if not worker.send(index, candidate, self._spool(index), self.spool_json):
+        if not worker.send(index, candidate, self._spool(index), self.render):
             worker.kill()
             worker = _Worker(ctx, options)
-            if not worker.send(index, candidate, self._spool(index), self.spool_json):
+            if not worker.send(index, candidate, self._spool(index), self.render):
                 raise ExecutorUnavailable("cannot start a worker process for the scan")
         return worker
 
@@ -384,7 +411,7 @@ class LocalRunner:
                 return self._failed(index, _crashed(candidate, worker), elapsed)
             worker.task = None
             return FileResult(index=index, capture=load_result(payload, candidate.path), seconds=elapsed, spool=spool,
-                              spool_json=self.spool_json)
+                              render=self.render)
         if not worker.process.is_alive():
             return self._failed(index, _crashed(candidate, worker), elapsed)
         if self.file_timeout is not None and elapsed >= self.file_timeout:
