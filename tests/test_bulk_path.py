@@ -29,6 +29,7 @@ CORPUS_FILES = sorted(p for p in (CORPUS / "files").rglob("*") if p.suffix in CA
 SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*.pcap*"))
 
 ETHERNET, SLL2 = 1, 276
+V6 = 1 << 16  # added to a link type: the frames carry IPv6
 
 
 def report(path: Path, bulk: bool, options: AnalysisOptions | None = None) -> dict:
@@ -75,13 +76,20 @@ def _checksum(header: bytes) -> int:
 
 def _packet(link: int, src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int,
             payload: bytes = b"") -> bytes:
+    """A frame; `link` is ETHERNET or SLL2, plus V6 for IPv6 (2001:db8::/96 + the 4 address bytes)."""
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 0x50, flags, 65535, 0, 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
-    if link == SLL2:
-        head = b"\x08\x00\x00\x00" + struct.pack("!IHBB", 2, 1, 0, 6) + b"\x02\x00\x00\x00\x00\x01\x00\x00"
+    if link & V6:
+        prefix = b"\x20\x01\x0d\xb8" + bytes(8)
+        ip = struct.pack("!IHBB16s16s", 0x60000000, 20 + len(payload), 6, 64, prefix + src, prefix + dst)
+        ethertype = b"\x86\xdd"
     else:
-        head = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0, src, dst)
+        ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+        ethertype = b"\x08\x00"
+    if link & ~V6 == SLL2:
+        head = ethertype + b"\x00\x00" + struct.pack("!IHBB", 2, 1, 0, 6) + b"\x02\x00\x00\x00\x00\x01\x00\x00"
+    else:
+        head = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01" + ethertype
     return head + ip + tcp + payload
 
 
@@ -143,7 +151,7 @@ def _write(tmp_path: Path, name: str, frames: list[bytes], link: int = ETHERNET,
     snap = snap or {}
     path = tmp_path / name
     path.write_bytes(pcap_file([(1_700_000_000 + i // 1000, (i % 1000) * 1000, f[: snap.get(i, len(f))], len(f))
-                                for i, f in enumerate(frames)], link_type=link))
+                                for i, f in enumerate(frames)], link_type=link & ~V6))
     return path
 
 
@@ -166,7 +174,7 @@ def _taken(path: Path) -> int:
     return count
 
 
-@pytest.mark.parametrize("link", [ETHERNET, SLL2])
+@pytest.mark.parametrize("link", [ETHERNET, SLL2, ETHERNET | V6, SLL2 | V6], ids=["eth", "sll2", "eth-v6", "sll2-v6"])
 def test_bulk_data_takes_the_bulk_path_and_reports_the_same(tmp_path: Path, link: int):
     frames = [f for i in range(3) for f in _connection(link, i, size=200_000)]
     path = _write(tmp_path, "bulk.pcap", frames, link)
@@ -304,7 +312,7 @@ def test_random_irregular_traffic_reports_the_same(tmp_path: Path, seed: int, sm
                             ("FORGET_CONVERSATION_FRAMES", 60), ("FORGET_CONVERSATION_NS", 50_000_000)):
             monkeypatch.setattr(limits, name, value)
     rng = random.Random(seed)
-    link = (ETHERNET, SLL2)[seed % 2]
+    link = (ETHERNET, SLL2, ETHERNET | V6, SLL2 | V6)[seed % 4]
     flows = [_random_connection(rng, link, i, 41000 + i) for i in range(rng.randint(1, 5))]
     flows.append(_random_connection(rng, link, 0, 41000, reuse_isn=True))
     frames = []

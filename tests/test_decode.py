@@ -138,6 +138,7 @@ _LINK_HEADERS: dict[int, Any] = {
     12: lambda ip: ip,
     14: lambda ip: ip,
     228: lambda ip: ip,
+    229: lambda ip: ip,
 }
 
 
@@ -169,6 +170,42 @@ def test_one_unpack_path_agrees_with_the_general_path(link_type: int, case: str)
         ip = IP(src=CLIENT, dst=SERVER) / tcp(dataofs=15)
     elif case == "long total":
         ip = IP(src=CLIENT, dst=SERVER, len=400) / tcp()
+    frame = make_frame(raw(_LINK_HEADERS[link_type](ip)) + extra, link_type, cut=cut)
+    fast, general = Decoder(), Decoder()
+    assert fast.decode(frame) == general._decode(frame)
+    assert fast.stats == general.stats
+
+
+@pytest.mark.parametrize("link_type", sorted(_LINK_HEADERS))
+@pytest.mark.parametrize("case", ["plain", "ack", "cut payload", "cut header", "padded", "extension header",
+                                  "fragment header", "udp", "bad offset", "long payload", "jumbo", "short payload"])
+def test_one_unpack_path_agrees_with_the_general_path_for_ipv6(link_type: int, case: str) -> None:
+    """The same for IPv6 without extension headers + TCP."""
+    ip: Packet = inner6()
+    cut = 0
+    extra = b""
+    if case == "ack":
+        ip = IPv6(src=CLIENT6, dst=SERVER6) / tcp(b"", flags="A")
+    elif case == "cut payload":
+        cut = 4
+    elif case == "cut header":
+        cut = len(PAYLOAD) + 12
+    elif case == "padded":
+        extra = b"\x00" * 6
+    elif case == "extension header":
+        ip = IPv6(src=CLIENT6, dst=SERVER6) / IPv6ExtHdrHopByHop() / tcp()
+    elif case == "fragment header":
+        ip = IPv6(src=CLIENT6, dst=SERVER6) / IPv6ExtHdrFragment(m=0, offset=0) / tcp()
+    elif case == "udp":
+        ip = IPv6(src=CLIENT6, dst=SERVER6) / UDP(sport=5000, dport=53) / PAYLOAD
+    elif case == "bad offset":
+        ip = IPv6(src=CLIENT6, dst=SERVER6) / tcp(dataofs=15)
+    elif case == "long payload":
+        ip = IPv6(src=CLIENT6, dst=SERVER6, plen=400) / tcp()
+    elif case == "jumbo":
+        ip = IPv6(src=CLIENT6, dst=SERVER6, plen=0) / tcp()
+    elif case == "short payload":
+        ip = IPv6(src=CLIENT6, dst=SERVER6, plen=10) / tcp()
     frame = make_frame(raw(_LINK_HEADERS[link_type](ip)) + extra, link_type, cut=cut)
     fast, general = Decoder(), Decoder()
     assert fast.decode(frame) == general._decode(frame)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -18,7 +19,7 @@ from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import link_type_title
 from tlscap.capture.reader import CaptureInfo, open_capture
-from tlscap.decode.decoder import FIXED_LINK_HEADERS, Decoder, bulk_fields, flow_bytes
+from tlscap.decode.decoder import FIXED_LINK_HEADERS, Decoder, bulk_fields_v4, bulk_fields_v6, flow_bytes
 from tlscap.decode.segment import Segment
 from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.pki.truststore import Truststore
@@ -28,6 +29,9 @@ from tlscap.tls.keylog import KeyLog, parse_keylog
 from tlscap.tls.session import TlsSession
 
 SOCKS_PORT = 1080
+# A direction that frames reach on the bulk path: (stream, tracker, side, the decoder's bulk_fields_v4
+# or _v6 for its IP version).
+BulkEntry = tuple[int, ConnectionTracker, bool, Callable[[bytes, int, int], "tuple[int, int, int] | None"]]
 # Whether frames of known flows may take _Run.on_bulk (tests turn it off to compare with the general path).
 BULK_PATH = True
 # How often (in frames) idle connections are finished and quiet conversations forgotten.
@@ -92,8 +96,12 @@ def analyze_capture(
                     # A frame of a known flow that may only continue bulk data (see _Run.on_bulk).
                     fixed = links.get(frame.link_type)
                     if fixed is not None:
-                        ip = fixed[0]
-                        entry = bulk.get(frame.data[ip + 12 : ip + 24])
+                        # The flow_bytes an IPv4 frame carries, else an IPv6 one's (each entry checks
+                        # its frames' IP version).
+                        data, ip = frame.data, fixed[0]
+                        entry = bulk.get(data[ip + 12 : ip + 24])
+                        if entry is None and run.bulk_v6:
+                            entry = bulk.get(data[ip + 8 : ip + 44])
                         if entry is not None and on_bulk(entry, frame, fixed):
                             continue
                 seg = decode(frame)
@@ -157,8 +165,9 @@ class _Run:
             self.keylog.merge(options.keylog)
         self.embedded_seen = 0
         # The open connections' directions that frames can reach without a Segment (see on_bulk): the
-        # bytes of their IPv4 addresses and ports (decoder.flow_bytes) -> (stream, tracker, side).
-        self.bulk: dict[bytes, tuple[int, ConnectionTracker, bool]] = {}
+        # bytes of their IP addresses and ports (decoder.flow_bytes) -> (stream, tracker, side).
+        self.bulk: dict[bytes, BulkEntry] = {}
+        self.bulk_v6 = 0  # how many of its keys are IPv6 ones
         self.bulk_keys: dict[int, list[bytes]] = {}  # stream -> its keys in `bulk`
         self._secrets_seen = 0
         self._comments_seen = 0
@@ -186,7 +195,8 @@ class _Run:
             # A new conversation on the endpoints of an older one (port reuse): its frames are its own.
             for key in (flow_bytes(seg.src_ip, seg.dst_ip, seg.src_port, seg.dst_port),
                         flow_bytes(seg.dst_ip, seg.src_ip, seg.dst_port, seg.src_port)):
-                self.bulk.pop(key or b"", None)
+                if key is not None and self.bulk.pop(key, None) is not None:
+                    self.bulk_v6 -= len(key) > 12
         tracker = conv.state
         if tracker is _CLOSED:
             self.table.touch(conv, seg.timestamp_ns, seg.frame)
@@ -233,12 +243,14 @@ class _Run:
         number now, so looking a non-SYN segment of it up again would change nothing."""
         key = flow_bytes(seg.src_ip, seg.dst_ip, seg.src_port, seg.dst_port)
         if key is None:
-            keys.extend((b"", b""))  # IPv6: always the general path
+            keys.extend((b"", b""))  # not an address: always the general path
         elif key not in keys:
             keys.append(key)
-            self.bulk[key] = (tracker.stream, tracker, side)
+            v6 = len(key) > 12
+            self.bulk[key] = (tracker.stream, tracker, side, bulk_fields_v6 if v6 else bulk_fields_v4)
+            self.bulk_v6 += v6
 
-    def on_bulk(self, entry: tuple[int, ConnectionTracker, bool], frame: Frame, fixed: tuple[int, int]) -> bool:
+    def on_bulk(self, entry: BulkEntry, frame: Frame, fixed: tuple[int, int]) -> bool:
         """`on_segment` for a frame of a known direction that is a bare ACK or continues, in order, an
         application-data record being skipped: the same changes without decoding a Segment or looking up
         its conversation (ConnectionTracker.on_bulk). False, having changed nothing, for anything else,
@@ -246,7 +258,7 @@ class _Run:
         number = frame.number
         if number >= self._next_sweep:
             return False
-        stream, tracker, side = entry
+        stream, tracker, side, fields_of = entry
         reassembly = tracker.reassembly
         if reassembly[True].pending or reassembly[False].pending:
             # Data held out of order: nothing of this connection takes the bulk path until it is
@@ -254,7 +266,7 @@ class _Run:
             # trying at every frame.
             self._drop_bulk_keys(stream, tracker)
             return False
-        fields = bulk_fields(frame.data, fixed[0], fixed[1])
+        fields = fields_of(frame.data, fixed[0], fixed[1])
         if fields is None:
             return False
         seq, ack, length = fields
@@ -272,6 +284,7 @@ class _Run:
             entry = self.bulk.get(key)
             if entry is not None and entry[1] is tracker:
                 del self.bulk[key]
+                self.bulk_v6 -= len(key) > 12
 
     def _evict_least_recent(self) -> None:
         """Too many connections open at once: finish the least recently active one as it stands."""

@@ -35,6 +35,7 @@ from tlscap.decode.link import (
     ETHERTYPE_IPV6,
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
     LINKTYPE_LINUX_SLL,
     LINKTYPE_LINUX_SLL2,
     LINKTYPE_RAW,
@@ -62,53 +63,84 @@ _ICMPV6_ERRORS = frozenset({1, 2, 3, 4})
 _TCP = struct.Struct(">HHIIBB")
 # IPv4 header without options, then the TCP header's fixed fields up to the flags.
 _IPV4_TCP = struct.Struct(">BBHHHBBH4s4sHHIIBB")
+# IPv6 header without extension headers, then the TCP header's fixed fields up to the flags.
+_IPV6_TCP = struct.Struct(">IHBB16s16sHHIIBB")
 _ETHERTYPE_IPV4 = b"\x08\x00"
+_ETHERTYPE_IPV6 = b"\x86\xdd"
 _PORTS = struct.Struct(">HH")
-_NO_ETHERTYPE = -1
+# For a link type whose frames start with IP: which versions it admits, instead of an EtherType offset.
+_ANY_IP, _IPV4_ONLY, _IPV6_ONLY = -1, -4, -6
 # The link types whose header has a fixed length: where IP starts, and where the EtherType that must
-# say IPv4 lies (_NO_ETHERTYPE: the frame starts with IP). Their commonest frame takes the one-unpack
-# path in `decode`: Ethernet, and Linux cooked captures (`tcpdump -i any`: SLL2, or SLL before 4.99).
+# say IPv4 or IPv6 lies. Their commonest frames (IPv4 without options, IPv6 without extension headers,
+# carrying TCP) take the one-unpack path in `decode`: Ethernet, Linux cooked captures (`tcpdump -i
+# any`: SLL2, or SLL before 4.99), raw IP.
 FIXED_LINK_HEADERS = {
     LINKTYPE_ETHERNET: (ETHERNET_HEADER_LEN, 12),
     LINKTYPE_LINUX_SLL: (SLL_HEADER_LEN, 14),
     LINKTYPE_LINUX_SLL2: (SLL2_HEADER_LEN, 0),
-    LINKTYPE_RAW: (0, _NO_ETHERTYPE),
-    LINKTYPE_RAW_OLD_12: (0, _NO_ETHERTYPE),
-    LINKTYPE_RAW_OLD_14: (0, _NO_ETHERTYPE),
-    LINKTYPE_IPV4: (0, _NO_ETHERTYPE),
+    LINKTYPE_RAW: (0, _ANY_IP),
+    LINKTYPE_RAW_OLD_12: (0, _ANY_IP),
+    LINKTYPE_RAW_OLD_14: (0, _ANY_IP),
+    LINKTYPE_IPV4: (0, _IPV4_ONLY),
+    LINKTYPE_IPV6: (0, _IPV6_ONLY),
 }
 
 # From the IPv4 header: total length, fragment field, protocol; from TCP (past the ports): seq, ack,
 # data offset, flags.
-_BULK_FIELDS = struct.Struct(">2xH2xHxB14xIIBB")
+_BULK_FIELDS_V4 = struct.Struct(">2xH2xHxB14xIIBB")
+# From the IPv6 header: payload length, next header; from TCP (past the ports): seq, ack, data offset,
+# flags.
+_BULK_FIELDS_V6 = struct.Struct(">4xHB37xIIBB")
 _SYN_FIN_RST = 0x07
 _ACK = 0x10
 
-__all__ = ["FIXED_LINK_HEADERS", "MAX_TUNNEL_DEPTH", "Decoder", "bulk_fields", "conversation_tunnel", "flow_bytes"]
+__all__ = ["FIXED_LINK_HEADERS", "MAX_TUNNEL_DEPTH", "Decoder", "bulk_fields_v4", "bulk_fields_v6",
+           "conversation_tunnel", "flow_bytes"]
 
 
 def flow_bytes(src_ip: str, dst_ip: str, src_port: int, dst_port: int) -> bytes | None:
-    """The 12 bytes (source and destination IPv4 address, then ports) that start at offset 12 of the IPv4
-    header of a packet of this direction: the key `bulk_fields` frames are found by. None for IPv6."""
+    """The bytes a packet of this direction carries from offset 12 of its IPv4 header (addresses, then
+    ports: 12 bytes) or from offset 8 of its IPv6 header (36 bytes): the key its frames can be found by
+    (see bulk_fields_v4/v6). None for text that is no address."""
+    ports = _PORTS.pack(src_port, dst_port)
     try:
-        return socket.inet_aton(src_ip) + socket.inet_aton(dst_ip) + _PORTS.pack(src_port, dst_port)
+        if ":" in src_ip:
+            return socket.inet_pton(socket.AF_INET6, src_ip) + socket.inet_pton(socket.AF_INET6, dst_ip) + ports
+        return socket.inet_aton(src_ip) + socket.inet_aton(dst_ip) + ports
     except OSError:
         return None
 
 
-def bulk_fields(data: bytes, ip: int, ethertype: int) -> tuple[int, int, int] | None:
+def bulk_fields_v4(data: bytes, ip: int, ethertype: int) -> tuple[int, int, int] | None:
     """`(seq, ack, payload length)` of a frame that `Decoder.decode` would take in one unpack (IPv4
-    without options, unfragmented, TCP, at offset `ip` behind a fixed link header whose EtherType lies
-    at `ethertype`, see FIXED_LINK_HEADERS) when it is a plain acknowledgement or data segment: ACK set,
-    no SYN, FIN or RST, nothing cut by the snap length. None for any other frame (decode it)."""
+    without options, unfragmented, carrying TCP, at offset `ip` behind a fixed link header, see
+    FIXED_LINK_HEADERS) when it is a plain acknowledgement or data segment: ACK set, no SYN, FIN or RST,
+    nothing cut by the snap length. None for any other frame (decode it). Such a frame carries its
+    direction's `flow_bytes` at `ip + 12`."""
     size = len(data)
-    if (size < ip + 20 + TCP_MIN_HEADER_LEN or data[ip] != 0x45
-            or (ethertype != _NO_ETHERTYPE and data[ethertype:ethertype + 2] != _ETHERTYPE_IPV4)):
+    if size < ip + 20 + TCP_MIN_HEADER_LEN or data[ip] != 0x45 or (
+            data[ethertype : ethertype + 2] != _ETHERTYPE_IPV4 if ethertype >= 0 else ethertype == _IPV6_ONLY):
         return None
-    total_length, fragment, protocol, seq, ack, data_offset, flags = _BULK_FIELDS.unpack_from(data, ip)
+    total_length, fragment, protocol, seq, ack, data_offset, flags = _BULK_FIELDS_V4.unpack_from(data, ip)
     payload_start = ip + 20 + (data_offset >> 4) * 4
     end = ip + total_length
     if (protocol != IPPROTO_TCP or fragment & 0x3FFF or data_offset < 0x50 or flags & _SYN_FIN_RST
+            or not flags & _ACK or payload_start > end or end > size):
+        return None
+    return seq, ack, end - payload_start
+
+
+def bulk_fields_v6(data: bytes, ip: int, ethertype: int) -> tuple[int, int, int] | None:
+    """`bulk_fields_v4` for IPv6 without extension headers; such a frame carries its direction's
+    `flow_bytes` at `ip + 8`."""
+    size = len(data)
+    if size < ip + 40 + TCP_MIN_HEADER_LEN or data[ip] >> 4 != 6 or (
+            data[ethertype : ethertype + 2] != _ETHERTYPE_IPV6 if ethertype >= 0 else ethertype == _IPV4_ONLY):
+        return None
+    payload_length, next_header, seq, ack, data_offset, flags = _BULK_FIELDS_V6.unpack_from(data, ip)
+    payload_start = ip + 40 + (data_offset >> 4) * 4
+    end = ip + 40 + payload_length
+    if (next_header != IPPROTO_TCP or data_offset < 0x50 or flags & _SYN_FIN_RST
             or not flags & _ACK or payload_start > end or end > size):
         return None
     return seq, ack, end - payload_start
@@ -134,23 +166,38 @@ class Decoder:
             data = frame.data
             fixed = FIXED_LINK_HEADERS.get(frame.link_type)
             if fixed is not None:
+                # The commonest frames, IPv4 without options or IPv6 without extension headers carrying
+                # TCP, in one unpack; anything unusual about them (fragment, cut or malformed header)
+                # takes the general path.
                 ip, ethertype = fixed
                 size = len(data)
-                if (size >= ip + 20 + TCP_MIN_HEADER_LEN and data[ip] == 0x45
-                        and (ethertype == _NO_ETHERTYPE or data[ethertype:ethertype + 2] == _ETHERTYPE_IPV4)):
-                    # The commonest frame, IPv4 without options + TCP behind a fixed link header, in one
-                    # unpack; anything unusual about it (fragment, cut or malformed header) takes the
-                    # general path.
+                reported = size if size >= frame.original_length else frame.original_length
+                first = data[ip] if size >= ip + 20 + TCP_MIN_HEADER_LEN else 0
+                if first == 0x45 and (data[ethertype : ethertype + 2] == _ETHERTYPE_IPV4 if ethertype >= 0
+                                      else ethertype != _IPV6_ONLY):
                     (_vihl, _tos, total_length, _id, fragment, _ttl, protocol, _sum, src, dst,
                      src_port, dst_port, seq, ack, data_offset, flags) = _IPV4_TCP.unpack_from(data, ip)
                     header_len = (data_offset >> 4) * 4
                     announced_end = ip + total_length
                     payload_start = ip + 20 + header_len
                     if (protocol == IPPROTO_TCP and not fragment & 0x3FFF and header_len >= TCP_MIN_HEADER_LEN
-                            and payload_start <= announced_end
-                            and announced_end <= (size if size >= frame.original_length else frame.original_length)):
+                            and payload_start <= announced_end <= reported):
                         return _segment(frame, data, payload_start, announced_end if announced_end <= size else size,
                                         announced_end, src, dst, src_port, dst_port, seq, ack, flags, ())
+                elif first >> 4 == 6 and size >= ip + 40 + TCP_MIN_HEADER_LEN and (
+                        data[ethertype : ethertype + 2] == _ETHERTYPE_IPV6 if ethertype >= 0
+                        else ethertype != _IPV4_ONLY):
+                    (_vtf, payload_length, next_header, _hops, src, dst,
+                     src_port, dst_port, seq, ack, data_offset, flags) = _IPV6_TCP.unpack_from(data, ip)
+                    header_len = (data_offset >> 4) * 4
+                    announced_end = ip + 40 + payload_length
+                    captured_end = announced_end if announced_end <= size else size
+                    payload_start = ip + 40 + header_len
+                    # (A payload length of 0, a jumbogram, leaves no room for the TCP header here.)
+                    if (next_header == IPPROTO_TCP and header_len >= TCP_MIN_HEADER_LEN
+                            and payload_start <= announced_end <= reported):
+                        return _segment(frame, data, payload_start, captured_end, announced_end, src, dst,
+                                        src_port, dst_port, seq, ack, flags, ())
             return self._decode(frame)
         except Exception:  # last safety net: the parsers check lengths, so this is a bug
             self.stats["decode-error"] += 1
