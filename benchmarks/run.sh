@@ -29,8 +29,8 @@ done
 # Bulk-dominated captures beside them (synthetic, benchmarks/synth.py): data and its ACKs, as a busy
 # gateway's capture holds, TLS caught mid-stream and plaintext HTTP.
 "$PY" "$HERE/synth.py"
-SYNTH="${TLSCAP_BENCH_CACHE}/bulk-tls-100M.pcap ${TLSCAP_BENCH_CACHE}/plaintext-100M.pcap"
-# shellcheck disable=SC2086  # two paths
+SYNTH="${TLSCAP_BENCH_CACHE}/bulk-tls-100M.pcap ${TLSCAP_BENCH_CACHE}/bulk-tls-ipv6-100M.pcap ${TLSCAP_BENCH_CACHE}/plaintext-100M.pcap"
+# shellcheck disable=SC2086  # three paths
 "$PY" "$HERE/measure.py" --runs "$RUNS" --timeout "$TIMEOUT" $SYNTH >/dev/null
 # shellcheck disable=SC2086
 "$PY" "$HERE/measure.py" --report $SYNTH
