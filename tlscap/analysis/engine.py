@@ -165,7 +165,7 @@ class _Run:
             self.keylog.merge(options.keylog)
         self.embedded_seen = 0
         # The open connections' directions that frames can reach without a Segment (see on_bulk): the
-        # bytes of their IP addresses and ports (decoder.flow_bytes) -> (stream, tracker, side).
+        # bytes of their IP addresses and ports (decoder.flow_bytes) -> BulkEntry.
         self.bulk: dict[bytes, BulkEntry] = {}
         self.bulk_v6 = 0  # how many of its keys are IPv6 ones
         self.bulk_keys: dict[int, list[bytes]] = {}  # stream -> its keys in `bulk`
@@ -247,8 +247,9 @@ class _Run:
         elif key not in keys:
             keys.append(key)
             v6 = len(key) > 12
+            if key not in self.bulk:  # (an entry of an older conversation on these endpoints is replaced)
+                self.bulk_v6 += v6
             self.bulk[key] = (tracker.stream, tracker, side, bulk_fields_v6 if v6 else bulk_fields_v4)
-            self.bulk_v6 += v6
 
     def on_bulk(self, entry: BulkEntry, frame: Frame, fixed: tuple[int, int]) -> bool:
         """`on_segment` for a frame of a known direction that is a bare ACK or continues, in order, an
