@@ -41,7 +41,8 @@ from tlscap.scan.discovery import Candidate
 _STOP_GRACE_SECONDS = 2.0
 
 
-# What a worker's spool holds for each connection (analyze_to_spool): None, the pickled connection.
+# What a worker's spool holds for each connection (see analyze_to_spool): the pickled connection (None),
+# its JSON text ("json"), or its pickled text_report.ConnectionText ("text"; "text-all" for --all).
 Render = Literal["json", "text", "text-all"] | None
 TEXT_RENDERS = ("text", "text-all")
 
