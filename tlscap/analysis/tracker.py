@@ -69,15 +69,8 @@ class ConnectionTracker:
         if not flags & (SYN | FIN | RST) and not seg.payload_missing:
             if not payload:
                 return  # a bare acknowledgement: nothing more to do (the common case)
-            if self.openvpn is None and self.session.tls_seen:
-                # Bulk data in order, inside an application-data record being skipped (the next
-                # most common case): the same layers' short path, with nothing to deliver.
-                own = self.reassembly[side]
-                if own.is_next(seg.seq) and self.session.skip_application_data(side, len(payload), frame):
-                    own.advance(len(payload))
-                    if len(self.carrier_times_ns) < MAX_CARRIER_TIMES:
-                        self.carrier_times_ns[frame] = seg.timestamp_ns
-                    return
+            if self._skip_in_order(side, seg.seq, len(payload), frame, seg.timestamp_ns):
+                return  # bulk data (the next most common case)
         if flags & SYN and not flags & ACK and self.syn_side is None:
             self.syn_side = side
         if len(self.carrier_times_ns) < MAX_CARRIER_TIMES and (seg.payload or seg.payload_missing):
@@ -109,17 +102,25 @@ class ConnectionTracker:
         peer = self.reassembly[not side]
         if peer.pending:
             return False
-        if length:
-            own = self.reassembly[side]
-            if (self.openvpn is not None or not self.session.tls_seen or not own.is_next(seq)
-                    or not self.session.skip_application_data(side, length, frame)):
-                return False
-            own.advance(length)
-            if len(self.carrier_times_ns) < MAX_CARRIER_TIMES:
-                self.carrier_times_ns[frame] = time_ns
+        if length and not self._skip_in_order(side, seq, length, frame, time_ns):
+            return False
         peer.note_ack(ack)
         self.last_frame = frame
         self.last_time_ns = time_ns
+        return True
+
+    def _skip_in_order(self, side: bool, seq: int, length: int, frame: int, time_ns: int) -> bool:
+        """Take `length` payload bytes at `seq` when they come in order and only continue an
+        application-data record being skipped: the same layers' short path, with nothing to deliver.
+        False, having changed nothing, for any other bytes."""
+        if self.openvpn is not None or not self.session.tls_seen:
+            return False
+        own = self.reassembly[side]
+        if not own.is_next(seq) or not self.session.skip_application_data(side, length, frame):
+            return False
+        own.advance(length)
+        if len(self.carrier_times_ns) < MAX_CARRIER_TIMES:
+            self.carrier_times_ns[frame] = time_ns
         return True
 
     def finish(self) -> None:
