@@ -87,12 +87,12 @@ def analyze_capture(
         info = reader.info
         secrets, comments = info.secrets, info.comments  # grow as a pcapng is read
         decode, on_segment = run.decoder.decode, run.on_segment
-        bulk, on_bulk, links = run.bulk, run.on_bulk, FIXED_LINK_HEADERS
+        bulk, bulk_v6, on_bulk, links = run.bulk, run.bulk_v6, run.on_bulk, FIXED_LINK_HEADERS
         try:
             for frame in reader:
                 if len(secrets) + len(comments) != run.embedded_seen:
                     run.take_embedded_secrets(secrets, comments)
-                if bulk:
+                if bulk or bulk_v6:
                     # A frame of a known flow that may only continue bulk data (see _Run.on_bulk).
                     fixed = links.get(frame.link_type)
                     if fixed is not None:
@@ -100,8 +100,8 @@ def analyze_capture(
                         # its frames' IP version).
                         data, ip = frame.data, fixed[0]
                         entry = bulk.get(data[ip + 12 : ip + 24])
-                        if entry is None and run.bulk_v6:
-                            entry = bulk.get(data[ip + 8 : ip + 44])
+                        if entry is None and bulk_v6:
+                            entry = bulk_v6.get(data[ip + 8 : ip + 44])
                         if entry is not None and on_bulk(entry, frame, fixed):
                             continue
                 seg = decode(frame)
@@ -165,10 +165,10 @@ class _Run:
             self.keylog.merge(options.keylog)
         self.embedded_seen = 0
         # The open connections' directions that frames can reach without a Segment (see on_bulk): the
-        # bytes of their IP addresses and ports (decoder.flow_bytes) -> BulkEntry.
+        # bytes of their IP addresses and ports (decoder.flow_bytes) -> BulkEntry, IPv4 and IPv6 apart.
         self.bulk: dict[bytes, BulkEntry] = {}
-        self.bulk_v6 = 0  # how many of its keys are IPv6 ones
-        self.bulk_keys: dict[int, list[bytes]] = {}  # stream -> its keys in `bulk`
+        self.bulk_v6: dict[bytes, BulkEntry] = {}
+        self.bulk_keys: dict[int, list[bytes]] = {}  # stream -> its keys in `bulk` or `bulk_v6`
         self._secrets_seen = 0
         self._comments_seen = 0
 
@@ -191,12 +191,13 @@ class _Run:
             self.table.lookup_quoted(seg)
             return
         conv, side, is_new = self.table.lookup(seg)
-        if is_new and self.bulk and not seg.tunnel:
+        if is_new and not seg.tunnel and (self.bulk or self.bulk_v6):
             # A new conversation on the endpoints of an older one (port reuse): its frames are its own.
             for key in (flow_bytes(seg.src_ip, seg.dst_ip, seg.src_port, seg.dst_port),
                         flow_bytes(seg.dst_ip, seg.src_ip, seg.dst_port, seg.src_port)):
-                if key is not None and self.bulk.pop(key, None) is not None:
-                    self.bulk_v6 -= len(key) > 12
+                older = self._bulk_map(key).get(key) if key is not None else None
+                if older is not None:
+                    self._drop_bulk_keys(older[0], older[1])
         tracker = conv.state
         if tracker is _CLOSED:
             self.table.touch(conv, seg.timestamp_ns, seg.frame)
@@ -246,10 +247,8 @@ class _Run:
             keys.extend((b"", b""))  # not an address: always the general path
         elif key not in keys:
             keys.append(key)
-            v6 = len(key) > 12
-            if key not in self.bulk:  # (an entry of an older conversation on these endpoints is replaced)
-                self.bulk_v6 += v6
-            self.bulk[key] = (tracker.stream, tracker, side, bulk_fields_v6 if v6 else bulk_fields_v4)
+            fields_of = bulk_fields_v6 if len(key) > 12 else bulk_fields_v4
+            self._bulk_map(key)[key] = (tracker.stream, tracker, side, fields_of)
 
     def on_bulk(self, entry: BulkEntry, frame: Frame, fixed: tuple[int, int]) -> bool:
         """`on_segment` for a frame of a known direction that is a bare ACK or continues, in order, an
@@ -282,10 +281,14 @@ class _Run:
         """The connection's frames take the general path again (those of a newer conversation on the
         same endpoints are left alone)."""
         for key in self.bulk_keys.pop(stream, ()):
-            entry = self.bulk.get(key)
+            bulk = self._bulk_map(key)
+            entry = bulk.get(key)
             if entry is not None and entry[1] is tracker:
-                del self.bulk[key]
-                self.bulk_v6 -= len(key) > 12
+                del bulk[key]
+
+    def _bulk_map(self, key: bytes) -> dict[bytes, BulkEntry]:
+        """The map of `key`'s IP version (an IPv6 flow_bytes is 36 bytes long, an IPv4 one 12)."""
+        return self.bulk_v6 if len(key) > 12 else self.bulk
 
     def _evict_least_recent(self) -> None:
         """Too many connections open at once: finish the least recently active one as it stands."""
