@@ -165,10 +165,11 @@ def render_connection(conn: Connection, at: datetime | None = None) -> list[str]
     return out
 
 
-def summary_row(path: str, c: Connection) -> list[object]:
+def summary_row(c: Connection) -> list[object]:
+    """The connection's row of the summary table, without the capture column (the writer adds it)."""
     worst = Counter(f.severity for f in c.findings)
     codes = ", ".join(dict.fromkeys(f.code for f in c.findings if f.severity != "info")) or "-"
-    return [safe(path), c.id, str(c.client), str(c.server), safe(c.sni or "-"), c.version or "-", c.outcome,
+    return [c.id, str(c.client), str(c.server), safe(c.sni or "-"), c.version or "-", c.outcome,
             worst.get("error", 0), worst.get("warning", 0), codes]
 
 
@@ -183,7 +184,7 @@ class ConnectionText:
     """What the text report takes from one connection, rendered: small, so a scan worker can make it
     and send it instead of the connection."""
 
-    row: list[object]  # its summary_row, without the capture column
+    row: list[object]  # its summary_row
     failing: bool  # an error finding
     stale_list: bool  # ... and a CA list that lacks CAs of the truststore given
     walkthrough: str | None  # rendered when shown: it has findings, or every connection is shown
@@ -193,7 +194,7 @@ class ConnectionText:
 def connection_text(conn: Connection, *, show_all: bool = False, at: datetime | None = None) -> ConnectionText:
     failing = any(f.severity == "error" for f in conn.findings)
     return ConnectionText(
-        row=summary_row("", conn)[1:],
+        row=summary_row(conn),
         failing=failing,
         stale_list=failing and conn.ca_list_check is not None and bool(conn.ca_list_check.missing),
         walkthrough="\n".join(render_connection(conn, at)) if show_all or conn.findings else None,
