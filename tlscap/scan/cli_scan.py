@@ -249,20 +249,22 @@ class _Scan:
         assert cap is not None and self.writer is not None
         result = self.waiting.pop(position, None)
         self.writer.begin_capture(cap.path)
-        if result is None:
-            pass
-        elif isinstance(self.writer, JsonWriter):  # the worker rendered each connection's JSON
+        if result is not None:
+            self._write_connections(cap.path, result, self.writer)
+        self.writer.end_capture(cap)
+
+    def _write_connections(self, path: str, result: FileResult, writer: ReportWriter) -> None:
+        if isinstance(writer, JsonWriter):  # the worker rendered each connection's JSON
             for json_text in result.connection_json():
-                self.writer.connection_text(json_text)
-        elif isinstance(self.writer, TextWriter):  # ... or its text
+                writer.connection_text(json_text)
+        elif isinstance(writer, TextWriter):  # ... or its text
             for text in result.connection_texts(show_all=self.show_all, at=self.at):
                 if text.causes is not None:
-                    self.causes.add_facts(cap.path, text.causes)
-                self.writer.add(text)
+                    self.causes.add_facts(path, text.causes)
+                writer.add(text)
         else:
             for conn in result.connections():
-                self.writer.connection(conn)
-        self.writer.end_capture(cap)
+                writer.connection(conn)
 
     def finish(self, out: TextIO) -> None:
         """Write the files done that still wait (after an interruption, those behind a file not done),
