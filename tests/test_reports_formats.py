@@ -28,14 +28,13 @@ from tlscap.analysis.model import (
     Report,
     TcpEndEntry,
 )
-from tlscap.cli_options import FORMATS
+from tlscap.cli_options import render_whole
 from tlscap.errors import CaptureIssue
 from tlscap.report import html_report
 from tlscap.report.csv_report import HEADER, neutralize, render_csv
 from tlscap.report.grouping import group_causes, render_groups_text
 from tlscap.report.html_report import ladder_arrows, render_html
 from tlscap.report.markdown_report import md, render_markdown
-from tlscap.scan.cli_scan import render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI = ROOT / "samples" / "multi-connection.pcap"
@@ -271,11 +270,18 @@ def test_html_report_of_multi_connection_sample():
     assert all_out.count('<article class="conn"') == len(cap.connections)
 
 
-def test_render_report_handles_every_format():
+def test_whole_report_formats_render_every_connection_and_refuse_streaming_ones():
     report = Report(captures=[analyze_capture(str(MULTI))])
-    for fmt in FORMATS:
-        assert render_report(report, fmt, show_all=True, at=datetime.now(UTC) + timedelta(days=1))
-    with pytest.raises(ValueError):
-        render_report(report, "pdf", show_all=False, at=None)
-    for fmt in FORMATS:  # an empty report too
-        assert render_report(Report(), fmt, show_all=False, at=None) is not None
+    conns = report.captures[0].connections
+    failing = [c for c in conns if c.findings]
+    at = datetime.now(UTC) + timedelta(days=1)
+    assert render_whole(report, "html", show_all=True, at=at).count('<article class="conn"') == len(conns)
+    assert f"**{len(conns)}** TLS connections · **{len(failing)}** with findings" in render_whole(report, "md")
+    rows = list(csv.reader(io.StringIO(render_whole(report, "csv"))))
+    assert rows[0] == list(HEADER) and {int(r[1]) for r in rows[1:]} == {c.id for c in failing}
+    for fmt in ("text", "json", "jsonl", "pdf"):
+        with pytest.raises(ValueError):
+            render_whole(report, fmt)
+    assert "**0** TLS connections" in render_whole(Report(), "md")
+    assert render_whole(Report(), "csv").splitlines() == [",".join(HEADER)]
+    assert '<article class="conn"' not in render_whole(Report(), "html")

@@ -1,7 +1,6 @@
 """`tlscap scan PATH...`: every capture under the paths, analyzed in parallel, as one report.
 
-`tlscap.cli` wires this in with `add_scan_parser(subparsers)` and `cmd_scan(args)`; `render_report`
-renders a report in any of the six formats, for `analyze` as well.
+`tlscap.cli` wires this in with `add_scan_parser(subparsers)` and `cmd_scan(args)`.
 
 The report lists the captures in discovery order (folders walked in name order), whatever order the
 workers finish in, so the same files give the same report on any executor. JSON Lines is the exception
@@ -33,28 +32,16 @@ from tlscap.cli_options import (
     make_writer,
     options_from,
     output,
-    render_whole,
 )
 from tlscap.report.grouping import CauseTally, render_cause_tables
-from tlscap.report.json_report import JsonlWriter, JsonWriter, render_json, render_jsonl
+from tlscap.report.json_report import JsonlWriter, JsonWriter
 from tlscap.report.safe_text import safe
-from tlscap.report.text_report import TextWriter, render_text
+from tlscap.report.text_report import TextWriter
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.discovery import Candidate, Discovery, Problem, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
 from tlscap.scan.runner import DaskRunner, ExecutorUnavailable, FileResult, LocalRunner, Render, failed_capture
 from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
-
-
-def render_report(report: Report, fmt: str, *, show_all: bool = False, at: datetime | None = None) -> str:
-    """The report in one of FORMATS (text is `tlscap analyze`'s text, without the scan's cause tables)."""
-    if fmt == "json":
-        return render_json(report)
-    if fmt == "jsonl":
-        return render_jsonl(report)
-    if fmt == "text":
-        return render_text(report, show_all=show_all, at=at)
-    return render_whole(report, fmt, show_all=show_all, at=at)
 
 
 def default_jobs() -> int:
