@@ -11,11 +11,16 @@ For each capture, ``--runs`` times each, taking turns (median reported):
            -e tls.alert_message.desc -e tls.record.content_type \\
            -Y 'tls.handshake.type or tls.record.content_type==21'
 
+    ssldump -n -N -r FILE                  (only when ssldump is installed)
+
 The first tshark command extracts the facts tlscap's report holds (endpoints, times, versions,
 cipher suite, SNI, the CertificateRequest's names, algorithms and types, each certificate's
 names, serial, validity, algorithms, SANs and EKUs, alerts, FIN and RST frames): the ratio is
 taken against it. The second extracts only the frame numbers the agreement check compares; it is
-timed too, as the lower bound of tshark's work.
+timed too, as the lower bound of tshark's work. ssldump, a TLS dissector written in C, is a
+reference for what compiled code does on the same file: it decodes every handshake message and,
+with ``-N``, the certificates' names, but judges nothing and lists no CA names. It is timed, not
+compared.
 
 Each run is a fresh child process; its peak RSS is the ``ru_maxrss`` that ``wait4`` returns
 for it (the number GNU ``/usr/bin/time -v`` prints as "Maximum resident set size"), its
@@ -36,6 +41,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import struct
@@ -191,14 +197,15 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
 
 
 def tool_versions(tlscap_cmd: list[str]) -> dict[str, str]:
-    """tshark and tlscap versions, first line each."""
+    """tshark, tlscap and ssldump versions, first line each."""
     def first_line(cmd: list[str]) -> str:
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
             return (res.stdout or res.stderr).splitlines()[0].strip()
         except (OSError, IndexError, subprocess.SubprocessError):
             return "unknown"
-    return {"tshark": first_line(["tshark", "--version"]), "tlscap": first_line([*tlscap_cmd, "--version"])}
+    return {"tshark": first_line(["tshark", "--version"]), "tlscap": first_line([*tlscap_cmd, "--version"]),
+            "ssldump": first_line(["ssldump", "-v"]) if shutil.which("ssldump") else "not installed"}
 
 
 def cpu_model() -> str:
@@ -240,6 +247,9 @@ def measure(capture: Path, runs: int, tlscap_cmd: list[str], keylog: Path | None
         "tshark": (tshark_cmd, fields_tmp, {0}),
         "tshark_frames": (frames_cmd, os.devnull, {0}),
     }
+    ssldump_cmd = ["ssldump", "-n", "-N", "-r", str(capture)]
+    if shutil.which("ssldump") and not keylog:
+        tools["ssldump"] = (ssldump_cmd, os.devnull, {0})
     runs_of: dict[str, list[Run]] = {name: [] for name in tools}
     failed: set[str] = set()
     errors: list[str] = []
@@ -277,6 +287,7 @@ def measure(capture: Path, runs: int, tlscap_cmd: list[str], keylog: Path | None
             Path(path).unlink(missing_ok=True)
 
     summaries = {name: summarize(runs_of[name]) for name in tools}
+    summaries.setdefault("ssldump", {})
     for summary in summaries.values():
         if summary.get("wall_s_median"):
             summary["packets_per_s"] = int(packets / float(summary["wall_s_median"]))
@@ -288,10 +299,14 @@ def measure(capture: Path, runs: int, tlscap_cmd: list[str], keylog: Path | None
                   "rss_tshark_over_tlscap": round(int(ts["max_rss_kb_median"]) / int(tl["max_rss_kb_median"]), 3)}
     if tl.get("wall_s_median") and tf.get("wall_s_median"):
         ratios["wall_tshark_frames_over_tlscap"] = round(float(tf["wall_s_median"]) / float(tl["wall_s_median"]), 3)
+    sd = summaries["ssldump"]
+    if sd.get("wall_s_median") and ts.get("wall_s_median"):
+        ratios["wall_tshark_over_ssldump"] = round(float(ts["wall_s_median"]) / float(sd["wall_s_median"]), 3)
     return {"capture": str(capture), "bytes": size, "packets": packets,
             "connections": manifest.get("connections"), "keylog": str(keylog) if keylog else None,
             "timeout_s": timeout_s, "tlscap": {"command": tlscap_args + ["-o", "/dev/null"], **tl},
             "tshark": {"command": tshark_cmd, **ts}, "tshark_frames": {"command": frames_cmd, **tf},
+            "ssldump": {"command": ssldump_cmd, **sd} if sd else {},
             "ratios": ratios, **result, "errors": errors}
 
 
@@ -299,7 +314,7 @@ def fmt_table(results: list[dict[str, Any]]) -> str:
     """A plain-text table, one row per capture."""
     head = ["capture", "MB", "packets", "tlscap s", "tlscap MiB", "tlscap pkt/s",
             "tshark s", "tshark MiB", "tshark pkt/s", "tshark/tlscap time",
-            "tshark frames-only s", "frames-only/tlscap", "agree"]
+            "tshark frames-only s", "frames-only/tlscap", "ssldump (C) s", "tshark/ssldump", "agree"]
     rows = [head]
     for r in results:
         tl, ts = r["tlscap"], r["tshark"]
@@ -319,7 +334,10 @@ def fmt_table(results: list[dict[str, Any]]) -> str:
                      f"{r['ratios']['wall_tshark_over_tlscap']:.2f}" if r.get("ratios") else "-",
                      cell(r.get("tshark_frames", {}), "wall_s_median"),
                      f"{r['ratios']['wall_tshark_frames_over_tlscap']:.2f}"
-                     if "wall_tshark_frames_over_tlscap" in r.get("ratios", {}) else "-", agree])
+                     if "wall_tshark_frames_over_tlscap" in r.get("ratios", {}) else "-",
+                     cell(r.get("ssldump", {}), "wall_s_median"),
+                     f"{r['ratios']['wall_tshark_over_ssldump']:.2f}"
+                     if "wall_tshark_over_ssldump" in r.get("ratios", {}) else "-", agree])
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in rows]

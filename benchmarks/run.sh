@@ -15,6 +15,11 @@ RUNS_1G="${RUNS_1G:-3}"
 TIMEOUT="${TIMEOUT:-900}"
 PY="${PY:-python3}"
 
+# ssldump (C) is timed beside tshark as a reference for compiled code; the bench runs without it.
+if ! command -v ssldump >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q ssldump >/dev/null 2>&1 \
+        || echo "run.sh: ssldump could not be installed; its column stays empty" >&2
+fi
 bash "$HERE/make_seed.sh"
 for size in $SIZES; do
     "$PY" "$HERE/replicate.py" --size "$size"
