@@ -220,7 +220,7 @@ def cpu_model() -> str:
 
 
 def measure(capture: Path, runs: int, tlscap_cmd: list[str], keylog: Path | None,
-            timeout_s: float, check: bool, workdir: Path) -> dict[str, Any]:
+            timeout_s: float, check: bool, workdir: Path, ssldump: bool = True) -> dict[str, Any]:
     """All runs of both tools on one capture, and the agreement check."""
     manifest_path = capture.with_suffix(".json")
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
@@ -248,7 +248,7 @@ def measure(capture: Path, runs: int, tlscap_cmd: list[str], keylog: Path | None
         "tshark_frames": (frames_cmd, os.devnull, {0}),
     }
     ssldump_cmd = ["ssldump", "-n", "-N", "-r", str(capture)]
-    if shutil.which("ssldump") and not keylog:
+    if ssldump and shutil.which("ssldump") and not keylog:
         tools["ssldump"] = (ssldump_cmd, os.devnull, {0})
     runs_of: dict[str, list[Run]] = {name: [] for name in tools}
     failed: set[str] = set()
@@ -362,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tlscap", default=os.environ.get("TLSCAP_CMD", f"{PROJECT / '.venv/bin/python'} -m tlscap"),
                    help="command that runs tlscap (default: the project venv's python -m tlscap)")
     p.add_argument("--no-check", action="store_true", help="skip the agreement check")
+    p.add_argument("--no-ssldump", action="store_true",
+                   help="do not time ssldump (it skips connections whose SYN is not in the file)")
     p.add_argument("--report", action="store_true", help="only print the table from the saved results")
     args = p.parse_args(argv)
 
@@ -381,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"missing capture {capture} (build it with benchmarks/replicate.py)")
             return 2
         res = measure(capture, args.runs, args.tlscap.split(), args.keylog, args.timeout,
-                      not args.no_check, capture.parent)
+                      not args.no_check, capture.parent, not args.no_ssldump)
         res.update({"measured": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "host": {
             "cpu": cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
             **tool_versions(args.tlscap.split())}})
