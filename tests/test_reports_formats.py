@@ -28,7 +28,6 @@ from tlscap.analysis.model import (
     Report,
     TcpEndEntry,
 )
-from tlscap.cli_options import render_whole
 from tlscap.errors import CaptureIssue
 from tlscap.report import html_report
 from tlscap.report.csv_report import HEADER, neutralize, render_csv
@@ -270,18 +269,15 @@ def test_html_report_of_multi_connection_sample():
     assert all_out.count('<article class="conn"') == len(cap.connections)
 
 
-def test_whole_report_formats_render_every_connection_and_refuse_streaming_ones():
+def test_markdown_html_and_csv_render_every_connection():
     report = Report(captures=[analyze_capture(str(MULTI))])
     conns = report.captures[0].connections
     failing = [c for c in conns if c.findings]
     at = datetime.now(UTC) + timedelta(days=1)
-    assert render_whole(report, "html", show_all=True, at=at).count('<article class="conn"') == len(conns)
-    assert f"**{len(conns)}** TLS connections · **{len(failing)}** with findings" in render_whole(report, "md")
-    rows = list(csv.reader(io.StringIO(render_whole(report, "csv"))))
+    assert render_html(report, show_all=True, at=at).count('<article class="conn"') == len(conns)
+    assert f"**{len(conns)}** TLS connections · **{len(failing)}** with findings" in render_markdown(report)
+    rows = list(csv.reader(io.StringIO(render_csv(report))))
     assert rows[0] == list(HEADER) and {int(r[1]) for r in rows[1:]} == {c.id for c in failing}
-    for fmt in ("text", "json", "jsonl", "pdf"):
-        with pytest.raises(ValueError):
-            render_whole(report, fmt)
-    assert "**0** TLS connections" in render_whole(Report(), "md")
-    assert render_whole(Report(), "csv").splitlines() == [",".join(HEADER)]
-    assert '<article class="conn"' not in render_whole(Report(), "html")
+    assert "**0** TLS connections" in render_markdown(Report())
+    assert render_csv(Report()).splitlines() == [",".join(HEADER)]
+    assert '<article class="conn"' not in render_html(Report())

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import TextIO
 
 from tlscap.analysis.engine import AnalysisOptions
-from tlscap.analysis.model import CaptureReport, Connection, Report
 from tlscap.pki.truststore import Truststore, TruststoreError, load_truststore
-from tlscap.report.csv_report import render_csv
-from tlscap.report.html_report import render_html
+from tlscap.report.csv_report import CsvWriter
+from tlscap.report.html_report import HtmlWriter
 from tlscap.report.json_report import JsonlWriter, JsonWriter
-from tlscap.report.markdown_report import render_markdown
+from tlscap.report.markdown_report import MarkdownWriter
 from tlscap.report.safe_text import safe
 from tlscap.report.text_report import TextWriter
 from tlscap.report.writer import ReportWriter
@@ -136,41 +135,6 @@ def output(path: str | None) -> Iterator[TextIO]:
         yield stream
 
 
-def render_whole(report: Report, fmt: str, *, show_all: bool = False, at: datetime | None = None) -> str:
-    """The formats that need the whole report before writing anything."""
-    if fmt == "md":
-        return render_markdown(report, show_all=show_all, at=at)
-    if fmt == "html":
-        return render_html(report, show_all=show_all, at=at)
-    if fmt == "csv":
-        return render_csv(report)
-    raise ValueError(f"{fmt!r} is a streaming format")
-
-
-class CollectingWriter:
-    """A ReportWriter for md, html and csv: it keeps the connections and renders at the end."""
-
-    def __init__(self, fmt: str, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> None:
-        self.fmt, self.out, self.show_all, self.at = fmt, out, show_all, at
-        self.captures: list[CaptureReport] = []
-        self._connections: list[Connection] = []
-
-    def begin_capture(self, path: str) -> None:
-        self._connections = []
-
-    def connection(self, conn: Connection) -> None:
-        self._connections.append(conn)
-
-    def end_capture(self, cap: CaptureReport) -> None:
-        if not cap.connections:  # analyzed with on_connection: the capture kept none of its own
-            cap.connections = self._connections
-        self.captures.append(cap)
-        self._connections = []
-
-    def finish(self, report: Report) -> None:
-        self.out.write(render_whole(Report(captures=self.captures), self.fmt, show_all=self.show_all, at=self.at))
-
-
 def make_writer(fmt: str, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> ReportWriter:
     if fmt == "json":
         return JsonWriter(out)
@@ -178,4 +142,10 @@ def make_writer(fmt: str, out: TextIO, *, show_all: bool = False, at: datetime |
         return JsonlWriter(out)
     if fmt == "text":
         return TextWriter(out, show_all=show_all, at=at)
-    return CollectingWriter(fmt, out, show_all=show_all, at=at)
+    if fmt == "md":
+        return MarkdownWriter(out, show_all=show_all, at=at)
+    if fmt == "html":
+        return HtmlWriter(out, show_all=show_all, at=at)
+    if fmt == "csv":
+        return CsvWriter(out)
+    raise ValueError(f"unknown report format {fmt!r}")

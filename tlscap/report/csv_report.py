@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TextIO
 
-from tlscap.analysis.model import Report
+from tlscap.analysis.model import CaptureReport, Connection, Report
 from tlscap.report.safe_text import safe
+from tlscap.report.spool import TextSpool
+from tlscap.report.writer import write_report
 
 HEADER = ("capture", "connection", "client", "server", "sni", "code", "severity", "frames", "message", "fix")
 # The OWASP list, plus the fullwidth forms some spreadsheet locales also take for formula signs.
@@ -34,18 +37,43 @@ def _cell(value: object) -> str:
     return neutralize(safe(text))
 
 
+class CsvWriter:
+    """Writes the CSV as the analysis goes: a capture's rows (its errors, then its connections' findings)
+    when the capture ends, so only the finding rows of the capture being read wait, in a `TextSpool`."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        csv.writer(out, quoting=csv.QUOTE_MINIMAL).writerow(HEADER)
+        self._path = ""
+        self._rows = TextSpool()
+
+    def begin_capture(self, path: str) -> None:
+        self._path = path
+        self._rows = TextSpool()
+
+    def connection(self, conn: Connection) -> None:
+        if not conn.findings:
+            return
+        rows = csv.writer(self._rows, quoting=csv.QUOTE_MINIMAL)
+        for f in conn.findings:
+            frames = " ".join(str(n) for n in f.frames)
+            rows.writerow([_cell(v) for v in (self._path, conn.id, conn.client, conn.server, conn.sni, f.code,
+                                              f.severity, frames, f.message, f.fix)])
+
+    def end_capture(self, cap: CaptureReport) -> None:
+        errors = csv.writer(self.out, quoting=csv.QUOTE_MINIMAL)
+        for err in cap.errors:
+            errors.writerow([_cell(v) for v in (cap.path, "", "", "", "", err.code, "capture-error",
+                                                "" if err.frame is None else err.frame, err.message, "")])
+        self._rows.copy_to(self.out)
+        self._rows.close()
+
+    def finish(self, report: Report) -> None:
+        pass
+
+
 def render_csv(report: Report) -> str:
     """The report as CSV (RFC 4180, CRLF line ends, a header row)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(HEADER)
-    for cap in report.captures:
-        for err in cap.errors:
-            writer.writerow([_cell(v) for v in (cap.path, "", "", "", "", err.code, "capture-error",
-                                                "" if err.frame is None else err.frame, err.message, "")])
-        for conn in cap.connections:
-            for f in conn.findings:
-                frames = " ".join(str(n) for n in f.frames)
-                writer.writerow([_cell(v) for v in (cap.path, conn.id, conn.client, conn.server, conn.sni, f.code,
-                                                    f.severity, frames, f.message, f.fix)])
+    write_report(CsvWriter(buf), report)
     return buf.getvalue()

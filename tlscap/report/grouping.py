@@ -24,6 +24,8 @@ from tlscap.timefmt import short_time
 FAILING = ("error", "warning")
 NO_CERTIFICATE = "none"
 _LISTED_SERVERS = 3
+# What tells groups apart: (cause, client certificate key, advertised CA names).
+GroupKey = tuple[str, str, tuple[str, ...] | None]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -35,7 +37,6 @@ class Group:
     client_cert: str  # leaf SHA-256, or NO_CERTIFICATE
     client_cert_subject: str | None
     ca_names: tuple[str, ...] | None
-    members: list[tuple[CaptureReport, Connection]] = field(default_factory=list)  # unless not kept
     count: int = 0
     clients: dict[str, None] = field(default_factory=dict)  # client IPs, in order of appearance
     servers: dict[str, None] = field(default_factory=dict)  # server ip:port, in order of appearance
@@ -47,11 +48,12 @@ class Group:
     def connections(self) -> int:
         return self.count
 
-    def add(self, path: str, facts: CauseFacts, severity: str,
-            member: tuple[CaptureReport, Connection] | None = None) -> None:
+    @property
+    def key(self) -> GroupKey:
+        return self.code, self.client_cert, self.ca_names
+
+    def add(self, path: str, facts: CauseFacts, severity: str) -> None:
         self.count += 1
-        if member is not None:
-            self.members.append(member)
         self.clients[facts.client_ip] = None
         self.servers[facts.server] = None
         self.captures[path] = None
@@ -95,10 +97,6 @@ class Cause:
     code: str
     severity: str
     groups: list[Group] = field(default_factory=list)
-
-    @property
-    def members(self) -> list[tuple[CaptureReport, Connection]]:
-        return [m for g in self.groups for m in g.members]
 
     @property
     def connections(self) -> int:
@@ -147,35 +145,37 @@ def group_causes(report: Report) -> list[Cause]:
 
 
 class CauseTally:
-    """`group_causes`, fed one connection at a time. With `keep_members=False` the groups count their
-    connections without keeping them (what the text tables need), so a scan can stream."""
+    """`group_causes`, fed one connection at a time. The groups count their connections without keeping
+    them, so a report can stream."""
 
-    def __init__(self, *, keep_members: bool = True) -> None:
-        self.keep_members = keep_members
+    def __init__(self) -> None:
         self._causes: dict[str, Cause] = {}
-        self._groups: dict[tuple[str, str, tuple[str, ...] | None], Group] = {}
+        self._groups: dict[GroupKey, Group] = {}
 
     def add(self, cap: CaptureReport, conn: Connection) -> None:
         """Count the connection in the groups of its failing findings (nothing when none fails)."""
         facts = cause_facts(conn)
         if facts is not None:
-            self.add_facts(cap.path, facts, (cap, conn) if self.keep_members else None)
+            self.add_facts(cap.path, facts)
 
-    def add_facts(self, path: str, facts: CauseFacts,
-                  member: tuple[CaptureReport, Connection] | None = None) -> None:
-        """`add`, from the connection's `cause_facts` (`member` is kept in its groups if given)."""
+    def add_facts(self, path: str, facts: CauseFacts) -> list[Group]:
+        """`add`, from the connection's `cause_facts`; returns the groups it was counted in, one per
+        failing code."""
+        counted = []
         for code, severity in facts.worst:
             cause = self._causes.setdefault(code, Cause(code=code, severity=severity))
             if SEVERITY_RANK[severity] > SEVERITY_RANK[cause.severity]:
                 cause.severity = severity
-            key = (code, facts.client_cert, facts.ca_names)
+            key: GroupKey = (code, facts.client_cert, facts.ca_names)
             group = self._groups.get(key)
             if group is None:
                 group = self._groups[key] = Group(code=code, severity=severity, client_cert=facts.client_cert,
                                                   client_cert_subject=facts.client_cert_subject,
                                                   ca_names=facts.ca_names)
                 cause.groups.append(group)
-            group.add(path, facts, severity, member)
+            group.add(path, facts, severity)
+            counted.append(group)
+        return counted
 
     def causes(self) -> list[Cause]:
         """The causes so far, in report order."""

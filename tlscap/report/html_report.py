@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TextIO
 
 from tlscap import __version__
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
@@ -21,14 +23,17 @@ from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.grouping import (
     Cause,
+    CauseTally,
     ca_names_label,
+    cause_facts,
     certificate_label,
-    group_causes,
     servers_label,
     time_label,
 )
 from tlscap.report.safe_text import safe
+from tlscap.report.spool import TextSpool
 from tlscap.report.text_report import capture_header, connection_title
+from tlscap.report.writer import write_report
 from tlscap.timefmt import utc_datetime
 
 MARK = {"error": "✗", "warning": "!", "info": "i"}
@@ -321,12 +326,9 @@ def ladder_svg(conn: Connection, at: datetime | None = None) -> str:
 # --------------------------------------------------------------------------- page sections
 
 
-def _counts(report: Report) -> str:
-    conns = report.connections()
-    with_findings = sum(1 for c in conns if c.findings)
-    errors = sum(len(c.errors) for c in report.captures)
-    text = (f"<b>{len(report.captures)}</b> capture{_s(len(report.captures))} · <b>{len(conns)}</b> TLS "
-            f"connection{_s(len(conns))} · <b>{with_findings}</b> with findings")
+def _counts(captures: int, connections: int, with_findings: int, errors: int) -> str:
+    text = (f"<b>{captures}</b> capture{_s(captures)} · <b>{connections}</b> TLS "
+            f"connection{_s(connections)} · <b>{with_findings}</b> with findings")
     if errors:
         text += f' · <a href="#capture-errors"><b>{errors}</b> capture error{_s(errors)}</a>'
     return f'<p class="counts">{text}</p>'
@@ -337,8 +339,16 @@ def _s(n: int) -> str:
 
 
 def _table(headers: list[tuple[str, bool]], rows: list[str], attrs: str = "") -> str:
+    return f"{_table_head(headers, attrs)}{''.join(rows)}{_TABLE_END}"
+
+
+def _table_head(headers: list[tuple[str, bool]], attrs: str = "") -> str:
+    """A table's text up to its first row."""
     head = "".join(f'<th class="num">{h(t)}</th>' if num else f"<th>{h(t)}</th>" for t, num in headers)
-    return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>"
+
+
+_TABLE_END = "</tbody></table>"
 
 
 def _causes(causes: list[Cause]) -> str:
@@ -372,9 +382,9 @@ def _causes(causes: list[Cause]) -> str:
     )
 
 
-def _errors(report: Report) -> str:
+def _errors(captures: list[CaptureReport]) -> str:
     rows = [f"<tr><td>{h(cap.path)}</td><td><code>{h(err.code)}</code></td><td>{h(err.message)}</td></tr>"
-            for cap in report.captures for err in cap.errors]
+            for cap in captures for err in cap.errors]
     if not rows:
         return ""
     return ('<h2 id="capture-errors">Capture errors</h2>'
@@ -390,36 +400,32 @@ def _anchor(ci: int, conn: Connection) -> str:
     return f"c-{ci}-{conn.id}"
 
 
-def _connections_table(shown: list[tuple[int, CaptureReport, Connection]], show_all: bool) -> str:
-    title = "All connections" if show_all else "Connections with findings"
-    if not shown:
-        note = "No TLS connection found." if show_all else "No connection has findings (--all shows every one)."
-        return f"<h2>{title}</h2><p>{note}</p>"
-    rows = []
-    for ci, cap, c in shown:
-        worst = _worst(c)
-        errors = sum(1 for f in c.findings if f.severity == "error")
-        warnings = sum(1 for f in c.findings if f.severity == "warning")
-        codes = ", ".join(dict.fromkeys(f.code for f in c.findings)) or "-"
-        rows.append(
-            f'<tr class="sev-{worst}" data-severity="{worst}"><td>{h(cap.path)}</td>'
-            f'<td class="num" data-sort="{c.id}"><a href="#{_anchor(ci, c)}">{c.id}</a></td>'
-            f'<td class="mono">{h(c.client)}</td><td class="mono">{h(c.server)}</td><td>{h(c.sni or "-")}</td>'
-            f'<td>{h(c.version or "-")}</td><td>{h(c.outcome)}</td><td class="num">{errors}</td>'
-            f'<td class="num">{warnings}</td><td>{h(codes)}</td>'
-            f'<td data-sort="{c.first_time_ns}">{h(time_label(c.first_time_ns))}</td></tr>'
-        )
-    controls = (
-        '<div class="controls"><input id="conn-filter" type="search" placeholder="filter: address, SNI, cause…" '
-        'aria-label="filter connections"><select id="conn-severity" aria-label="severity">'
-        '<option value="">any severity</option><option value="error">errors</option>'
-        '<option value="warning">warnings</option><option value="info">info only</option>'
-        '<option value="none">no findings</option></select><span id="conn-count" class="muted"></span></div>'
+_CONNECTION_HEADERS = [("capture", False), ("conn", True), ("client", False), ("server", False), ("SNI", False),
+                       ("version", False), ("outcome", False), ("errors", True), ("warnings", True),
+                       ("findings", False), ("first frame time", False)]
+_CONNECTION_TABLE_ATTRS = ' id="conn-table" class="sortable"'
+_CONTROLS = (
+    '<div class="controls"><input id="conn-filter" type="search" placeholder="filter: address, SNI, cause…" '
+    'aria-label="filter connections"><select id="conn-severity" aria-label="severity">'
+    '<option value="">any severity</option><option value="error">errors</option>'
+    '<option value="warning">warnings</option><option value="info">info only</option>'
+    '<option value="none">no findings</option></select><span id="conn-count" class="muted"></span></div>'
+)
+
+
+def _connection_row(ci: int, path: str, c: Connection) -> str:
+    worst = _worst(c)
+    errors = sum(1 for f in c.findings if f.severity == "error")
+    warnings = sum(1 for f in c.findings if f.severity == "warning")
+    codes = ", ".join(dict.fromkeys(f.code for f in c.findings)) or "-"
+    return (
+        f'<tr class="sev-{worst}" data-severity="{worst}"><td>{h(path)}</td>'
+        f'<td class="num" data-sort="{c.id}"><a href="#{_anchor(ci, c)}">{c.id}</a></td>'
+        f'<td class="mono">{h(c.client)}</td><td class="mono">{h(c.server)}</td><td>{h(c.sni or "-")}</td>'
+        f'<td>{h(c.version or "-")}</td><td>{h(c.outcome)}</td><td class="num">{errors}</td>'
+        f'<td class="num">{warnings}</td><td>{h(codes)}</td>'
+        f'<td data-sort="{c.first_time_ns}">{h(time_label(c.first_time_ns))}</td></tr>'
     )
-    headers = [("capture", False), ("conn", True), ("client", False), ("server", False), ("SNI", False),
-               ("version", False), ("outcome", False), ("errors", True), ("warnings", True), ("findings", False),
-               ("first frame time", False)]
-    return f"<h2>{title}</h2>" + controls + _table(headers, rows, ' id="conn-table" class="sortable"')
 
 
 def _cert_block(cert: CertificateSummary, index: int, when: datetime | None) -> str:
@@ -473,37 +479,90 @@ def _findings(conn: Connection) -> str:
     return f'<ul class="findings">{"".join(items)}</ul>'
 
 
-def _connection_article(ci: int, cap: CaptureReport, conn: Connection, at: datetime | None) -> str:
+def _connection_article(ci: int, path: str, conn: Connection, at: datetime | None) -> str:
     head = connection_title(conn)
     return (f'<article class="conn" id="{_anchor(ci, conn)}"><h3 class="mono">{h(" · ".join(head))}</h3>'
-            f'<div class="muted">capture {h(cap.path)}</div>'
+            f'<div class="muted">capture {h(path)}</div>'
             f"{ladder_svg(conn, at)}{_findings(conn)}{_details(conn, at)}</article>")
+
+
+class HtmlWriter:
+    """Writes the page once every connection has been seen. It keeps the counts, the cause tally and the
+    captures (without their connections); each shown connection's table row and article are rendered
+    as it comes and wait in two `TextSpool`s, so memory does not grow with the number of connections."""
+
+    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> None:
+        self.out, self.show_all, self.at = out, show_all, at
+        self.captures: list[CaptureReport] = []
+        self.connections = self.with_findings = 0
+        self.tally = CauseTally()
+        self._rows = TextSpool()  # the connections table's rows
+        self._articles = TextSpool()  # each article after a newline
+        self._path = ""
+
+    def begin_capture(self, path: str) -> None:
+        self._path = path
+
+    def connection(self, conn: Connection) -> None:
+        self.connections += 1
+        self.with_findings += bool(conn.findings)
+        facts = cause_facts(conn)
+        if facts is not None:
+            self.tally.add_facts(self._path, facts)
+        if self.show_all or conn.findings:
+            ci = len(self.captures)  # the capture's index in the report (end_capture appends it)
+            self._rows.write(_connection_row(ci, self._path, conn))
+            self._articles.write("\n" + _connection_article(ci, self._path, conn, self.at))
+
+    def end_capture(self, cap: CaptureReport) -> None:
+        self.captures.append(cap)
+
+    def finish(self, report: Report) -> None:
+        errors = sum(len(c.errors) for c in self.captures)
+        head = [
+            "<header><h1>tlscap report</h1>",
+            _counts(len(self.captures), self.connections, self.with_findings, errors),
+            "</header>",
+            _causes(self.tally.causes()),
+            _errors(self.captures),
+        ]
+        write = self.out.write
+        write(_PAGE_START + "\n".join(part for part in head if part) + "\n")
+        title = "All connections" if self.show_all else "Connections with findings"
+        if not self._rows.empty:
+            write(f"<h2>{title}</h2>{_CONTROLS}{_table_head(_CONNECTION_HEADERS, _CONNECTION_TABLE_ATTRS)}")
+            self._rows.copy_to(self.out)
+            write(_TABLE_END + "\n<h2>Connections, frame by frame</h2>\n" + _FRAME_BY_FRAME_NOTE)
+            self._articles.copy_to(self.out)
+            write("\n")
+        else:
+            note = ("No TLS connection found." if self.show_all
+                    else "No connection has findings (--all shows every one).")
+            write(f"<h2>{title}</h2><p>{note}</p>\n")
+        captures = "".join(f"<li class=\"mono\">{h(capture_header(cap).removeprefix('capture '))}</li>"
+                           for cap in self.captures)
+        write(f"<details><summary>Captures ({len(self.captures)})</summary><ul>{captures}</ul></details>\n"
+              f'<p class="muted">tlscap {h(__version__)}</p>'
+              f"\n<script>{_SCRIPT}</script></body></html>\n")
+        self._rows.close()
+        self._articles.close()
+
+
+_PAGE_START = (
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<meta name="referrer" content="no-referrer">'
+    f"<title>tlscap report</title><style>{_STYLE}</style></head>\n<body>"
+)
+_FRAME_BY_FRAME_NOTE = (
+    '<p class="muted">One arrow per frame that carried handshake messages, alerts, FIN or RST; hover an arrow '
+    "for its details (CA names, certificates).</p>"
+)
 
 
 def render_html(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:
     """The whole report as one self-contained HTML page."""
-    shown = [(ci, cap, c) for ci, cap in enumerate(report.captures) for c in cap.connections
-             if show_all or c.findings]
-    captures = "".join(f"<li class=\"mono\">{h(capture_header(cap).removeprefix('capture '))}</li>"
-                       for cap in report.captures)
-    body = [
-        "<header><h1>tlscap report</h1>", _counts(report), "</header>",
-        _causes(group_causes(report)),
-        _errors(report),
-        _connections_table(shown, show_all),
-        "<h2>Connections, frame by frame</h2>" if shown else "",
-        '<p class="muted">One arrow per frame that carried handshake messages, alerts, FIN or RST; hover an arrow '
-        "for its details (CA names, certificates).</p>" if shown else "",
-        *(_connection_article(ci, cap, c, at) for ci, cap, c in shown),
-        f"<details><summary>Captures ({len(report.captures)})</summary><ul>{captures}</ul></details>",
-        f'<p class="muted">tlscap {h(__version__)}</p>',
-    ]
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
-        f"<title>tlscap report</title><style>{_STYLE}</style></head>\n<body>"
-        + "\n".join(part for part in body if part)
-        + f"\n<script>{_SCRIPT}</script></body></html>\n"
-    )
+    buf = io.StringIO()
+    write_report(HtmlWriter(buf, show_all=show_all, at=at), report)
+    return buf.getvalue()

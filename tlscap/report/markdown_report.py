@@ -8,20 +8,27 @@ go in fenced code blocks whose fence is longer than any backtick run inside them
 
 from __future__ import annotations
 
+import io
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TextIO
 
 from tlscap.analysis.model import CaptureReport, Connection, Report
 from tlscap.report.grouping import (
     Cause,
+    CauseTally,
+    GroupKey,
     ca_names_label,
+    cause_facts,
     certificate_label,
-    group_causes,
     servers_label,
     time_label,
 )
 from tlscap.report.safe_text import safe
+from tlscap.report.spool import TextSpool
 from tlscap.report.text_report import render_connection
+from tlscap.report.writer import write_report
 
 MAX_ROWS_PER_CAUSE = 50
 MAX_EXAMPLES_PER_CAUSE = 2
@@ -46,12 +53,9 @@ def _fence(lines: list[str]) -> list[str]:
     return [fence + "text", *lines, fence]
 
 
-def _counts(report: Report) -> str:
-    conns = report.connections()
-    errors = sum(len(c.errors) for c in report.captures)
-    with_findings = sum(1 for c in conns if c.findings)
-    parts = [f"**{len(report.captures)}** capture{'s' if len(report.captures) != 1 else ''}",
-             f"**{len(conns)}** TLS connection{'s' if len(conns) != 1 else ''}",
+def _counts(captures: int, connections: int, with_findings: int, errors: int) -> str:
+    parts = [f"**{captures}** capture{'s' if captures != 1 else ''}",
+             f"**{connections}** TLS connection{'s' if connections != 1 else ''}",
              f"**{with_findings}** with findings"]
     if errors:
         parts.append(f"**{errors}** capture error{'s' if errors != 1 else ''}")
@@ -76,64 +80,115 @@ def _causes_section(causes: list[Cause]) -> list[str]:
     ]
 
 
-def _cause_section(cause: Cause, at: datetime | None) -> list[str]:
-    members = cause.members
-    n = len(members)
+@dataclass(slots=True)
+class _GroupSamples:
+    """What a cause's section shows of one group: the rows of its first connections, and its first
+    connection's walkthrough as an example."""
+
+    rows: list[list[str]] = field(default_factory=list)
+    example: list[str] = field(default_factory=list)
+
+
+def _cause_section(cause: Cause, samples: dict[GroupKey, _GroupSamples]) -> list[str]:
+    n = cause.connections
     out = ["", f"## `{cause.code}` ({cause.severity}) — {n} connection{'s' if n != 1 else ''}", ""]
-    rows = []
-    for cap, conn in members[:MAX_ROWS_PER_CAUSE]:
-        for f in conn.findings:
-            if f.code == cause.code:
-                rows.append([md(cap.path), str(conn.id), md(conn.client), md(conn.server), md(conn.sni or "-"),
-                             " ".join(str(x) for x in f.frames), md(f.message)])
-                break
+    rows = [row for g in cause.groups for row in samples[g.key].rows][:MAX_ROWS_PER_CAUSE]
     out.extend(_table(["capture", "conn", "client", "server", "SNI", "frames", "what was seen"], rows, frozenset({1})))
     if n > MAX_ROWS_PER_CAUSE:
         out.extend(["", f"… and {n - MAX_ROWS_PER_CAUSE} more connections (the JSON or CSV report lists all)."])
-    examples = [g.members[0] for g in cause.groups][:MAX_EXAMPLES_PER_CAUSE]
-    for cap, conn in examples:
-        fix = next((f.fix for f in conn.findings if f.code == cause.code), "")
-        out.extend(["", f"Example: capture {md(cap.path)}, connection {conn.id}", ""])
-        out.extend(_fence(render_connection(conn, at)))
-        if fix:
-            out.extend(["", f"**Fix:** {md(fix)}"])
+    for g in cause.groups[:MAX_EXAMPLES_PER_CAUSE]:
+        out.extend(samples[g.key].example)
     return out
 
 
-def _errors_section(report: Report) -> list[str]:
-    rows = [[md(cap.path), f"`{err.code}`", md(err.message)] for cap in report.captures for err in cap.errors]
+def _sample_row(path: str, conn: Connection, code: str) -> list[str] | None:
+    f = next((f for f in conn.findings if f.code == code), None)
+    if f is None:
+        return None
+    return [md(path), str(conn.id), md(conn.client), md(conn.server), md(conn.sni or "-"),
+            " ".join(str(x) for x in f.frames), md(f.message)]
+
+
+def _example(path: str, conn: Connection, code: str, at: datetime | None) -> list[str]:
+    fix = next((f.fix for f in conn.findings if f.code == code), "")
+    out = ["", f"Example: capture {md(path)}, connection {conn.id}", "", *_fence(render_connection(conn, at))]
+    if fix:
+        out.extend(["", f"**Fix:** {md(fix)}"])
+    return out
+
+
+def _errors_section(captures: list[CaptureReport]) -> list[str]:
+    rows = [[md(cap.path), f"`{err.code}`", md(err.message)] for cap in captures for err in cap.errors]
     if not rows:
         return []
     return ["", "## Capture errors", "", *_table(["capture", "error", "message"], rows)]
 
 
-def _connections_section(report: Report, show_all: bool) -> list[str]:
-    rows: list[list[str]] = []
-    for cap in report.captures:
-        rows.extend(_connection_row(cap, c) for c in cap.connections if show_all or c.findings)
-    if not rows:
-        return []
-    title = "## All connections" if show_all else "## Connections with findings"
-    headers = ["capture", "conn", "client", "server", "SNI", "version", "outcome", "findings"]
-    return ["", title, "", *_table(headers, rows, frozenset({1}))]
+_CONNECTION_HEADERS = ["capture", "conn", "client", "server", "SNI", "version", "outcome", "findings"]
 
 
-def _connection_row(cap: CaptureReport, conn: Connection) -> list[str]:
+def _connection_row(path: str, conn: Connection) -> list[str]:
     codes = ", ".join(f"`{code}`" for code in dict.fromkeys(f.code for f in conn.findings)) or "-"
-    return [md(cap.path), str(conn.id), md(conn.client), md(conn.server), md(conn.sni or "-"),
+    return [md(path), str(conn.id), md(conn.client), md(conn.server), md(conn.sni or "-"),
             md(conn.version or "-"), conn.outcome, codes]
+
+
+class MarkdownWriter:
+    """Writes the Markdown report once every connection has been seen, keeping only what it shows: counts,
+    the cause tally, per group the rows and example its cause's section shows, and the rows of the
+    connections table (in a `TextSpool`), not the connections."""
+
+    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> None:
+        self.out, self.show_all, self.at = out, show_all, at
+        self.captures: list[CaptureReport] = []
+        self.connections = self.with_findings = 0
+        self.tally = CauseTally()
+        self._samples: dict[GroupKey, _GroupSamples] = {}
+        self._rows = TextSpool()  # the connections table's rows, each ending in a newline
+        self._path = ""
+
+    def begin_capture(self, path: str) -> None:
+        self._path = path
+
+    def connection(self, conn: Connection) -> None:
+        self.connections += 1
+        self.with_findings += bool(conn.findings)
+        facts = cause_facts(conn)
+        if facts is not None:
+            for group in self.tally.add_facts(self._path, facts):
+                samples = self._samples.setdefault(group.key, _GroupSamples())
+                if not samples.example:
+                    samples.example = _example(self._path, conn, group.code, self.at)
+                row = _sample_row(self._path, conn, group.code) if len(samples.rows) < MAX_ROWS_PER_CAUSE else None
+                if row is not None:
+                    samples.rows.append(row)
+        if self.show_all or conn.findings:
+            self._rows.write("| " + " | ".join(_connection_row(self._path, conn)) + " |\n")
+
+    def end_capture(self, cap: CaptureReport) -> None:
+        self.captures.append(cap)
+
+    def finish(self, report: Report) -> None:
+        causes = self.tally.causes()
+        errors = sum(len(c.errors) for c in self.captures)
+        out = ["# tlscap report", "", _counts(len(self.captures), self.connections, self.with_findings, errors), ""]
+        if causes:
+            out.extend(_causes_section(causes))
+            for cause in causes:
+                out.extend(_cause_section(cause, self._samples))
+        else:
+            out.append("No connection failed (no finding of severity error or warning).")
+        out.extend(_errors_section(self.captures))
+        self.out.write("\n".join(out) + "\n")
+        if not self._rows.empty:
+            title = "## All connections" if self.show_all else "## Connections with findings"
+            self.out.write("\n".join(["", title, "", *_table(_CONNECTION_HEADERS, [], frozenset({1}))]) + "\n")
+            self._rows.copy_to(self.out)
+        self._rows.close()
 
 
 def render_markdown(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:
     """The whole report as Markdown."""
-    causes = group_causes(report)
-    out = ["# tlscap report", "", _counts(report), ""]
-    if causes:
-        out.extend(_causes_section(causes))
-        for cause in causes:
-            out.extend(_cause_section(cause, at))
-    else:
-        out.append("No connection failed (no finding of severity error or warning).")
-    out.extend(_errors_section(report))
-    out.extend(_connections_section(report, show_all))
-    return "\n".join(out) + "\n"
+    buf = io.StringIO()
+    write_report(MarkdownWriter(buf, show_all=show_all, at=at), report)
+    return buf.getvalue()

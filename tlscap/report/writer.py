@@ -1,4 +1,5 @@
-"""What every streaming report writer provides (JSON, JSON Lines, text, ...)."""
+"""What every report writer provides (JSON, JSON Lines, text, Markdown, HTML, CSV), and how a report
+already in memory is fed to one."""
 
 from __future__ import annotations
 
@@ -18,3 +19,13 @@ class ReportWriter(Protocol):
     def end_capture(self, cap: CaptureReport) -> None: ...
 
     def finish(self, report: Report) -> None: ...
+
+
+def write_report(writer: ReportWriter, report: Report) -> None:
+    """Feed a report already in memory to a writer, as an analysis would."""
+    for cap in report.captures:
+        writer.begin_capture(cap.path)
+        for conn in cap.connections:
+            writer.connection(conn)
+        writer.end_capture(cap)
+    writer.finish(report)

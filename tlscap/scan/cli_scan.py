@@ -186,7 +186,7 @@ class _Scan:
         self.position = [i for i, e in enumerate(found.entries) if isinstance(e, Candidate)]
         self.waiting: dict[int, FileResult] = {}  # done, not written yet (by entry position)
         self.written = 0  # entries written, in discovery order
-        self.causes = CauseTally(keep_members=False)  # the text report's cause tables
+        self.causes = CauseTally()  # the text report's cause tables
         self.writer: ReportWriter | None = None
         self.tally = _Tally()
         self.progress = Progress(total_files=len(self.candidates), total_bytes=sum(c.size for c in self.candidates),
