@@ -172,7 +172,7 @@ class _Scan:
 
     A finished file waits (its connections spooled on disk by the worker) until every file before it is
     written; then its connections stream through the report writer, so memory does not grow with the
-    files' sizes. Only the formats that render the whole report at once (md, html, csv) keep them.
+    files' sizes, in any format.
     """
 
     def __init__(self, found: Discovery, *, fmt: str, quiet: bool, show_all: bool = False,
