@@ -122,7 +122,7 @@ def test_spool_moves_to_a_file_when_large_and_copies_everything(monkeypatch):
     assert s.empty
     for part in parts:
         s.write(part)
-    assert not s.empty and s._file._rolled  # on disk now
+    assert not s.empty and s.on_disk
     out = io.StringIO(newline="")
     s.copy_to(out)
     s.write("!")
@@ -130,3 +130,18 @@ def test_spool_moves_to_a_file_when_large_and_copies_everything(monkeypatch):
     s.copy_to(again)
     s.close()
     assert out.getvalue() == "".join(parts) and again.getvalue() == "".join(parts) + "!"
+
+
+def test_spool_stays_in_memory_where_no_temporary_file_can_be_made(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(spool, "IN_MEMORY_CHARS", 4)
+    monkeypatch.setattr(spool.tempfile, "TemporaryFile", refuse)
+    s = TextSpool()
+    for part in ("abc", "defgh", "ij\r\n"):
+        s.write(part)
+    assert not s.on_disk
+    out = io.StringIO(newline="")
+    s.copy_to(out)
+    assert out.getvalue() == "abcdefghij\r\n"

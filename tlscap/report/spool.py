@@ -14,23 +14,52 @@ _COPY_CHUNK = 1024 * 1024
 
 
 class TextSpool:
-    """Append-only text; `copy_to` writes it all out, as written (no newline translation)."""
+    """Append-only text, in memory up to IN_MEMORY_CHARS, then in an unnamed temporary file (gone when
+    closed, or when the process ends). Where no temporary file can be made, it stays in memory.
+    `copy_to` writes it all out as written (no newline translation)."""
 
     def __init__(self) -> None:
-        # surrogatepass: a spool never fails on text its destination would take or refuse itself.
-        self._file = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_CHARS, mode="w+", encoding="utf-8",
-                                                   errors="surrogatepass", newline="")
+        self._parts: list[str] = []
+        self._held = 0
+        self._file: TextIO | None = None
         self.empty = True
 
+    @property
+    def on_disk(self) -> bool:
+        return self._file is not None
+
     def write(self, text: str) -> None:
-        if text:
+        if not text:
+            return
+        self.empty = False
+        if self._file is not None:
             self._file.write(text)
-            self.empty = False
+            return
+        self._parts.append(text)
+        self._held += len(text)
+        if self._held > IN_MEMORY_CHARS:
+            self._move_to_disk()
+
+    def _move_to_disk(self) -> None:
+        try:
+            # surrogatepass: the spool takes any text; its destination takes or refuses it itself.
+            file = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="surrogatepass", newline="")
+        except OSError:
+            self._held = -(1 << 62)  # no temporary file here: stay in memory, and do not try again
+            return
+        file.writelines(self._parts)
+        self._file, self._parts = file, []
 
     def copy_to(self, out: TextIO) -> None:
+        if self._file is None:
+            out.writelines(self._parts)
+            return
         self._file.seek(0)
-        shutil.copyfileobj(self._file, out, _COPY_CHUNK)  # type: ignore[misc]
+        shutil.copyfileobj(self._file, out, _COPY_CHUNK)
         self._file.seek(0, 2)
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._parts = []
