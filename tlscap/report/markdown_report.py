@@ -159,9 +159,10 @@ class MarkdownWriter:
                 samples = self._samples.setdefault(group.key, _GroupSamples())
                 if not samples.example:
                     samples.example = _example(self._path, conn, group.code, self.at)
-                row = _sample_row(self._path, conn, group.code) if len(samples.rows) < MAX_ROWS_PER_CAUSE else None
-                if row is not None:
-                    samples.rows.append(row)
+                if len(samples.rows) < MAX_ROWS_PER_CAUSE:
+                    row = _sample_row(self._path, conn, group.code)
+                    if row is not None:
+                        samples.rows.append(row)
         if self.show_all or conn.findings:
             self._rows.write("| " + " | ".join(_connection_row(self._path, conn)) + " |\n")
 
