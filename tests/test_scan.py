@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import struct
@@ -21,7 +22,7 @@ import pytest
 from tlscap.analysis.engine import analyze_capture
 from tlscap.report.json_report import capture_dict, connection_dict, connection_json
 from tlscap.report.text_report import connection_text
-from tlscap.scan import runner
+from tlscap.scan import cli_scan, runner
 from tlscap.scan.cli_scan import EXIT_INTERRUPTED, add_scan_parser, cmd_scan
 from tlscap.scan.discovery import Candidate, Problem, capture_kind, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
@@ -378,19 +379,30 @@ def test_scan_json_holds_the_same_connections_as_analyze(tmp_path):
     assert got == by_path and sum(len(v) for v in got.values()) > 4
 
 
+@pytest.mark.parametrize("fmt", ["text", "md", "html", "csv"])
 @pytest.mark.parametrize("extra", [(), ("--all",), ("--at", "2030-01-01"),
                                    ("--truststore", str(SAMPLES / "pki" / "trust-root-and-client-ca.pem"))],
-                         ids=["text", "all", "at", "truststore"])
-def test_scan_text_rendered_in_the_workers_is_the_same_report(tmp_path, monkeypatch, extra):
-    """For the text report the workers spool each connection's rendered text (walkthrough, summary row,
-    cause facts); the report must be byte for byte the one made from the connections themselves."""
-    rendered, whole = tmp_path / "rendered.txt", tmp_path / "whole.txt"
-    args = (str(SAMPLES), "--format", "text", "--jobs", "2", "--fail-on", "never", *extra)
+                         ids=["plain", "all", "at", "truststore"])
+def test_scan_rendered_in_the_workers_is_the_same_report(tmp_path, monkeypatch, fmt, extra):
+    """For the text, Markdown, HTML and CSV reports the workers spool each connection's part of the
+    report (`runner.connection_renderer`); the report must be byte for byte the one the parent makes from
+    the connections themselves. A missing path goes first, so that the files' places in the report
+    (HTML anchors) are not their places among the files; the samples are named relative to the working
+    folder, as the report shows them, while the workers open them by absolute path."""
+    monkeypatch.chdir(ROOT)
+    rendered, whole = tmp_path / "rendered", tmp_path / "whole"
+    args = (str(tmp_path / "missing"), "samples", "--format", fmt, "--jobs", "2", "--fail-on", "never",
+            "--quiet", *extra)
     assert scan(*args, "-o", str(rendered)) == 0
-    monkeypatch.setattr("tlscap.scan.cli_scan._render", lambda fmt, show_all: None)
+    real_runner = cli_scan._runner
+    monkeypatch.setattr(cli_scan, "_runner", lambda args, spool_dir=None, *, render=None: real_runner(
+        args, spool_dir, render=None))
     assert scan(*args, "-o", str(whole)) == 0
     text = rendered.read_text()
-    assert text == whole.read_text() and "summary" in text and "causes" in text
+    assert text == whole.read_text() and "samples/multi-connection.pcap" in text and str(ROOT) not in text
+    if fmt == "html":  # entry 0 is the missing path
+        places = set(re.findall(r'<article class="conn" id="c-(\d+)-', text))
+        assert places and "0" not in places
 
 
 def test_text_spool_holds_what_analyze_renders(tmp_path):

@@ -37,6 +37,19 @@ def _cell(value: object) -> str:
     return neutralize(safe(text))
 
 
+def finding_rows(path: str, conn: Connection) -> str:
+    """The CSV text of the connection's rows, one per finding ("" when it has none)."""
+    if not conn.findings:
+        return ""
+    buf = io.StringIO()
+    rows = csv.writer(buf, quoting=csv.QUOTE_MINIMAL)
+    for f in conn.findings:
+        frames = " ".join(str(n) for n in f.frames)
+        rows.writerow([_cell(v) for v in (path, conn.id, conn.client, conn.server, conn.sni, f.code, f.severity,
+                                          frames, f.message, f.fix)])
+    return buf.getvalue()
+
+
 class CsvWriter:
     """Writes the CSV as the analysis goes: a capture's rows (its errors, then its connections' findings)
     when the capture ends, so only the finding rows of the capture being read wait, in a `TextSpool`."""
@@ -52,13 +65,11 @@ class CsvWriter:
         self._rows = TextSpool()
 
     def connection(self, conn: Connection) -> None:
-        if not conn.findings:
-            return
-        rows = csv.writer(self._rows, quoting=csv.QUOTE_MINIMAL)
-        for f in conn.findings:
-            frames = " ".join(str(n) for n in f.frames)
-            rows.writerow([_cell(v) for v in (self._path, conn.id, conn.client, conn.server, conn.sni, f.code,
-                                              f.severity, frames, f.message, f.fix)])
+        self.add(finding_rows(self._path, conn))
+
+    def add(self, rows: str) -> None:
+        """A connection's `finding_rows`, made here or by a scan worker."""
+        self._rows.write(rows)
 
     def end_capture(self, cap: CaptureReport) -> None:
         errors = csv.writer(self.out, quoting=csv.QUOTE_MINIMAL)

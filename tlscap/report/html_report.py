@@ -23,6 +23,7 @@ from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.grouping import (
     Cause,
+    CauseFacts,
     CauseTally,
     ca_names_label,
     cause_facts,
@@ -486,6 +487,29 @@ def _connection_article(ci: int, path: str, conn: Connection, at: datetime | Non
             f"{ladder_svg(conn, at)}{_findings(conn)}{_details(conn, at)}</article>")
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionHtml:
+    """What the page takes from one connection: whether it has findings, the facts the cause tables
+    count, and, when it is shown, its table row and article. Small and picklable: a scan worker makes it
+    and sends it instead of the connection."""
+
+    has_findings: bool
+    causes: CauseFacts | None
+    row: str | None
+    article: str = ""
+
+
+def connection_html(conn: Connection, *, position: int, path: str, show_all: bool,
+                    at: datetime | None) -> ConnectionHtml:
+    """The connection's part of the page; `position` is its capture's index in the report."""
+    shown = show_all or bool(conn.findings)
+    return ConnectionHtml(
+        has_findings=bool(conn.findings), causes=cause_facts(conn),
+        row=_connection_row(position, path, conn) if shown else None,
+        article=_connection_article(position, path, conn, at) if shown else "",
+    )
+
+
 class HtmlWriter:
     """Writes the page once every connection has been seen. It keeps the counts, the cause tally and the
     captures (without their connections); each shown connection's table row and article are rendered
@@ -504,15 +528,19 @@ class HtmlWriter:
         self._path = path
 
     def connection(self, conn: Connection) -> None:
+        # The capture's index in the report: end_capture appends it.
+        self.add(connection_html(conn, position=len(self.captures), path=self._path, show_all=self.show_all,
+                                 at=self.at))
+
+    def add(self, item: ConnectionHtml) -> None:
+        """A connection's `connection_html`, made here or by a scan worker."""
         self.connections += 1
-        self.with_findings += bool(conn.findings)
-        facts = cause_facts(conn)
-        if facts is not None:
-            self.tally.add_facts(self._path, facts)
-        if self.show_all or conn.findings:
-            ci = len(self.captures)  # the capture's index in the report (end_capture appends it)
-            self._rows.write(_connection_row(ci, self._path, conn))
-            self._articles.write("\n" + _connection_article(ci, self._path, conn, self.at))
+        self.with_findings += item.has_findings
+        if item.causes is not None:
+            self.tally.add_facts(self._path, item.causes)
+        if item.row is not None:
+            self._rows.write(item.row)
+            self._articles.write("\n" + item.article)
 
     def end_capture(self, cap: CaptureReport) -> None:
         self.captures.append(cap)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
@@ -17,6 +18,7 @@ from typing import TextIO
 from tlscap.analysis.model import CaptureReport, Connection, Report
 from tlscap.report.grouping import (
     Cause,
+    CauseFacts,
     CauseTally,
     GroupKey,
     ca_names_label,
@@ -133,6 +135,36 @@ def _connection_row(path: str, conn: Connection) -> list[str]:
             md(conn.version or "-"), conn.outcome, codes]
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionMd:
+    """What the Markdown report takes from one connection: whether it has findings, the facts the cause
+    tables count, per failing cause (in `causes.worst` order) its row for the cause's section and, when
+    asked for, its example; and its row of the connections table when it is shown. Small and picklable:
+    a scan worker makes it and sends it instead of the connection."""
+
+    has_findings: bool
+    causes: CauseFacts | None
+    samples: tuple[tuple[tuple[str, ...] | None, tuple[str, ...] | None], ...]
+    row: str | None
+
+
+def connection_md(conn: Connection, *, path: str, show_all: bool, at: datetime | None,
+                  wants_example: Callable[[GroupKey], bool]) -> ConnectionMd:
+    """The connection's part of the report. An example walkthrough is rendered for the causes whose
+    group `wants_example` (the first connection of each group is the example)."""
+    facts = cause_facts(conn)
+    samples = []
+    if facts is not None:
+        for code, _severity in facts.worst:
+            row = _sample_row(path, conn, code)
+            wanted = wants_example((code, facts.client_cert, facts.ca_names))
+            samples.append((None if row is None else tuple(row),
+                            tuple(_example(path, conn, code, at)) if wanted else None))
+    shown = show_all or bool(conn.findings)
+    return ConnectionMd(has_findings=bool(conn.findings), causes=facts, samples=tuple(samples),
+                        row="| " + " | ".join(_connection_row(path, conn)) + " |\n" if shown else None)
+
+
 class MarkdownWriter:
     """Writes the Markdown report once every connection has been seen, keeping only what it shows: counts,
     the cause tally, per group the rows and example its cause's section shows, and the rows of the
@@ -151,20 +183,27 @@ class MarkdownWriter:
         self._path = path
 
     def connection(self, conn: Connection) -> None:
+        self.add(connection_md(conn, path=self._path, show_all=self.show_all, at=self.at,
+                               wants_example=self._wants_example))
+
+    def _wants_example(self, key: GroupKey) -> bool:
+        samples = self._samples.get(key)
+        return samples is None or not samples.example
+
+    def add(self, item: ConnectionMd) -> None:
+        """A connection's `connection_md`, made here or by a scan worker."""
         self.connections += 1
-        self.with_findings += bool(conn.findings)
-        facts = cause_facts(conn)
-        if facts is not None:
-            for group in self.tally.add_facts(self._path, facts):
+        self.with_findings += item.has_findings
+        if item.causes is not None:
+            for group, (row, example) in zip(self.tally.add_facts(self._path, item.causes), item.samples,
+                                             strict=True):
                 samples = self._samples.setdefault(group.key, _GroupSamples())
-                if not samples.example:
-                    samples.example = _example(self._path, conn, group.code, self.at)
-                if len(samples.rows) < MAX_ROWS_PER_CAUSE:
-                    row = _sample_row(self._path, conn, group.code)
-                    if row is not None:
-                        samples.rows.append(row)
-        if self.show_all or conn.findings:
-            self._rows.write("| " + " | ".join(_connection_row(self._path, conn)) + " |\n")
+                if not samples.example and example is not None:
+                    samples.example = list(example)
+                if row is not None and len(samples.rows) < MAX_ROWS_PER_CAUSE:
+                    samples.rows.append(list(row))
+        if item.row is not None:
+            self._rows.write(item.row)
 
     def end_capture(self, cap: CaptureReport) -> None:
         self.captures.append(cap)

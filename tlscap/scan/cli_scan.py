@@ -17,7 +17,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from datetime import datetime
-from typing import TextIO
+from typing import TextIO, cast
 
 from tlscap.analysis.engine import AnalysisOptions
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Report
@@ -33,14 +33,25 @@ from tlscap.cli_options import (
     options_from,
     output,
 )
+from tlscap.report.csv_report import CsvWriter
 from tlscap.report.grouping import CauseTally, render_cause_tables
+from tlscap.report.html_report import HtmlWriter
 from tlscap.report.json_report import JsonlWriter, JsonWriter
+from tlscap.report.markdown_report import MarkdownWriter
 from tlscap.report.safe_text import safe
 from tlscap.report.text_report import TextWriter
 from tlscap.report.writer import ReportWriter
-from tlscap.scan.discovery import Candidate, Discovery, Problem, discover, named_like_capture
+from tlscap.scan.discovery import Discovery, Problem, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
-from tlscap.scan.runner import DaskRunner, ExecutorUnavailable, FileResult, LocalRunner, Render, failed_capture
+from tlscap.scan.runner import (
+    DaskRunner,
+    ExecutorUnavailable,
+    FileResult,
+    LocalRunner,
+    Render,
+    connection_renderer,
+    failed_capture,
+)
 from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
 
 
@@ -183,7 +194,6 @@ class _Scan:
         self.candidates = found.candidates
         # Each entry's report once it is done, without its connections (they go to the writer).
         self.slots: list[CaptureReport | None] = [None] * len(found.entries)
-        self.position = [i for i, e in enumerate(found.entries) if isinstance(e, Candidate)]
         self.waiting: dict[int, FileResult] = {}  # done, not written yet (by entry position)
         self.written = 0  # entries written, in discovery order
         self.causes = CauseTally()  # the text report's cause tables
@@ -209,7 +219,7 @@ class _Scan:
             self.progress.close()
 
     def _done(self, result: FileResult, out: TextIO) -> None:
-        cap, position = result.capture, self.position[result.index]
+        cap, position = result.capture, self.candidates[result.index].position
         for err in cap.errors:
             self.progress.message(f"tlscap: {safe(cap.path)}: {safe(err.message)}")
         self.tally.add(cap)
@@ -237,10 +247,10 @@ class _Scan:
         result = self.waiting.pop(position, None)
         self.writer.begin_capture(cap.path)
         if result is not None:
-            self._write_connections(cap.path, result, self.writer)
+            self._write_connections(cap.path, position, result, self.writer)
         self.writer.end_capture(cap)
 
-    def _write_connections(self, path: str, result: FileResult, writer: ReportWriter) -> None:
+    def _write_connections(self, path: str, position: int, result: FileResult, writer: ReportWriter) -> None:
         if isinstance(writer, JsonWriter):  # the worker rendered each connection's JSON
             for json_text in result.connection_json():
                 writer.connection_text(json_text)
@@ -249,9 +259,12 @@ class _Scan:
                 if text.causes is not None:
                     self.causes.add_facts(path, text.causes)
                 writer.add(text)
-        else:
-            for conn in result.connections():
-                writer.connection(conn)
+        else:  # ... or its part of the Markdown, HTML or CSV report
+            assert isinstance(writer, (MarkdownWriter, HtmlWriter, CsvWriter))
+            render = _render(self.fmt, show_all=self.show_all)
+            make = connection_renderer(render, path=path, position=position, at=self.at)
+            for item in result.rendered(render, make):
+                writer.add(item)
 
     def finish(self, out: TextIO) -> None:
         """Write the files done that still wait (after an interruption, those behind a file not done),
@@ -274,17 +287,18 @@ class _Scan:
 
     @property
     def files_done(self) -> int:
-        return sum(1 for i in self.position if self.slots[i] is not None)
+        return sum(1 for c in self.candidates if self.slots[c.position] is not None)
 
 
 def _render(fmt: str, *, show_all: bool) -> Render:
-    """What the workers render each connection into for this report format (None: md, html and csv
-    take the connections themselves)."""
+    """What the workers render each connection into for this report format."""
     if fmt in ("json", "jsonl"):
         return "json"
-    if fmt == "text":
-        return "text-all" if show_all else "text"
-    return None
+    if fmt == "csv":
+        return "csv"
+    if fmt in ("text", "md", "html"):
+        return cast(Render, f"{fmt}-all" if show_all else fmt)
+    raise ValueError(f"unknown report format {fmt!r}")
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -29,11 +29,13 @@ _COMPRESSED_SUFFIXES = (".gz", ".gzip")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Candidate:
-    """A file to analyze: `path` as the report shows it, `real_path` the file it resolves to."""
+    """A file to analyze: `path` as the report shows it, `real_path` the file it resolves to, `position`
+    its place among the report's entries (the problems found count too)."""
 
     path: str
     real_path: str
     size: int
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,7 +202,8 @@ class _Walk:
             if capture_kind(head) is None:
                 return
         self.seen_files.add(key)
-        self.found.entries.append(Candidate(path=path, real_path=os.path.realpath(path), size=st.st_size))
+        self.found.entries.append(Candidate(path=path, real_path=os.path.realpath(path), size=st.st_size,
+                                            position=len(self.found.entries)))
 
 
 def _reason(exc: OSError) -> str:

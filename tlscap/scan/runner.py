@@ -21,7 +21,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
@@ -33,7 +33,11 @@ from cryptography.x509 import ObjectIdentifier
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection
 from tlscap.errors import CaptureIssue, TlscapError
+from tlscap.report.csv_report import finding_rows
+from tlscap.report.grouping import GroupKey
+from tlscap.report.html_report import connection_html
 from tlscap.report.json_report import connection_json
+from tlscap.report.markdown_report import connection_md
 from tlscap.report.text_report import ConnectionText, connection_text
 from tlscap.scan.discovery import Candidate
 
@@ -42,9 +46,36 @@ _STOP_GRACE_SECONDS = 2.0
 
 
 # What a worker's spool holds for each connection (see analyze_to_spool): the pickled connection (None),
-# its JSON text ("json"), or its pickled text_report.ConnectionText ("text"; "text-all" for --all).
-Render = Literal["json", "text", "text-all"] | None
+# its JSON text ("json"), or, pickled, what `connection_renderer` makes of it for the report format: a
+# text_report.ConnectionText ("text"; "text-all" for --all), csv_report.finding_rows ("csv"), a
+# markdown_report.ConnectionMd ("md", "md-all") or an html_report.ConnectionHtml ("html", "html-all").
+Render = Literal["json", "text", "text-all", "csv", "md", "md-all", "html", "html-all"] | None
 TEXT_RENDERS = ("text", "text-all")
+
+
+def connection_renderer(render: Render, *, path: str, position: int,
+                        at: datetime | None) -> Callable[[Connection], Any]:
+    """What one file's connections are rendered into under `render` (not "json" nor None): `path` is the
+    file as the report shows it, `position` its place among the report's entries. Made once per file:
+    for Markdown it remembers which groups already have their example in this file."""
+    show_all = render is not None and render.endswith("-all")
+    if render in TEXT_RENDERS:
+        return lambda conn: connection_text(conn, show_all=show_all, at=at)
+    if render == "csv":
+        return lambda conn: finding_rows(path, conn)
+    if render in ("html", "html-all"):
+        return lambda conn: connection_html(conn, position=position, path=path, show_all=show_all, at=at)
+    if render in ("md", "md-all"):
+        examples: set[GroupKey] = set()
+
+        def first_of_group(key: GroupKey) -> bool:
+            if key in examples:
+                return False
+            examples.add(key)
+            return True
+
+        return lambda conn: connection_md(conn, path=path, show_all=show_all, at=at, wants_example=first_of_group)
+    raise ValueError(f"no connection renderer for {render!r}")
 
 
 class ExecutorUnavailable(TlscapError):
@@ -91,6 +122,13 @@ class FileResult:
             else:
                 yield from (connection_text(conn, show_all=show_all, at=at) for conn in self._spooled())
 
+    def rendered(self, render: Render, make: Callable[[Connection], Any]) -> Iterator[Any]:
+        """Each connection as `make` (a `connection_renderer` for `render`) renders it, in the order they
+        were handed on; a spool already rendered so is read as it is. The spool is removed once read."""
+        yield from map(make, self.capture.connections)
+        if self.spool is not None:
+            yield from read_spool(self.spool) if self.render == render else map(make, self._spooled())
+
     def _spooled(self) -> Iterator[Connection]:
         if self.render is not None:
             raise TypeError(f"this file's connections were spooled rendered ({self.render})")
@@ -136,26 +174,29 @@ def analyze_to_bytes(path: str, options: AnalysisOptions) -> bytes:
         return pickle.dumps(_without_names(cap), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, render: Render = None) -> bytes:
+def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, render: Render = None,
+                     label: str | None = None, position: int = 0) -> bytes:
     """Analyze one file, writing each connection into `spool` as soon as it is handed on (so a worker's
     memory does not grow with the file); return the pickled CaptureReport, which holds none of them.
 
     The spool holds each connection as `render` says: pickled (None); its JSON text on a line of its own
-    ("json"); or its pickled `text_report.connection_text` ("text", or "text-all" for --all), made with
-    `options.at`. Rendered, the worker does the report's work and the parent only copies."""
+    ("json"); or what `connection_renderer` makes of it, pickled, with `label` (the path as the report
+    shows it), `position` (the file's place in the report) and `options.at`. Rendered, the worker does
+    the report's work and the parent only copies."""
     register_pickling()
     try:
         out = open(spool, "wb")  # noqa: SIM115 - closed below, after the analysis
     except OSError:
         return analyze_to_bytes(path, options)  # no spool: the report holds its connections
+    make = None if render in (None, "json") else connection_renderer(
+        render, path=path if label is None else label, position=position, at=options.at)
     with out:
         def keep(conn: Connection) -> None:
             if render == "json":
                 out.write(connection_json(conn).encode("utf-8", "surrogatepass") + b"\n")
                 return
-            if render in TEXT_RENDERS:
-                text = connection_text(conn, show_all=render == "text-all", at=options.at)
-                out.write(pickle.dumps(text, protocol=pickle.HIGHEST_PROTOCOL))
+            if make is not None:
+                out.write(pickle.dumps(make(conn), protocol=pickle.HIGHEST_PROTOCOL))
                 return
             try:
                 blob = pickle.dumps(conn, protocol=pickle.HIGHEST_PROTOCOL)
@@ -258,8 +299,9 @@ def _worker_loop(pipe: Pipe) -> None:
         if isinstance(message, AnalysisOptions):
             options = message  # sent once per worker: key logs and truststores can be large
             continue
-        if isinstance(message, tuple):  # (path, spool file, render)
-            pipe.send_bytes(analyze_to_spool(message[0], options, message[1], render=message[2]))
+        if isinstance(message, tuple):  # (path, spool file, render, path as the report shows it, position)
+            path, spool, render, label, position = message
+            pipe.send_bytes(analyze_to_spool(path, options, spool, render=render, label=label, position=position))
         else:
             pipe.send_bytes(analyze_to_bytes(message, options))
 
@@ -297,7 +339,8 @@ class _Worker:
     def send(self, index: int, candidate: Candidate, spool: str | None = None, render: Render = None) -> bool:
         """Give the worker a file; with `spool`, it writes the file's connections there as they come
         (rendered as `render` says, see analyze_to_spool)."""
-        message = _task_path(candidate) if spool is None else (_task_path(candidate), spool, render)
+        message = (_task_path(candidate) if spool is None
+                   else (_task_path(candidate), spool, render, candidate.path, candidate.position))
         if not self.alive or not self._send(message):
             return False
         self.task = (index, candidate, time.monotonic())
