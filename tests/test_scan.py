@@ -412,7 +412,8 @@ def test_text_spool_holds_what_analyze_renders(tmp_path):
     (result,) = runner.LocalRunner(jobs=1, spool_dir=str(spool), render="text-all").run(
         candidates, runner.AnalysisOptions())
     expected = [connection_text(c, show_all=True) for c in analyze_capture(str(EXPIRED)).connections]
-    assert list(result.connection_texts(show_all=True, at=None)) == expected and expected
+    make = runner.connection_renderer("text-all", path=str(EXPIRED), position=0, at=None)
+    assert list(result.rendered("text-all", make)) == expected and expected
     assert list(spool.iterdir()) == []
 
 

@@ -39,7 +39,7 @@ from tlscap.report.html_report import HtmlWriter
 from tlscap.report.json_report import JsonlWriter, JsonWriter
 from tlscap.report.markdown_report import MarkdownWriter
 from tlscap.report.safe_text import safe
-from tlscap.report.text_report import TextWriter
+from tlscap.report.text_report import ConnectionText, TextWriter
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.discovery import Discovery, Problem, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
@@ -254,17 +254,15 @@ class _Scan:
         if isinstance(writer, JsonWriter):  # the worker rendered each connection's JSON
             for json_text in result.connection_json():
                 writer.connection_text(json_text)
-        elif isinstance(writer, TextWriter):  # ... or its text
-            for text in result.connection_texts(show_all=self.show_all, at=self.at):
-                if text.causes is not None:
-                    self.causes.add_facts(path, text.causes)
-                writer.add(text)
-        else:  # ... or its part of the Markdown, HTML or CSV report
-            assert isinstance(writer, (MarkdownWriter, HtmlWriter, CsvWriter))
-            render = _render(self.fmt, show_all=self.show_all)
-            make = connection_renderer(render, path=path, position=position, at=self.at)
-            for item in result.rendered(render, make):
-                writer.add(item)
+            return
+        # ... or its part of the text, Markdown, HTML or CSV report
+        assert isinstance(writer, (TextWriter, MarkdownWriter, HtmlWriter, CsvWriter))
+        render = _render(self.fmt, show_all=self.show_all)
+        make = connection_renderer(render, path=path, position=position, at=self.at)
+        for item in result.rendered(render, make):
+            if isinstance(item, ConnectionText) and item.causes is not None:
+                self.causes.add_facts(path, item.causes)  # the text report's cause tables
+            writer.add(item)
 
     def finish(self, out: TextIO) -> None:
         """Write the files done that still wait (after an interruption, those behind a file not done),

@@ -38,7 +38,7 @@ from tlscap.report.grouping import GroupKey
 from tlscap.report.html_report import connection_html
 from tlscap.report.json_report import connection_json
 from tlscap.report.markdown_report import connection_md
-from tlscap.report.text_report import ConnectionText, connection_text
+from tlscap.report.text_report import connection_text
 from tlscap.scan.discovery import Candidate
 
 # A worker that does not exit within this time after being asked to is killed.
@@ -110,17 +110,6 @@ class FileResult:
         yield from map(connection_json, self.capture.connections)
         if self.spool is not None:
             yield from read_json_spool(self.spool) if self.render == "json" else map(connection_json, self._spooled())
-
-    def connection_texts(self, *, show_all: bool, at: datetime | None) -> Iterator[ConnectionText]:
-        """Each connection's `text_report.connection_text`, in the order they were handed on; a spool is
-        removed once read. A spool rendered for text was rendered with the same show_all and at."""
-        for conn in self.capture.connections:
-            yield connection_text(conn, show_all=show_all, at=at)
-        if self.spool is not None:
-            if self.render in TEXT_RENDERS:
-                yield from read_spool(self.spool)
-            else:
-                yield from (connection_text(conn, show_all=show_all, at=at) for conn in self._spooled())
 
     def rendered(self, render: Render, make: Callable[[Connection], Any]) -> Iterator[Any]:
         """Each connection as `make` (a `connection_renderer` for `render`) renders it, in the order they
