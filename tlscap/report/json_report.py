@@ -30,6 +30,7 @@ from tlscap.analysis.model import (
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.memo import IdentityMemo
 from tlscap.report.safe_text import without_surrogates
+from tlscap.report.writer import write_report
 from tlscap.timefmt import iso_time
 
 SCHEMA = 1
@@ -265,23 +266,13 @@ def report_dict(report: Report) -> dict[str, Any]:
     return json.loads(render_json(report))
 
 
-def replay(report: Report, writer: Any) -> None:
-    """Feed a finished report (with its connections) to a streaming writer."""
-    for cap in report.captures:
-        writer.begin_capture(cap.path)
-        for conn in cap.connections:
-            writer.connection(conn)
-        writer.end_capture(cap)
-    writer.finish(report)
-
-
 def render_json(report: Report) -> str:
     out = io.StringIO()
-    replay(report, JsonWriter(out))
+    write_report(JsonWriter(out), report)
     return out.getvalue()
 
 
 def render_jsonl(report: Report) -> str:
     out = io.StringIO()
-    replay(report, JsonlWriter(out))
+    write_report(JsonlWriter(out), report)
     return out.getvalue()

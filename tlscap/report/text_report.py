@@ -16,8 +16,8 @@ from tlscap.analysis.model import CaptureReport, Connection, Finding, Report
 from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.grouping import CauseFacts, cause_facts
-from tlscap.report.json_report import replay
 from tlscap.report.safe_text import safe
+from tlscap.report.writer import write_report
 from tlscap.timefmt import short_time, utc_datetime
 
 ARROW = {"client": "C→S", "server": "S→C"}
@@ -273,5 +273,5 @@ class TextWriter:
 
 def render_text(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:
     out = io.StringIO()
-    replay(report, TextWriter(out, show_all=show_all, at=at))
+    write_report(TextWriter(out, show_all=show_all, at=at), report)
     return out.getvalue()
