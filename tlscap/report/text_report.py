@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from tempfile import SpooledTemporaryFile
 from typing import TextIO
 
 from tabulate import tabulate
@@ -17,14 +15,13 @@ from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.grouping import CauseFacts, cause_facts
 from tlscap.report.safe_text import safe
+from tlscap.report.spool import TextSpool
 from tlscap.report.writer import write_report
 from tlscap.timefmt import short_time, utc_datetime
 
 ARROW = {"client": "C→S", "server": "S→C"}
 MARK = {"error": "✗", "warning": "!", "info": "i"}
 DETAIL_INDENT = " " * 28
-# A capture's walkthroughs above this size wait for its header in a temporary file.
-SPOOL_BYTES = 4 << 20
 # The summary table lists this many connections; beyond, it counts (JSON lists every connection).
 MAX_SUMMARY_ROWS = 1000
 
@@ -215,13 +212,13 @@ class TextWriter:
         self.failing = 0
         self.failing_with_stale_list = 0
         self._path = ""
-        self._body: SpooledTemporaryFile[str] | None = None
+        self._body: TextSpool | None = None
         self._hidden = 0
 
     def begin_capture(self, path: str) -> None:
-        # The walkthroughs wait for the capture's header; past a few MB they wait on disk, not in memory.
+        # The walkthroughs wait for the capture's header, in a TextSpool (on disk past a few MB).
         self._path, self._hidden = path, 0
-        self._body = SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+", encoding="utf-8")
+        self._body = TextSpool()
 
     def connection(self, conn: Connection) -> None:
         self.add(connection_text(conn, show_all=self.show_all, at=self.at))
@@ -245,8 +242,7 @@ class TextWriter:
         lines += [f"  capture error ({err.code}): {safe(err.message)}" for err in cap.errors]
         self.out.write("\n".join(lines) + "\n")
         if self._body is not None:
-            self._body.seek(0)
-            shutil.copyfileobj(self._body, self.out)
+            self._body.copy_to(self.out)
             self._body.close()
             self._body = None
         if self._hidden:
