@@ -32,13 +32,22 @@ def test_expired_sample_text_report_reads_like_the_playbook():
     assert "[0] CN=client-markw,O=Capture Lab,C=US" in out
     assert "EXPIRED at capture time" in out
     assert "✗ client-cert-expired (frame 8)" in out and "fix:" in out
-    assert out.index("CertificateRequest") < out.index("chain of 2") < out.index("client-cert-expired")
+    block = out[out.index("connection 0"):]
+    # The verdict heads the block; the walkthrough follows it, then the findings.
+    assert block.startswith("connection 0   ✗ client-cert-expired   (client side, certain)\n")
+    assert "  Wireshark: tcp.stream == 0" in block
+    assert (block.index("verdict:") < block.index("CertificateRequest") < block.index("chain of 2")
+            < block.index("✗ client-cert-expired (frame 8)"))
+    # The report opens with the verdict tables, before any capture's walkthrough.
+    assert out.startswith("verdicts: 1 TLS connection, 0 ok, 1 failing or not visible\n")
+    tables, captures = out.index("causes (each failing connection"), out.index("\ncapture ")
+    assert tables < out.index("client-cert-expired  client") < captures
 
 
 def test_json_report_follows_the_schema():
     r = run("analyze", str(SAMPLE), "--format", "json")
     doc = json.loads(r.stdout)
-    assert doc["tool"] == "tlscap" and doc["schema"] == 1
+    assert doc["tool"] == "tlscap" and doc["schema"] == 2
     (cap,) = doc["captures"]
     assert cap["format"] == "pcap" and cap["link_types"] == ["ETHERNET"] and cap["frames"] == 15
     (conn,) = cap["connections"]
@@ -50,6 +59,15 @@ def test_json_report_follows_the_schema():
     assert cert["not_after"] == "2025-01-01T00:00:00Z"
     assert [h["message"] for h in conn["handshake"]][:3] == ["ClientHello", "ServerHello", "Certificate"]
     assert doc["summary"]["findings_by_code"] == {"client-cert-expired": 1}
+    assert doc["summary"]["connections_by_cause"] == {"client-cert-expired": 1}
+    # start_time is tshark's frame.time_epoch of frame 1; the filter is Wireshark's tcp.stream of the connection
+    assert conn["start_time"] == "2026-11-27T01:14:22.967596Z" and conn["wireshark_filter"] == "tcp.stream == 0"
+    diagnosis = conn["diagnosis"]
+    assert set(diagnosis) == {"cause", "side", "certainty", "summary", "fix", "frames", "evidence", "alternatives",
+                              "decide_with"}
+    assert (diagnosis["cause"], diagnosis["side"], diagnosis["certainty"]) == ("client-cert-expired", "client",
+                                                                             "certain")
+    assert diagnosis["frames"] == [6, 8] and diagnosis["evidence"] == [0]
 
 
 def test_jsonl_has_one_connection_per_line():
@@ -132,7 +150,7 @@ def test_output_file_and_format_from_extension(tmp_path):
     out = tmp_path / "report.json"
     r = run("analyze", str(SAMPLE), "-o", str(out))
     assert r.stdout == ""
-    assert json.loads(out.read_text())["schema"] == 1
+    assert json.loads(out.read_text())["schema"] == 2
 
 
 def test_certs_writes_every_certificate_once(tmp_path):

@@ -139,7 +139,9 @@ def test_leaf_alone_hints_at_the_missing_intermediate():
     root, inter, leaf = hierarchy()
     conn = with_client_chain(with_request(connection(), [root.cert.subject]), leaf)
     assert codes(conn) == {"client-cert-issuer-not-requested"}
-    assert "incomplete chain" in conn.findings[0].message
+    # The issuer is seen nowhere; it shares the listed root's organization, so an intermediate is likely.
+    assert "most likely an intermediate under it (client-chain-incomplete, likely)" in conn.findings[0].message
+    assert conn.findings[0].fix.startswith("Client side: send the intermediate CN=Test Client CA")
 
 
 def test_broken_chain():

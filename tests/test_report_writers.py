@@ -90,7 +90,7 @@ def test_csv_writes_each_capture_when_it_ends_with_its_errors_first():
     assert out.getvalue().count("\n") == 1  # the header only: the capture's errors are not known yet
     writer.end_capture(CaptureReport(path="a.pcap", errors=[CaptureIssue(code="truncated-file", message="cut")]))
     rows = list(csv.reader(io.StringIO(out.getvalue())))
-    assert [(r[0], r[1], r[5]) for r in rows[1:]] == [("a.pcap", "", "truncated-file"),
+    assert [(r[0], r[1], r[8]) for r in rows[1:]] == [("a.pcap", "", "truncated-file"),
                                                       ("a.pcap", "0", "client-cert-expired")]
     writer.begin_capture("b.pcap")
     writer.connection(connection(1))
@@ -107,7 +107,7 @@ def test_markdown_cause_rows_and_examples_follow_the_groups_largest_first():
     big = [connection(100 + i, chain=(big_leaf,), at_ns=T0 + 100 + i) for i in range(40)]
     report = Report(captures=[CaptureReport(path="x.pcap", connections=[*small[:10], *big, *small[10:]])])
     text = render_markdown(report)
-    section = text.split("## `client-cert-expired` (error) — 70 connections")[1]
+    section = text.split("## `client-cert-expired` (client side, certain) — 70 connections")[1]
     listed = [int(m) for m in re.findall(r"^\| x\.pcap \| (\d+) \|", section.split("… and")[0], re.M)]
     assert listed == [*(c.id for c in big), *(c.id for c in small)][:MAX_ROWS_PER_CAUSE]
     assert f"… and {70 - MAX_ROWS_PER_CAUSE} more connections" in section

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from pki_factory import issue, name
 
+from tlscap.analysis.diagnosis import CAUSE_SIDES
 from tlscap.analysis.engine import analyze_capture
 from tlscap.analysis.model import (
     AlertEntry,
@@ -22,6 +23,7 @@ from tlscap.analysis.model import (
     CertificateChainInfo,
     CertificateRequestInfo,
     Connection,
+    Diagnosis,
     Endpoint,
     Finding,
     HandshakeEntry,
@@ -75,6 +77,8 @@ def connection(
         tcp_ends=[TcpEndEntry(frame=5, sender="server", kind="RST")],
         frame_times_ns=frames, outcome="failed",
         findings=[Finding(code=code, severity="error", frames=(3,), message=message, fix="issue a new certificate")],
+        diagnosis=Diagnosis(cause=code, side=CAUSE_SIDES.get(code, "unknown"), certainty="certain", summary=message,
+                            fix="issue a new certificate", frames=(2, 3), evidence=(0,)),
     )
 
 
@@ -125,6 +129,7 @@ def test_groups_split_by_advertised_ca_list_and_skip_info_findings():
     b = connection(1, chain=(leaf,), ca_names=("CN=B",))
     info = connection(2, chain=(leaf,))
     info.findings = [Finding(code="ca-list-empty", severity="info", frames=(2,), message="m", fix="f")]
+    info.diagnosis = Diagnosis(cause="ok", side="none", certainty="certain", summary="ok", fix="Nothing to fix.")
     causes = group_causes(Report(captures=[CaptureReport(path="x.pcap", connections=[a, b, info])]))
     assert [(c.code, len(c.groups)) for c in causes] == [("client-cert-expired", 2)]
 
@@ -137,10 +142,12 @@ def test_csv_has_one_row_per_finding_and_capture_error():
     rows = list(csv.reader(io.StringIO(render_csv(report))))
     assert tuple(rows[0]) == HEADER
     findings = [(c.id, f.code) for c in report.captures[0].connections for f in c.findings]
-    assert [(int(r[1]), r[5]) for r in rows[1:]] == findings
+    assert [(int(r[1]), r[8]) for r in rows[1:]] == findings
     first = rows[1]
     assert first[0] == str(MULTI) and first[2].startswith("127.0.0.1:") and first[4] == "localhost"
-    assert first[6] == "error" and first[7] and first[8] and first[9]
+    # connection 1 of the sample: curl sent the expired client-markw
+    assert first[5:8] == ["client-cert-expired", "client", "certain"]
+    assert first[9] == "error" and first[10] and first[11] and first[12]
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
@@ -155,11 +162,11 @@ def test_csv_cells_from_a_capture_never_start_a_formula(hostile):
     for row in rows[1:]:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
-    assert rows[1][6] == "capture-error" and rows[1][5] == "truncated-file"
+    assert rows[1][9] == "capture-error" and rows[1][8] == "truncated-file"
     evil = Report(captures=[CaptureReport(path="=HYPERLINK(\"http://x\")", connections=[
         connection(0, sni="@evil", message="-2+3")])])
     (row,) = list(csv.reader(io.StringIO(render_csv(evil))))[1:]
-    assert row[0] == "'=HYPERLINK(\"http://x\")" and row[4] == "'@evil" and row[8] == "'-2+3"
+    assert row[0] == "'=HYPERLINK(\"http://x\")" and row[4] == "'@evil" and row[11] == "'-2+3"
 
 
 # --------------------------------------------------------------------------- markdown
@@ -207,8 +214,11 @@ def test_md_report_of_multi_connection_sample():
     out = render_markdown(Report(captures=[analyze_capture(str(MULTI))]), show_all=True)
     assert out.startswith("# tlscap report\n")
     assert "## Causes" in out and "## Groups" in out and "## All connections" in out
-    for code in ("client-cert-expired", "client-cert-issuer-not-requested", "client-cert-not-sent"):
-        assert f"## `{code}` (error)" in out
+    # The sample's failing connections: expired client-markw, client-bob from Partner Root CA, no certificate.
+    for code, words in (("client-cert-expired", "client side, certain"),
+                        ("client-cert-wrong-ca", "client side, likely"),
+                        ("client-cert-not-sent", "client side, certain")):
+        assert f"## `{code}` ({words}) — 1 connection" in out
     assert "CertificateRequest — 2 acceptable CA names:" in out  # a walkthrough in a code block
 
 

@@ -38,6 +38,8 @@ class ConnectionCollector:
         self._waiting_ids: list[int] = []  # heap of the keys of `waiting`
         self.certificates: dict[str, CertificateSummary] = {}
         self.now_ns = 0
+        # Set when the file ended early: connections finalized from then on were still open at its end.
+        self.capture_cut: str | None = None
         # The rules' context is the same for every connection (the certificates fill in as they come).
         self._context = RuleContext(at=getattr(options, "at", None), truststore=getattr(options, "truststore", None),
                                     capture_certificates=self.certificates)
@@ -54,6 +56,7 @@ class ConnectionCollector:
         if not tracker.session.tls_seen:
             return False
         conn = build_connection(tracker)
+        conn.capture_cut = self.capture_cut
         if selected(conn, self.options):
             self.waiting[conn.id] = conn
             heapq.heappush(self._waiting_ids, conn.id)

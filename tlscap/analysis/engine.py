@@ -116,6 +116,7 @@ def analyze_capture(
             ))
         info = reader.info
     record_capture_info(report, info)
+    run.collector.capture_cut = capture_cut(report)
     run.finish()
     report.errors.extend(run.issues)
     return report
@@ -130,6 +131,16 @@ def record_capture_info(report: CaptureReport, info: CaptureInfo) -> None:
     report.first_time_ns = info.first_time_ns
     report.last_time_ns = info.last_time_ns
     report.errors.extend(info.issues)
+
+
+# Capture issues after which the file holds no more frames: the connections still open end with it.
+CUT_CODES = ("truncated-file", "bad-block", "read-error", "bad-gzip", "decompression-limit")
+
+
+def capture_cut(report: CaptureReport) -> str | None:
+    """Why the file stopped before its end, when it did (for the connections still open there)."""
+    issue = next((e for e in report.errors if e.code in CUT_CODES), None)
+    return None if issue is None else f"{issue.code}: {issue.message}"
 
 
 def _count_and_pass(report: CaptureReport, conn: Connection, sink: ConnectionSink) -> None:

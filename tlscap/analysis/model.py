@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from tlscap.errors import CaptureIssue
 from tlscap.pki.certificate import CertificateSummary
-from tlscap.pki.verify import CaListComparison
+from tlscap.pki.verify import CaListComparison, PathResult
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
@@ -92,6 +92,25 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnosis:
+    """The one verdict on a connection (DESIGN.md, "Diagnosis"): its cause, who has to act, how sure it is.
+
+    `evidence` indexes the connection's findings that support the cause or follow from it; `alternatives`
+    are the other causes still possible (empty when certain); `decide_with` says what would settle it.
+    """
+
+    cause: str
+    side: str  # client | server | capture | none | unknown
+    certainty: str  # certain | likely | undecided
+    summary: str
+    fix: str
+    frames: tuple[int, ...] = ()
+    evidence: tuple[int, ...] = ()
+    alternatives: tuple[str, ...] = ()
+    decide_with: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CaptureDamage:
     """Bytes of the handshake missing from the capture (`truncated`: cut by the snap length)."""
 
@@ -141,6 +160,11 @@ class Connection:
     key_problem_frame: int | None = None
     # With --truststore: the advertised CA names against the truststore (pki.verify.CaListComparison).
     ca_list_check: CaListComparison | None = None
+    # With --truststore: the client's first chain verified against it (pki.verify.PathResult).
+    chain_check: PathResult | None = None
+    # Why the capture file ended before this connection did (it was still open at a cut-off file's end).
+    capture_cut: str | None = None
+    diagnosis: Diagnosis | None = None
 
     @property
     def tls13(self) -> bool:
@@ -168,10 +192,13 @@ class ConnectionStats:
     connections: int = 0
     with_findings: int = 0
     by_code: dict[str, int] = field(default_factory=dict)
+    by_cause: dict[str, int] = field(default_factory=dict)
     worst_rank: int = 0
 
     def add(self, conn: Connection) -> None:
         self.connections += 1
+        if conn.diagnosis is not None:
+            self.by_cause[conn.diagnosis.cause] = self.by_cause.get(conn.diagnosis.cause, 0) + 1
         if conn.findings:
             self.with_findings += 1
         for f in conn.findings:

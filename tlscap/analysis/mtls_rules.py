@@ -9,7 +9,9 @@ from datetime import datetime
 
 from cryptography import x509
 
+from tlscap.analysis import fixes
 from tlscap.analysis.context import RuleContext
+from tlscap.analysis.issuer import assess_unlisted
 from tlscap.analysis.model import AlertEntry, CertificateChainInfo, Connection, Finding
 from tlscap.analysis.timeline import first_message, frame_time_ns
 from tlscap.pki.certificate import CertificateSummary, parse_name_der
@@ -122,23 +124,25 @@ def rule_issuer_not_requested(conn: Connection, ctx: RuleContext) -> list[Findin
     if leaf.issuer_name is not None and candidates:
         index, how = closest_name(leaf.issuer_name, candidates)
         closest = f"; closest listed name: '{candidates[index].rfc4514_string()}' ({how})"
-    top = cc.chain[-1]
-    incomplete = ""
+    limited = ""
     if any(frame == cc.frame for frame, _ in conn.limited):
-        incomplete = " The chain was cut at tlscap's limit: a listed CA may be among the certificates not read."
-    if not incomplete and not top.self_issued:
-        incomplete = (f" The chain ends with {short_name(top)}, which is not self-signed: if its issuer "
-                      f"{top.issuer} is an intermediate CA under a listed CA, the client sent an incomplete "
-                      "chain and must send that intermediate too.")
+        limited = " The chain was cut at tlscap's limit: a listed CA may be among the certificates not read."
+    assessment = assess_unlisted(cc.chain, candidates, truststore=ctx.truststore,
+                                 seen=ctx.capture_certificates.values())
+    fix = {
+        "client-chain-incomplete": lambda: fixes.send_intermediates([c.subject for c in assessment.missing],
+                                                                    assessment.ca),
+        "client-cert-wrong-ca": lambda: fixes.other_ca(assessment.ca, cr.ca_names),
+        "server-ca-not-loaded": lambda: fixes.reload_server(assessment.ca),
+    }.get(assessment.cause, lambda: fixes.decide_first(assessment.ca, cr.ca_names))()
     return [Finding(
         code="client-cert-issuer-not-requested", severity="error", frames=(cr.frame, cc.frame),
         message=(f"no certificate in the client's chain (frame {cc.frame}: {len(cc.chain)} sent, leaf "
                  f"{short_name(leaf)} issued by {leaf.issuer}) is issued by, or is, one of the "
-                 f"{len(cr.ca_names)} CA names the server lists (frame {cr.frame}){closest}.{incomplete}"),
-        fix=("Send a client certificate issued by one of the listed CAs, with its intermediates (curl: "
-             "--cert with a file holding the certificate then its intermediates); or, if "
-             f"{top.issuer} should be accepted, add it to the server's client-CA truststore (nginx: "
-             "ssl_client_certificate) and reload the server."),
+                 f"{len(cr.ca_names)} CA names the server lists (frame {cr.frame}){closest}. "
+                 f"{assessment.reason[:1].upper()}{assessment.reason[1:]} "
+                 f"({assessment.cause}, {assessment.certainty}).{limited}"),
+        fix=fix,
     )]
 
 
@@ -251,13 +255,25 @@ def rule_handshake_alert(conn: Connection, ctx: RuleContext) -> list[Finding]:
         if a.encrypted or a.description in (None, "close_notify"):
             continue
         severity = "error" if a.level == "fatal" else "warning"
+        meaning = ALERT_MEANING.get(a.description or "", "see RFC 8446 §6.2")
+        fix = ALERT_FIX.get(a.description or "", "Check the sender's log for why it refused the connection.")
+        empty = _empty_certificate_before(conn, a)
+        if empty is not None and a.sender == "server" and a.description in ("handshake_failure", "certificate_required",
+                                                                              "bad_certificate"):
+            meaning = (f"right after the client's empty Certificate (frame {empty.frame}): the server requires a "
+                       "client certificate and got none")
+            fix = fixes.send_certificate(conn.certificate_request.ca_names if conn.certificate_request else ())
         out.append(Finding(
             code="handshake-alert", severity=severity, frames=(a.frame,),
             message=(f"the {a.sender} sent a {a.level or 'unknown-level'} {a.description} alert "
-                     f"(frame {a.frame}): {ALERT_MEANING.get(a.description or '', 'see RFC 8446 §6.2')}."),
-            fix=ALERT_FIX.get(a.description or "", "Check the sender's log for why it refused the connection."),
+                     f"(frame {a.frame}): {meaning}."),
+            fix=fix,
         ))
     return out
+
+
+def _empty_certificate_before(conn: Connection, alert: AlertEntry) -> CertificateChainInfo | None:
+    return next((c for c in conn.client_certificates if not c.chain and c.frame <= alert.frame), None)
 
 
 def rule_encrypted_alert(conn: Connection, ctx: RuleContext) -> list[Finding]:
@@ -372,12 +388,17 @@ def rule_decryption_failed(conn: Connection, ctx: RuleContext) -> list[Finding]:
     if conn.key_problem is None:
         return []
     return [Finding(
-        code="decryption-failed", severity="warning", frames=(conn.key_problem_frame or conn.first_frame,),
+        code="decryption-failed", severity="warning", frames=(conn.key_problem_frame or _client_hello_frame(conn),),
         message=(f"the key log given could not decrypt this connection: {conn.key_problem}. "
                  "What could be read without keys is reported."),
         fix=("Use the key log written by this very client during this capture (SSLKEYLOGFILE is appended to "
              "per connection; the ClientHello random must match), and check it is not cut short."),
     )]
+
+
+def _client_hello_frame(conn: Connection) -> int:
+    hello = first_message(conn, "ClientHello", "client")
+    return hello.frame if hello is not None else conn.first_frame
 
 
 RULES: tuple[Rule, ...] = (

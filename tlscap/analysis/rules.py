@@ -11,6 +11,7 @@ from datetime import datetime
 
 from tlscap.analysis import mtls_rules, truststore_rules
 from tlscap.analysis.context import RuleContext
+from tlscap.analysis.diagnosis import diagnose
 from tlscap.analysis.model import SEVERITY_RANK, Connection, Finding
 from tlscap.analysis.timeline import handshake_complete, plaintext_fatal_alert, saw_hello
 
@@ -22,6 +23,7 @@ def apply_rules(conn: Connection, context: RuleContext | datetime | None = None)
     ctx = context if isinstance(context, RuleContext) else RuleContext(at=context)
     conn.outcome = outcome(conn)
     conn.ca_list_check = truststore_rules.ca_list_comparison(conn, ctx)
+    conn.chain_check = truststore_rules.chain_verification(conn, ctx)
     findings: list[Finding] = []
     for rule in RULES:
         findings.extend(rule(conn, ctx))
@@ -30,6 +32,7 @@ def apply_rules(conn: Connection, context: RuleContext | datetime | None = None)
             findings.extend(f for f in rule(view, ctx) if f not in findings)
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.frames[:1] or (0,)))
     conn.findings = findings
+    conn.diagnosis = diagnose(conn, ctx)
 
 
 def later_handshakes(conn: Connection) -> list[Connection]:
@@ -38,7 +41,8 @@ def later_handshakes(conn: Connection) -> list[Connection]:
     views = []
     for cr in conn.certificate_requests[1:]:
         cc = next((c for c in conn.client_certificates if c.frame >= cr.frame), None)
-        views.append(replace(conn, certificate_requests=[cr], client_certificates=[cc] if cc else [], findings=[]))
+        views.append(replace(conn, certificate_requests=[cr], client_certificates=[cc] if cc else [], findings=[],
+                             chain_check=None))
     return views
 
 
@@ -84,7 +88,11 @@ def rule_handshake_incomplete(conn: Connection, ctx: RuleContext) -> list[Findin
         return []
     last = conn.handshake[-1] if conn.handshake else None
     senders = {h.sender for h in conn.handshake}
-    if len(senders) == 1:
+    if conn.capture_cut is not None:
+        detail = f"the capture file stops in the middle of it ({conn.capture_cut})"
+        fix = ("Copy the whole capture file again, and stop tcpdump with Ctrl-C (not kill -9) so that it finishes "
+               "writing.")
+    elif len(senders) == 1:
         only = next(iter(senders))
         detail = (f"only the {only}'s side of the handshake is in the capture"
                   " (asymmetric routing, or a capture filter on one direction)")

@@ -10,7 +10,7 @@ from tlscap.analysis.context import RuleContext
 from tlscap.analysis.model import Connection, Finding
 from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.names import names_equal
-from tlscap.pki.verify import CaListComparison, compare_ca_list, expired_anchors, verify_chain
+from tlscap.pki.verify import CaListComparison, PathResult, compare_ca_list, expired_anchors, verify_chain
 from tlscap.timefmt import utc_datetime
 
 Rule = Callable[[Connection, RuleContext], list[Finding]]
@@ -74,17 +74,23 @@ def _when(conn: Connection, ctx: RuleContext, frame: int) -> datetime | None:
     return ctx.at or utc_datetime(frame_time_ns(conn, frame))
 
 
-def rule_client_cert_untrusted(conn: Connection, ctx: RuleContext) -> list[Finding]:
+def chain_verification(conn: Connection, ctx: RuleContext) -> PathResult | None:
+    """The client's first chain verified against the truststore; None without both (or without a time)."""
     cc = conn.client_certificate
     if ctx.truststore is None or cc is None or not cc.chain:
-        return []
+        return None
     when = _when(conn, ctx, cc.frame)
     if when is None:
-        return []
+        return None
     sent = {c.sha256 for c in cc.chain}
     elsewhere = [c for sha, c in ctx.capture_certificates.items() if sha not in sent]
-    result = verify_chain(list(cc.chain), ctx.truststore, when, extra_certs=elsewhere)
-    if result.trusted:
+    return verify_chain(list(cc.chain), ctx.truststore, when, extra_certs=elsewhere)
+
+
+def rule_client_cert_untrusted(conn: Connection, ctx: RuleContext) -> list[Finding]:
+    cc = conn.client_certificate
+    result = conn.chain_check or chain_verification(conn, ctx)
+    if result is None or cc is None or result.trusted:
         return []
     fixes = {
         "missing-intermediate": ("Configure the client to send its intermediate CA certificate(s) with its own "
@@ -92,6 +98,9 @@ def rule_client_cert_untrusted(conn: Connection, ctx: RuleContext) -> list[Findi
                                  "the server's truststore."),
         "unknown-root": ("Issue the client a certificate from a CA in the truststore, or add its CA to the "
                          "truststore and reload the server."),
+        "unknown-issuer": ("Find out what the client's issuer is (its chain file): an intermediate under a "
+                           "truststore CA must be sent by the client; a CA the server should trust must be added to "
+                           "its truststore; otherwise the client needs a certificate from a trusted CA."),
         "expired": "Renew the expired certificate on the path (client certificate, intermediate or CA).",
         "not-yet-valid": "Check the clocks of the client, the server and the CA; or reissue the certificate.",
         "bad-signature": ("A certificate in the chain was not signed by the CA it names: the client has a "

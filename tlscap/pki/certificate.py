@@ -161,6 +161,11 @@ class CertificateSummary:
     subject_alt_names: list[str] = field(hash=False)
     self_issued: bool
     parse_error: str | None
+    # Key identifiers (lowercase hex of the extension's keyIdentifier; None when absent or unreadable) and
+    # the Authority Information Access caIssuers URLs: what links a certificate to its issuer by key.
+    subject_key_id: str | None = None
+    authority_key_id: str | None = None
+    ca_issuers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The DESIGN's CERT object for the JSON report (times as `YYYY-MM-DDTHH:MM:SSZ`, or null)."""
@@ -778,6 +783,42 @@ def _extensions(certificate: x509.Certificate) -> _Extensions:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _KeyLinks:
+    subject_key_id: str | None = None
+    authority_key_id: str | None = None
+    ca_issuers: tuple[str, ...] = ()
+
+
+def _key_links(certificate: x509.Certificate | None) -> _KeyLinks:
+    """SKI, AKI and caIssuers via cryptography; each left empty where it is absent or refused (they are
+    evidence for the verdict, never shown as a field of their own, so a refusal is not a parse error)."""
+    if certificate is None:
+        return _KeyLinks()
+    found: dict[type, object] = {}
+    for extension_type in (x509.SubjectKeyIdentifier, x509.AuthorityKeyIdentifier, x509.AuthorityInformationAccess):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found[extension_type] = certificate.extensions.get_extension_for_class(extension_type).value
+        except Exception:  # noqa: BLE001 - absent, or a form cryptography refuses: no link from it
+            continue
+    ski = found.get(x509.SubjectKeyIdentifier)
+    aki = found.get(x509.AuthorityKeyIdentifier)
+    aia = found.get(x509.AuthorityInformationAccess)
+    urls: tuple[str, ...] = ()
+    if isinstance(aia, x509.AuthorityInformationAccess):
+        urls = tuple(d.access_location.value for d in aia
+                     if d.access_method == x509.AuthorityInformationAccessOID.CA_ISSUERS
+                     and isinstance(d.access_location, x509.UniformResourceIdentifier))
+    return _KeyLinks(
+        subject_key_id=ski.digest.hex() if isinstance(ski, x509.SubjectKeyIdentifier) else None,
+        authority_key_id=(aki.key_identifier.hex() if isinstance(aki, x509.AuthorityKeyIdentifier)
+                          and aki.key_identifier else None),
+        ca_issuers=urls,
+    )
+
+
 _T = TypeVar("_T")
 
 
@@ -839,6 +880,7 @@ def _summarize(der: bytes) -> CertificateSummary:
     )
     public_key = reader.read("public key", _describe_key, lambda h: h.public_key or "unknown")
     extensions = reader.read("extensions", _extensions, _hand_extensions)
+    links = _key_links(reader.certificate)
 
     # A two's-complement top bit means negative. Zero is left unflagged on purpose: several long-lived
     # roots (Go Daddy, Starfield, CAcert) carry it.
@@ -866,6 +908,9 @@ def _summarize(der: bytes) -> CertificateSummary:
         subject_alt_names=extensions.subject_alt_names,
         self_issued=names_equal(subject_name, issuer_name),
         parse_error=_join_problems(reader.problems),
+        subject_key_id=links.subject_key_id,
+        authority_key_id=links.authority_key_id,
+        ca_issuers=links.ca_issuers,
     )
 
 

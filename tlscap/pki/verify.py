@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 # The values of PathResult.problem.
-PROBLEMS = ("missing-intermediate", "unknown-root", "expired", "not-yet-valid", "bad-signature", "empty-chain")
+PROBLEMS = ("missing-intermediate", "unknown-issuer", "unknown-root", "expired", "not-yet-valid", "bad-signature",
+            "empty-chain")
 
 # Bounds on the path search: a real chain is a handful of certificates; these only stop pathological
 # inputs (dozens of certificates sharing one name) from exploding the number of paths tried.
@@ -68,7 +69,10 @@ class PathResult:
     truststore's own copy), else as far as it got. `problem` is one of PROBLEMS, None when trusted.
     `message` says in plain words what was found, naming the certificates. `missing_issuer` is the
     RFC 4514 name of the certificate the path could not find (the truststore lacks it and the client did
-    not send it) for "missing-intermediate" and "unknown-root". `notes` are caveats that do not change
+    not send it) for "missing-intermediate", "unknown-issuer" and "unknown-root". "missing-intermediate"
+    means the missing certificate was seen elsewhere and is an intermediate; "unknown-issuer" that it was
+    seen nowhere, so whether it is an intermediate the client left out or a CA the truststore lacks is
+    open. `notes` are caveats that do not change
     the verdict (an unchecked signature, a non-root anchor, unused certificates).
     `strict_ok` is cryptography's verifier's verdict (None when it could not be run), `strict_error` its
     reason when it rejects the chain.
@@ -424,14 +428,15 @@ def _dead_end_result(
             seen[0], sent, truststore, extra_certs, at
         )
     else:
+        problem = "unknown-issuer"
         elsewhere = (
             f"; it is not among the {len(extra_certs)} certificate(s) seen elsewhere in the capture either"
             if extra_certs
             else ""
         )
         message = (
-            f"{head}: the client must send that intermediate (if {top.issuer} is a root CA, add it to the "
-            f"server's truststore instead){elsewhere}"
+            f"{head}, and nothing given shows what it is: an intermediate under a trusted CA (the client must "
+            f"send it) or a CA the truststore lacks{elsewhere}"
         )
     return PathResult(
         trusted=False,

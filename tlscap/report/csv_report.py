@@ -1,6 +1,9 @@
 """CSV: one row per finding, for spreadsheets and ticket imports.
 
-Columns: capture, connection, client, server, sni, code, severity, frames, message, fix. A capture
+Columns: capture, connection, client, server, sni, cause, side, certainty, code, severity, frames, message,
+fix. `cause`, `side` and `certainty` are the connection's verdict, on each of its rows; a connection
+without findings whose verdict is not `ok` (e.g. `not-visible`) gets one row with an empty code, and the
+verdict's summary and fix as message and fix. A capture
 error (unreadable file, time limit, damaged data) is a row too, with an empty connection and severity
 `capture-error`, so a file that could not be analyzed is not silently missing from the sheet.
 
@@ -21,7 +24,8 @@ from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.writer import write_report
 
-HEADER = ("capture", "connection", "client", "server", "sni", "code", "severity", "frames", "message", "fix")
+HEADER = ("capture", "connection", "client", "server", "sni", "cause", "side", "certainty", "code", "severity",
+          "frames", "message", "fix")
 # The OWASP list, plus the fullwidth forms some spreadsheet locales also take for formula signs.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -38,15 +42,19 @@ def _cell(value: object) -> str:
 
 
 def finding_rows(path: str, conn: Connection) -> str:
-    """The CSV text of the connection's rows, one per finding ("" when it has none)."""
-    if not conn.findings:
+    """The CSV text of the connection's rows, one per finding ("" when it has none and its verdict is ok)."""
+    d = conn.diagnosis
+    verdict = (d.cause, d.side, d.certainty) if d is not None else ("", "", "")
+    head = (path, conn.id, conn.client, conn.server, conn.sni, *verdict)
+    if not conn.findings and (d is None or d.cause == "ok"):
         return ""
     buf = io.StringIO()
     rows = csv.writer(buf, quoting=csv.QUOTE_MINIMAL)
     for f in conn.findings:
         frames = " ".join(str(n) for n in f.frames)
-        rows.writerow([_cell(v) for v in (path, conn.id, conn.client, conn.server, conn.sni, f.code, f.severity,
-                                          frames, f.message, f.fix)])
+        rows.writerow([_cell(v) for v in (*head, f.code, f.severity, frames, f.message, f.fix)])
+    if not conn.findings and d is not None:
+        rows.writerow([_cell(v) for v in (*head, "", "", " ".join(map(str, d.frames)), d.summary, d.fix)])
     return buf.getvalue()
 
 
@@ -74,7 +82,7 @@ class CsvWriter:
     def end_capture(self, cap: CaptureReport) -> None:
         errors = csv.writer(self.out, quoting=csv.QUOTE_MINIMAL)
         for err in cap.errors:
-            errors.writerow([_cell(v) for v in (cap.path, "", "", "", "", err.code, "capture-error",
+            errors.writerow([_cell(v) for v in (cap.path, "", "", "", "", "", "", "", err.code, "capture-error",
                                                 "" if err.frame is None else err.frame, err.message, "")])
         self._rows.copy_to(self.out)
         self._rows.close()

@@ -1,7 +1,8 @@
 """Group failing connections so that one line tells "37 clients, same expired certificate, 3 servers".
 
-A connection fails when it has a finding of severity error or warning. Each such finding puts its
-connection in one group per cause (finding code) and per (client certificate, advertised CA list): the
+Every connection has one verdict (`Connection.diagnosis`); a connection fails when that verdict is not
+`ok`. It is counted once, under its verdict's cause, in one group per (client certificate, advertised CA
+list): the
 client certificate is the leaf's SHA-256 (or `none` when the client sent none, or none was visible), the
 CA list the names of the server's CertificateRequest (None when none was seen). Servers and clients are
 counted inside a group, not part of its key, so the same certificate refused by three routers stays one
@@ -68,7 +69,9 @@ class CauseFacts:
     """What the cause tables take from one failing connection: small, so a scan worker can make it
     and send it instead of the connection."""
 
-    worst: tuple[tuple[str, str], ...]  # (code, its most severe failing level), in the findings' order
+    worst: tuple[tuple[str, str], ...]  # ((the verdict's cause, cause_severity(cause)),)
+    side: str
+    certainty: str
     client_cert: str
     client_cert_subject: str | None
     ca_names: tuple[str, ...] | None
@@ -77,17 +80,21 @@ class CauseFacts:
     first_time_ns: int
 
 
+def cause_severity(cause: str) -> str:
+    """How a verdict's cause ranks in the tables: `ok` info; a cause the capture cannot show warning."""
+    if cause == "ok":
+        return "info"
+    return "warning" if cause in ("capture-incomplete", "not-visible") else "error"
+
+
 def cause_facts(conn: Connection) -> CauseFacts | None:
-    """The connection's facts for the cause tables; None when no finding fails."""
-    worst: dict[str, str] = {}
-    for f in conn.findings:
-        if f.severity in FAILING and SEVERITY_RANK[f.severity] > SEVERITY_RANK.get(worst.get(f.code, ""), 0):
-            worst[f.code] = f.severity
-    if not worst:
+    """The connection's facts for the cause tables; None when its verdict is `ok` (or it has none)."""
+    d = conn.diagnosis
+    if d is None or d.cause == "ok":
         return None
     cert, subject = client_certificate_key(conn)
-    return CauseFacts(tuple(worst.items()), cert, subject, advertised_ca_names(conn), conn.client.ip,
-                      str(conn.server), conn.first_time_ns)
+    return CauseFacts(((d.cause, cause_severity(d.cause)),), d.side, d.certainty, cert, subject,
+                      advertised_ca_names(conn), conn.client.ip, str(conn.server), conn.first_time_ns)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -96,7 +103,16 @@ class Cause:
 
     code: str
     severity: str
+    side: str = "unknown"
+    certainties: dict[str, int] = field(default_factory=dict)  # certainty -> connections
     groups: list[Group] = field(default_factory=list)
+
+    @property
+    def certainty_label(self) -> str:
+        """"certain", or the counts of each certainty ("3 certain, 1 likely")."""
+        if len(self.certainties) == 1:
+            return next(iter(self.certainties))
+        return ", ".join(f"{n} {c}" for c, n in self.certainties.items())
 
     @property
     def connections(self) -> int:
@@ -132,8 +148,7 @@ def advertised_ca_names(conn: Connection) -> tuple[str, ...] | None:
 
 
 def failing_connections(report: Report) -> list[tuple[CaptureReport, Connection]]:
-    return [(cap, c) for cap in report.captures for c in cap.connections
-            if any(f.severity in FAILING for f in c.findings)]
+    return [(cap, c) for cap in report.captures for c in cap.connections if cause_facts(c) is not None]
 
 
 def group_causes(report: Report) -> list[Cause]:
@@ -163,7 +178,8 @@ class CauseTally:
         failing code."""
         counted = []
         for code, severity in facts.worst:
-            cause = self._causes.setdefault(code, Cause(code=code, severity=severity))
+            cause = self._causes.setdefault(code, Cause(code=code, severity=severity, side=facts.side))
+            cause.certainties[facts.certainty] = cause.certainties.get(facts.certainty, 0) + 1
             if SEVERITY_RANK[severity] > SEVERITY_RANK[cause.severity]:
                 cause.severity = severity
             key: GroupKey = (code, facts.client_cert, facts.ca_names)
@@ -227,15 +243,16 @@ def render_cause_tables(causes: list[Cause]) -> str:
     """The cause and group tables of `causes` ("" when there are none)."""
     if not causes:
         return ""
-    cause_rows = [[c.code, c.severity, c.connections, c.distinct("clients"), c.client_certs, c.distinct("servers"),
-                   c.distinct("captures"), time_label(c.first_ns), time_label(c.last_ns)] for c in causes]
+    cause_rows = [[c.code, c.side, c.certainty_label, c.connections, c.distinct("clients"), c.client_certs,
+                   c.distinct("servers"), c.distinct("captures"), time_label(c.first_ns), time_label(c.last_ns)]
+                  for c in causes]
     group_rows = [[g.code, g.connections, len(g.clients), safe(certificate_label(g)), safe(servers_label(g)),
                    safe(ca_names_label(g.ca_names)), time_label(g.first_ns), time_label(g.last_ns)]
                   for c in causes for g in c.groups]
     out = [
-        "causes",
-        tabulate(cause_rows, headers=["cause", "severity", "connections", "clients", "client certs", "servers",
-                                      "captures", "first seen", "last seen"], tablefmt="simple"),
+        "causes (each failing connection counted once, under its verdict)",
+        tabulate(cause_rows, headers=["cause", "side", "certainty", "connections", "clients", "client certs",
+                                      "servers", "captures", "first seen", "last seen"], tablefmt="simple"),
         "",
         "groups (same cause, client certificate and advertised CA names)",
         tabulate(group_rows, headers=["cause", "connections", "clients", "client certificate", "servers",

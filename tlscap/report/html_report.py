@@ -27,10 +27,12 @@ from tlscap.report.grouping import (
     CauseTally,
     ca_names_label,
     cause_facts,
+    cause_severity,
     certificate_label,
     servers_label,
     time_label,
 )
+from tlscap.report.json_report import wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.text_report import capture_header, connection_title
@@ -233,10 +235,13 @@ def ladder_arrows(conn: Connection, at: datetime | None = None) -> list[Arrow]:
                 ev.details.extend(_cert_lines(cert, i, when))
             sc = None
         events.append((hs.frame, order, ev))
+    failing = _failure_frames(conn)
     for a in conn.alerts:
         order += 1
         text = "Alert (encrypted)" if a.encrypted else f"Alert: {a.level} {a.description}"
-        events.append((a.frame, order, Arrow(a.frame, a.sender, [text], kind="alert")))
+        # Red only for an alert that ends a failure; close_notify and unremarkable encrypted alerts are plain.
+        kind = "alert" if a.level == "fatal" or a.frame in failing else "plain"
+        events.append((a.frame, order, Arrow(a.frame, a.sender, [text], kind=kind)))
     if conn.http is not None:
         order += 1
         text = f"HTTP {conn.http.status}" + (f" “{conn.http.title}”" if conn.http.title else "")
@@ -258,6 +263,15 @@ def ladder_arrows(conn: Connection, at: datetime | None = None) -> list[Arrow]:
         else:
             arrows.append(ev)
     return arrows
+
+
+def _failure_frames(conn: Connection) -> set[int]:
+    """Frames that a failing verdict or an error or warning finding names."""
+    frames = {frame for f in conn.findings if f.severity in ("error", "warning") for frame in f.frames}
+    d = conn.diagnosis
+    if d is not None and d.cause != "ok":
+        frames.update(d.frames)
+    return frames
 
 
 def _finding_frames(conn: Connection) -> dict[int, str]:
@@ -354,9 +368,10 @@ _TABLE_END = "</tbody></table>"
 
 def _causes(causes: list[Cause]) -> str:
     if not causes:
-        return "<h2>Causes</h2><p>No connection failed (no finding of severity error or warning).</p>"
+        return "<h2>Causes</h2><p>Every connection's verdict is ok.</p>"
     rows = [
-        f'<tr class="sev-{h(c.severity)}"><td><code>{h(c.code)}</code></td><td>{h(c.severity)}</td>'
+        f'<tr class="sev-{h(c.severity)}"><td><code>{h(c.code)}</code></td><td>{h(c.side)}</td>'
+        f'<td>{h(c.certainty_label)}</td>'
         f'<td class="num">{c.connections}</td><td class="num">{c.distinct("clients")}</td>'
         f'<td class="num">{c.client_certs}</td><td class="num">{c.distinct("servers")}</td>'
         f'<td class="num">{c.distinct("captures")}</td><td>{h(time_label(c.first_ns))}</td>'
@@ -371,8 +386,9 @@ def _causes(causes: list[Cause]) -> str:
         for c in causes for g in c.groups
     ]
     return (
-        "<h2>Causes</h2>"
-        + _table([("cause", False), ("severity", False), ("connections", True), ("clients", True),
+        "<h2>Causes</h2><p class=\"muted\">Each connection whose verdict is not ok, counted once under its "
+        "verdict's cause.</p>"
+        + _table([("cause", False), ("side", False), ("certainty", False), ("connections", True), ("clients", True),
                   ("client certificates", True), ("servers", True), ("captures", True), ("first seen", False),
                   ("last seen", False)], rows)
         + "<h2>Groups</h2><p class=\"muted\">Failing connections with the same cause, client certificate and "
@@ -394,6 +410,8 @@ def _errors(captures: list[CaptureReport]) -> str:
 
 def _worst(conn: Connection) -> str:
     ranks = [SEVERITY_RANK[f.severity] for f in conn.findings]
+    if conn.diagnosis is not None and conn.diagnosis.cause != "ok":
+        ranks.append(SEVERITY_RANK[cause_severity(conn.diagnosis.cause)])
     return {3: "error", 2: "warning", 1: "info"}[max(ranks)] if ranks else "none"
 
 
@@ -402,7 +420,8 @@ def _anchor(ci: int, conn: Connection) -> str:
 
 
 _CONNECTION_HEADERS = [("capture", False), ("conn", True), ("client", False), ("server", False), ("SNI", False),
-                       ("version", False), ("outcome", False), ("errors", True), ("warnings", True),
+                       ("version", False), ("outcome", False), ("cause", False), ("side", False),
+                       ("certainty", False), ("errors", True), ("warnings", True),
                        ("findings", False), ("first frame time", False)]
 _CONNECTION_TABLE_ATTRS = ' id="conn-table" class="sortable"'
 _CONTROLS = (
@@ -419,11 +438,14 @@ def _connection_row(ci: int, path: str, c: Connection) -> str:
     errors = sum(1 for f in c.findings if f.severity == "error")
     warnings = sum(1 for f in c.findings if f.severity == "warning")
     codes = ", ".join(dict.fromkeys(f.code for f in c.findings)) or "-"
+    d = c.diagnosis
     return (
         f'<tr class="sev-{worst}" data-severity="{worst}"><td>{h(path)}</td>'
         f'<td class="num" data-sort="{c.id}"><a href="#{_anchor(ci, c)}">{c.id}</a></td>'
         f'<td class="mono">{h(c.client)}</td><td class="mono">{h(c.server)}</td><td>{h(c.sni or "-")}</td>'
-        f'<td>{h(c.version or "-")}</td><td>{h(c.outcome)}</td><td class="num">{errors}</td>'
+        f'<td>{h(c.version or "-")}</td><td>{h(c.outcome)}</td>'
+        f'<td><code>{h(d.cause if d else "-")}</code></td><td>{h(d.side if d else "-")}</td>'
+        f'<td>{h(d.certainty if d else "-")}</td><td class="num">{errors}</td>'
         f'<td class="num">{warnings}</td><td>{h(codes)}</td>'
         f'<td data-sort="{c.first_time_ns}">{h(time_label(c.first_time_ns))}</td></tr>'
     )
@@ -480,11 +502,29 @@ def _findings(conn: Connection) -> str:
     return f'<ul class="findings">{"".join(items)}</ul>'
 
 
+def _verdict(conn: Connection) -> str:
+    d = conn.diagnosis
+    if d is None:
+        return ""
+    sev = "none" if d.cause == "ok" else cause_severity(d.cause)
+    side = "" if d.side in ("none", "unknown") else f"{d.side} side, "
+    rows = [f'<p class="f {sev}"><b>verdict: <code>{h(d.cause)}</code></b> ({h(side + d.certainty)}) — '
+            f"{h(d.summary)}</p>"]
+    if d.cause != "ok":
+        rows.append(f'<div class="fix">fix: {h(d.fix)}</div>')
+    if d.alternatives:
+        rows.append(f'<div class="muted">also possible: {h(", ".join(d.alternatives))}</div>')
+    if d.decide_with:
+        rows.append(f'<div class="muted">decide with: {h(d.decide_with)}</div>')
+    rows.append(f'<div class="muted">Wireshark: <code>{h(wireshark_filter(conn))}</code></div>')
+    return f'<div class="verdict">{"".join(rows)}</div>'
+
+
 def _connection_article(ci: int, path: str, conn: Connection, at: datetime | None) -> str:
     head = connection_title(conn)
     return (f'<article class="conn" id="{_anchor(ci, conn)}"><h3 class="mono">{h(" · ".join(head))}</h3>'
             f'<div class="muted">capture {h(path)}</div>'
-            f"{ladder_svg(conn, at)}{_findings(conn)}{_details(conn, at)}</article>")
+            f"{_verdict(conn)}{ladder_svg(conn, at)}{_findings(conn)}{_details(conn, at)}</article>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,7 +542,7 @@ class ConnectionHtml:
 def connection_html(conn: Connection, *, position: int, path: str, show_all: bool,
                     at: datetime | None) -> ConnectionHtml:
     """The connection's part of the page; `position` is its capture's index in the report."""
-    shown = show_all or bool(conn.findings)
+    shown = show_all or bool(conn.findings) or _worst(conn) != "none"
     return ConnectionHtml(
         has_findings=bool(conn.findings), causes=cause_facts(conn),
         row=_connection_row(position, path, conn) if shown else None,

@@ -1,4 +1,4 @@
-"""JSON (schema 1) and JSON Lines renderings of the report model, as DESIGN.md specifies.
+"""JSON (schema 2) and JSON Lines renderings of the report model, as DESIGN.md specifies.
 
 The output is always valid UTF-8, and a JSON Lines line is one line for any line splitter: strings
 are kept as they are (JSON escapes control characters itself; U+0085, U+2028 and U+2029 are escaped
@@ -24,6 +24,7 @@ from tlscap.analysis.model import (
     CertificateChainInfo,
     CertificateRequestInfo,
     Connection,
+    Diagnosis,
     HandshakeEntry,
     Report,
 )
@@ -33,7 +34,7 @@ from tlscap.report.safe_text import without_surrogates
 from tlscap.report.writer import write_report
 from tlscap.timefmt import iso_time
 
-SCHEMA = 1
+SCHEMA = 2
 _UNSAFE_IN_JSON = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
 # json.dumps(value, ensure_ascii=False), made once (the report's values hold no cycles to check for).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
@@ -74,7 +75,23 @@ def _scalars_dict(conn: Connection) -> dict[str, Any]:
         "version": conn.version,
         "cipher_suite": conn.cipher_suite,
         "decrypted": conn.decrypted,
+        "start_time": iso_time(conn.first_time_ns),
+        "wireshark_filter": wireshark_filter(conn),
+        "diagnosis": diagnosis_dict(conn.diagnosis),
     }
+
+
+def wireshark_filter(conn: Connection) -> str:
+    """A display filter that shows this connection in Wireshark: its id is Wireshark's tcp.stream."""
+    return f"tcp.stream == {conn.id}"
+
+
+def diagnosis_dict(d: Diagnosis | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {"cause": d.cause, "side": d.side, "certainty": d.certainty, "summary": d.summary, "fix": d.fix,
+            "frames": list(d.frames), "evidence": list(d.evidence), "alternatives": list(d.alternatives),
+            "decide_with": d.decide_with}
 
 
 def _handshake_dict(h: HandshakeEntry) -> dict[str, Any]:
@@ -165,11 +182,15 @@ def summary_dict(report: Report) -> dict[str, Any]:
     by_code: Counter[str] = Counter()
     for cap in report.captures:
         by_code.update(cap.stats.by_code)
+    by_cause: Counter[str] = Counter()
+    for cap in report.captures:
+        by_cause.update(cap.stats.by_cause)
     return {
         "captures": len(report.captures),
         "connections": sum(cap.stats.connections for cap in report.captures),
         "connections_with_findings": sum(cap.stats.with_findings for cap in report.captures),
         "findings_by_code": dict(sorted(by_code.items())),
+        "connections_by_cause": dict(sorted(by_cause.items())),
     }
 
 

@@ -65,7 +65,8 @@ def _counts(captures: int, connections: int, with_findings: int, errors: int) ->
 
 
 def _causes_section(causes: list[Cause]) -> list[str]:
-    rows = [[f"`{c.code}`", c.severity, str(c.connections), str(c.distinct("clients")), str(c.client_certs),
+    rows = [[f"`{c.code}`", c.side, c.certainty_label, str(c.connections), str(c.distinct("clients")),
+             str(c.client_certs),
              str(c.distinct("servers")), str(c.distinct("captures")), md(time_label(c.first_ns)),
              md(time_label(c.last_ns))] for c in causes]
     groups = [[f"`{g.code}`", str(g.connections), str(len(g.clients)), md(certificate_label(g)), md(servers_label(g)),
@@ -73,8 +74,9 @@ def _causes_section(causes: list[Cause]) -> list[str]:
               for c in causes for g in c.groups]
     return [
         "## Causes", "",
-        *_table(["cause", "severity", "connections", "clients", "client certificates", "servers", "captures",
-                 "first seen", "last seen"], rows, frozenset({2, 3, 4, 5, 6})),
+        "Each connection whose verdict is not ok, counted once under its verdict's cause.", "",
+        *_table(["cause", "side", "certainty", "connections", "clients", "client certificates", "servers",
+                 "captures", "first seen", "last seen"], rows, frozenset({3, 4, 5, 6, 7})),
         "", "## Groups", "",
         "Failing connections with the same cause, client certificate and advertised CA names.", "",
         *_table(["cause", "connections", "clients", "client certificate", "servers", "advertised CA names",
@@ -93,9 +95,10 @@ class _GroupSamples:
 
 def _cause_section(cause: Cause, samples: dict[GroupKey, _GroupSamples]) -> list[str]:
     n = cause.connections
-    out = ["", f"## `{cause.code}` ({cause.severity}) — {n} connection{'s' if n != 1 else ''}", ""]
+    plural = "s" if n != 1 else ""
+    out = ["", f"## `{cause.code}` ({cause.side} side, {cause.certainty_label}) — {n} connection{plural}", ""]
     rows = [row for g in cause.groups for row in samples[g.key].rows][:MAX_ROWS_PER_CAUSE]
-    out.extend(_table(["capture", "conn", "client", "server", "SNI", "frames", "what was seen"], rows, frozenset({1})))
+    out.extend(_table(["capture", "conn", "client", "server", "SNI", "frames", "verdict"], rows, frozenset({1})))
     if n > MAX_ROWS_PER_CAUSE:
         out.extend(["", f"… and {n - MAX_ROWS_PER_CAUSE} more connections (the JSON or CSV report lists all)."])
     for g in cause.groups[:MAX_EXAMPLES_PER_CAUSE]:
@@ -103,16 +106,16 @@ def _cause_section(cause: Cause, samples: dict[GroupKey, _GroupSamples]) -> list
     return out
 
 
-def _sample_row(path: str, conn: Connection, code: str) -> list[str] | None:
-    f = next((f for f in conn.findings if f.code == code), None)
-    if f is None:
+def _sample_row(path: str, conn: Connection) -> list[str] | None:
+    d = conn.diagnosis
+    if d is None:
         return None
     return [md(path), str(conn.id), md(conn.client), md(conn.server), md(conn.sni or "-"),
-            " ".join(str(x) for x in f.frames), md(f.message)]
+            " ".join(str(x) for x in d.frames), md(d.summary)]
 
 
-def _example(path: str, conn: Connection, code: str, at: datetime | None) -> list[str]:
-    fix = next((f.fix for f in conn.findings if f.code == code), "")
+def _example(path: str, conn: Connection, at: datetime | None) -> list[str]:
+    fix = conn.diagnosis.fix if conn.diagnosis is not None else ""
     out = ["", f"Example: capture {md(path)}, connection {conn.id}", "", *_fence(render_connection(conn, at))]
     if fix:
         out.extend(["", f"**Fix:** {md(fix)}"])
@@ -126,13 +129,16 @@ def _errors_section(captures: list[CaptureReport]) -> list[str]:
     return ["", "## Capture errors", "", *_table(["capture", "error", "message"], rows)]
 
 
-_CONNECTION_HEADERS = ["capture", "conn", "client", "server", "SNI", "version", "outcome", "findings"]
+_CONNECTION_HEADERS = ["capture", "conn", "client", "server", "SNI", "version", "outcome", "cause", "side",
+                       "certainty", "findings"]
 
 
 def _connection_row(path: str, conn: Connection) -> list[str]:
     codes = ", ".join(f"`{code}`" for code in dict.fromkeys(f.code for f in conn.findings)) or "-"
+    d = conn.diagnosis
+    verdict = [f"`{d.cause}`", d.side, d.certainty] if d is not None else ["-", "-", "-"]
     return [md(path), str(conn.id), md(conn.client), md(conn.server), md(conn.sni or "-"),
-            md(conn.version or "-"), conn.outcome, codes]
+            md(conn.version or "-"), conn.outcome, *verdict, codes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +162,11 @@ def connection_md(conn: Connection, *, path: str, show_all: bool, at: datetime |
     samples = []
     if facts is not None:
         for code, _severity in facts.worst:
-            row = _sample_row(path, conn, code)
+            row = _sample_row(path, conn)
             wanted = wants_example((code, facts.client_cert, facts.ca_names))
             samples.append((None if row is None else tuple(row),
-                            tuple(_example(path, conn, code, at)) if wanted else None))
-    shown = show_all or bool(conn.findings)
+                            tuple(_example(path, conn, at)) if wanted else None))
+    shown = show_all or bool(conn.findings) or facts is not None
     return ConnectionMd(has_findings=bool(conn.findings), causes=facts, samples=tuple(samples),
                         row="| " + " | ".join(_connection_row(path, conn)) + " |\n" if shown else None)
 
@@ -217,7 +223,7 @@ class MarkdownWriter:
             for cause in causes:
                 out.extend(_cause_section(cause, self._samples))
         else:
-            out.append("No connection failed (no finding of severity error or warning).")
+            out.append("Every connection's verdict is ok.")
         out.extend(_errors_section(self.captures))
         self.out.write("\n".join(out) + "\n")
         if not self._rows.empty:

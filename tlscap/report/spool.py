@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterable
 from typing import TextIO
 
 # Characters held in memory before the spool moves to a temporary file.
@@ -50,7 +51,11 @@ class TextSpool:
         file.writelines(self._parts)
         self._file, self._parts = file, []
 
-    def copy_to(self, out: TextIO) -> None:
+    def writelines(self, lines: Iterable[str]) -> None:
+        for text in lines:
+            self.write(text)
+
+    def copy_to(self, out: TextIO | TextSpool) -> None:
         if self._file is None:
             out.writelines(self._parts)
             return

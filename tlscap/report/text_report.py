@@ -13,7 +13,8 @@ from tabulate import tabulate
 from tlscap.analysis.model import CaptureReport, Connection, Finding, Report
 from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
-from tlscap.report.grouping import CauseFacts, cause_facts
+from tlscap.report.grouping import CauseFacts, CauseTally, cause_facts, cause_severity, render_cause_tables
+from tlscap.report.json_report import wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.writer import write_report
@@ -153,8 +154,34 @@ def finding_lines(f: Finding) -> list[str]:
     return [f"  {MARK[f.severity]} {f.code} ({label} {frames}): {safe(f.message)}", f"      fix: {safe(f.fix)}"]
 
 
+VERDICT_MARK = {"ok": "✓"}
+
+
+def verdict_lines(conn: Connection) -> list[str]:
+    """The connection's first line (its id and verdict), its endpoints, then the verdict's words."""
+    d = conn.diagnosis
+    head = f"connection {conn.id}"
+    if d is None:
+        return [connection_header(conn)]
+    mark = VERDICT_MARK.get(d.cause, MARK[cause_severity(d.cause)])
+    side = "" if d.side in ("none", "unknown") else f"{d.side} side, "
+    out = [f"{head}   {mark} {d.cause}   ({side}{d.certainty})",
+           "  " + "   ".join(safe(part) for part in connection_title(conn)[1:])
+           + f"   started {short_time(conn.first_time_ns)}",
+           f"  verdict: {safe(d.summary)}"]
+    if d.cause != "ok":
+        out.append(f"  fix: {safe(d.fix)}")
+    if d.alternatives:
+        out.append(f"  also possible: {', '.join(d.alternatives)}")
+    if d.decide_with:
+        out.append(f"  decide with: {safe(d.decide_with)}")
+    frames = f"   (frames {', '.join(map(str, d.frames))})" if d.frames else ""
+    out.append(f"  Wireshark: {wireshark_filter(conn)}{frames}")
+    return out
+
+
 def render_connection(conn: Connection, at: datetime | None = None) -> list[str]:
-    out = [connection_header(conn), *walkthrough(conn, at)]
+    out = [*verdict_lines(conn), "", *walkthrough(conn, at)]
     if conn.findings:
         out.append("")
         for f in conn.findings:
@@ -166,13 +193,15 @@ def summary_row(c: Connection) -> list[object]:
     """The connection's row of the summary table, without the capture column (the writer adds it)."""
     worst = Counter(f.severity for f in c.findings)
     codes = ", ".join(dict.fromkeys(f.code for f in c.findings if f.severity != "info")) or "-"
-    return [c.id, str(c.client), str(c.server), safe(c.sni or "-"), c.version or "-", c.outcome,
+    d = c.diagnosis
+    verdict = [d.cause, d.side, d.certainty] if d is not None else ["-", "-", "-"]
+    return [c.id, str(c.client), str(c.server), safe(c.sni or "-"), c.version or "-", c.outcome, *verdict,
             worst.get("error", 0), worst.get("warning", 0), codes]
 
 
 def summary_table(rows: list[list[object]]) -> str:
-    headers = ["capture", "conn", "client", "server", "SNI", "version", "outcome", "errors", "warnings",
-               "findings"]
+    headers = ["capture", "conn", "client", "server", "SNI", "version", "outcome", "cause", "side", "certainty",
+               "errors", "warnings", "findings"]
     return tabulate(rows, headers=headers, tablefmt="simple") if rows else "no TLS connections found"
 
 
@@ -190,18 +219,21 @@ class ConnectionText:
 
 def connection_text(conn: Connection, *, show_all: bool = False, at: datetime | None = None) -> ConnectionText:
     failing = any(f.severity == "error" for f in conn.findings)
+    shown = show_all or bool(conn.findings) or (conn.diagnosis is not None and conn.diagnosis.cause != "ok")
     return ConnectionText(
         row=summary_row(conn),
         failing=failing,
         stale_list=failing and conn.ca_list_check is not None and bool(conn.ca_list_check.missing),
-        walkthrough="\n".join(render_connection(conn, at)) if show_all or conn.findings else None,
+        walkthrough="\n".join(render_connection(conn, at)) if shown else None,
         causes=cause_facts(conn),
     )
 
 
 class TextWriter:
-    """The text report, written capture by capture. A capture's walkthroughs are kept as text until its
-    header (frame count, time span) is known; connections without findings only count, unless `show_all`."""
+    """The text report. The verdicts come first: every capture's part (header, walkthroughs) is kept as text
+    in a `TextSpool` (on disk past a few MB) until the end, when the verdict tables are written above it and
+    the summary table below. Connections whose verdict is `ok` and that have no findings only count, unless
+    `show_all`."""
 
     def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> None:
         self.out = out
@@ -211,14 +243,16 @@ class TextWriter:
         self.connections = 0
         self.failing = 0
         self.failing_with_stale_list = 0
+        self.causes = CauseTally()
+        self.ok = 0
         self._path = ""
-        self._body: TextSpool | None = None
+        self._body = TextSpool()  # every capture's part, in order
+        self._capture: TextSpool | None = None  # the current capture's walkthroughs, until its header is known
         self._hidden = 0
 
     def begin_capture(self, path: str) -> None:
-        # The walkthroughs wait for the capture's header, in a TextSpool (on disk past a few MB).
         self._path, self._hidden = path, 0
-        self._body = TextSpool()
+        self._capture = TextSpool()
 
     def connection(self, conn: Connection) -> None:
         self.add(connection_text(conn, show_all=self.show_all, at=self.at))
@@ -228,29 +262,36 @@ class TextWriter:
         self.connections += 1
         if len(self.rows) < MAX_SUMMARY_ROWS:
             self.rows.append([safe(self._path), *text.row])
+        if text.causes is not None:
+            self.causes.add_facts(self._path, text.causes)
+        else:
+            self.ok += 1
         if text.failing:
             self.failing += 1
             if text.stale_list:
                 self.failing_with_stale_list += 1
-        if text.walkthrough is not None and self._body is not None:
-            self._body.write("\n" + text.walkthrough + "\n")
+        if text.walkthrough is not None and self._capture is not None:
+            self._capture.write("\n" + text.walkthrough + "\n")
         else:
             self._hidden += 1
 
     def end_capture(self, cap: CaptureReport) -> None:
         lines = [capture_header(cap)]
         lines += [f"  capture error ({err.code}): {safe(err.message)}" for err in cap.errors]
-        self.out.write("\n".join(lines) + "\n")
-        if self._body is not None:
-            self._body.copy_to(self.out)
-            self._body.close()
-            self._body = None
+        self._body.write("\n".join(lines) + "\n")
+        if self._capture is not None:
+            self._capture.copy_to(self._body)
+            self._capture.close()
+            self._capture = None
         if self._hidden:
-            self.out.write(f"\n  ({self._hidden} connection{'s' if self._hidden != 1 else ''} without findings "
-                           "not shown; --all shows them)\n")
-        self.out.write("\n")
+            self._body.write(f"\n  ({self._hidden} connection{'s' if self._hidden != 1 else ''} without findings "
+                             "not shown; --all shows them)\n")
+        self._body.write("\n")
 
     def finish(self, report: Report) -> None:
+        self.out.write(self.verdict_summary() + "\n")
+        self._body.copy_to(self.out)
+        self._body.close()
         self.out.write("summary\n" + summary_table(self.rows) + "\n")
         if self.connections > len(self.rows):
             self.out.write(f"… and {self.connections - len(self.rows)} more connections (the JSON report lists "
@@ -265,6 +306,14 @@ class TextWriter:
             self.out.write(
                 f"\nEvery failing connection ({self.failing}) met a server whose advertised CA list lacks CAs of the "
                 "truststore given: the server most likely runs with an older truststore. Reload or restart it.\n")
+
+    def verdict_summary(self) -> str:
+        """The report's first lines: how many connections, how many ok, then the cause and group tables."""
+        failing = self.connections - self.ok
+        head = (f"verdicts: {self.connections} TLS connection{'s' if self.connections != 1 else ''}, "
+                f"{self.ok} ok, {failing} failing or not visible")
+        tables = render_cause_tables(self.causes.causes())
+        return head + "\n" + ("\n" + tables if tables else "")
 
 
 def render_text(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:

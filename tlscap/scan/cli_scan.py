@@ -34,12 +34,11 @@ from tlscap.cli_options import (
     output,
 )
 from tlscap.report.csv_report import CsvWriter
-from tlscap.report.grouping import CauseTally, render_cause_tables
 from tlscap.report.html_report import HtmlWriter
 from tlscap.report.json_report import JsonlWriter, JsonWriter
 from tlscap.report.markdown_report import MarkdownWriter
 from tlscap.report.safe_text import safe
-from tlscap.report.text_report import ConnectionText, TextWriter
+from tlscap.report.text_report import TextWriter
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.discovery import Discovery, Problem, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
@@ -196,7 +195,6 @@ class _Scan:
         self.slots: list[CaptureReport | None] = [None] * len(found.entries)
         self.waiting: dict[int, FileResult] = {}  # done, not written yet (by entry position)
         self.written = 0  # entries written, in discovery order
-        self.causes = CauseTally()  # the text report's cause tables
         self.writer: ReportWriter | None = None
         self.tally = _Tally()
         self.progress = Progress(total_files=len(self.candidates), total_bytes=sum(c.size for c in self.candidates),
@@ -260,13 +258,11 @@ class _Scan:
         render = _render(self.fmt, show_all=self.show_all)
         make = connection_renderer(render, path=path, position=position, at=self.at)
         for item in result.rendered(render, make):
-            if isinstance(item, ConnectionText) and item.causes is not None:
-                self.causes.add_facts(path, item.causes)  # the text report's cause tables
             writer.add(item)
 
     def finish(self, out: TextIO) -> None:
         """Write the files done that still wait (after an interruption, those behind a file not done),
-        then the report's end: totals, and for text the cause and group tables."""
+        then the report's end: totals (the text report's verdict tables go first, above the captures)."""
         if self.writer is None:
             return
         for position in range(self.written, len(self.slots)):
@@ -274,10 +270,6 @@ class _Scan:
                 self._write(position)
         self.written = len(self.slots)
         self.writer.finish(self.report())
-        if self.fmt == "text":
-            groups = render_cause_tables(self.causes.causes())
-            if groups:
-                out.write("\n" + groups)
         out.flush()
 
     def report(self) -> Report:

@@ -1,0 +1,401 @@
+"""The verdict: one cause per connection, the side that has to act, and how sure it is.
+
+Findings are evidence; `diagnose` weighs them in this order and stops at the first that holds:
+
+1. the capture shows nothing of the handshake (it starts after it);
+2. the client certificate, when the server asked for one: none sent, a certificate outside its validity,
+   a broken chain, a chain that does not reach a listed CA (`issuer.assess_unlisted`), a listed CA
+   re-keyed (`issuer.assess_rekeyed`), the truststore given, the key usage, then a rejection whose
+   reason the capture does not show;
+3. what cut the capture (snap length, lost bytes, the file's end);
+4. alerts and resets that have nothing to do with the client certificate;
+5. TLS 1.3 without keys, where the rest is not visible;
+6. otherwise the handshake is ok.
+
+Symptoms (an alert, nginx's HTTP 400, a reset) are attached as evidence of the cause they follow from,
+never counted as a cause of their own while the cause is visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tlscap.analysis import fixes
+from tlscap.analysis.context import RuleContext
+from tlscap.analysis.issuer import NOT_LOADED, THREE_CAUSES, WRONG_CA, assess_rekeyed, assess_unlisted
+from tlscap.analysis.model import CertificateChainInfo, Connection, Diagnosis, Finding
+from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, short_name
+from tlscap.analysis.timeline import first_message, saw_hello
+from tlscap.pki.certificate import parse_name_der
+from tlscap.pki.verify import PathResult
+
+# Who acts, for every cause (DESIGN.md's table, and `ca-rekeyed`, which the project adds).
+CAUSE_SIDES: dict[str, str] = {
+    "ok": "none",
+    "client-cert-not-sent": "client",
+    "client-cert-expired": "client",
+    "client-cert-not-yet-valid": "client",
+    "client-chain-incomplete": "client",
+    "client-cert-wrong-ca": "client",
+    "server-ca-not-loaded": "server",
+    "ca-rekeyed": "server",
+    "client-cert-issuer-not-requested": "unknown",
+    "client-cert-wrong-usage": "client",
+    "client-chain-broken": "client",
+    "server-truststore-expired": "server",
+    "client-cert-rejected": "unknown",
+    "handshake-failed": "unknown",
+    "capture-incomplete": "capture",
+    "not-visible": "unknown",
+}
+CAUSES = tuple(CAUSE_SIDES)
+CERTAINTIES = ("certain", "likely", "undecided")
+
+# Findings that are the cause's own evidence; SYMPTOMS follow from any failure.
+_ISSUER_EVIDENCE = ("client-cert-issuer-not-requested", "ca-list-differs-from-truststore", "client-cert-untrusted")
+SUPPORT: dict[str, tuple[str, ...]] = {
+    "client-cert-not-sent": ("client-cert-not-sent",),
+    "client-cert-expired": ("client-cert-expired",),
+    "client-cert-not-yet-valid": ("client-cert-not-yet-valid",),
+    "client-chain-incomplete": _ISSUER_EVIDENCE,
+    "client-cert-wrong-ca": _ISSUER_EVIDENCE,
+    "server-ca-not-loaded": _ISSUER_EVIDENCE,
+    "ca-rekeyed": _ISSUER_EVIDENCE,
+    "client-cert-issuer-not-requested": _ISSUER_EVIDENCE,
+    "client-cert-wrong-usage": ("client-cert-wrong-usage", "client-cert-signature-not-accepted"),
+    "client-chain-broken": ("client-chain-broken",),
+    "server-truststore-expired": ("truststore-cert-expired", "client-cert-untrusted"),
+    "client-cert-rejected": ("client-cert-signature-not-accepted",),
+    "handshake-failed": (),
+    "capture-incomplete": ("capture-truncated", "capture-gap", "handshake-incomplete"),
+    "not-visible": ("handshake-encrypted",),
+    "ok": (),
+}
+SYMPTOMS = ("handshake-alert", "encrypted-alert", "http-error-after-handshake", "client-cert-untrusted",
+            "handshake-incomplete", "decryption-failed")
+# Alerts a server sends about the client's certificate.
+CERTIFICATE_ALERTS = frozenset({
+    "bad_certificate", "unsupported_certificate", "certificate_revoked", "certificate_expired",
+    "certificate_unknown", "unknown_ca", "access_denied", "certificate_required", "no_certificate",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """A verdict before its evidence is indexed."""
+
+    cause: str
+    certainty: str
+    summary: str
+    fix: str
+    frames: tuple[int, ...] = ()
+    alternatives: tuple[str, ...] = ()
+    decide_with: str | None = None
+
+
+def diagnose(conn: Connection, ctx: RuleContext) -> Diagnosis:
+    """The connection's one verdict; reorders `conn.findings` so that its evidence comes first."""
+    verdict = (_capture_start(conn) or _client_certificate(conn, ctx) or _capture_damage(conn)
+               or _handshake_failure(conn) or _not_visible(conn) or _ok(conn))
+    order_findings(conn, verdict.cause)
+    wanted = set(SUPPORT[verdict.cause]) | (set(SYMPTOMS) if verdict.cause != "ok" else set())
+    evidence = tuple(i for i, f in enumerate(conn.findings) if f.code in wanted)
+    return Diagnosis(
+        cause=verdict.cause, side=CAUSE_SIDES[verdict.cause], certainty=verdict.certainty,
+        summary=verdict.summary, fix=verdict.fix, frames=tuple(sorted(set(verdict.frames))), evidence=evidence,
+        alternatives=verdict.alternatives if verdict.certainty != "certain" else (),
+        decide_with=verdict.decide_with if verdict.certainty != "certain" else None,
+    )
+
+
+def order_findings(conn: Connection, cause: str) -> None:
+    """The cause's own findings first, then the rest in their order (most severe first)."""
+    own = SUPPORT[cause]
+    conn.findings.sort(key=lambda f: own.index(f.code) if f.code in own else len(own))
+
+
+# --------------------------------------------------------------------------- 1. the capture's start
+
+
+def _capture_start(conn: Connection) -> _Verdict | None:
+    if saw_hello(conn):
+        return None
+    return _Verdict(
+        "capture-incomplete", "certain",
+        f"The capture holds no ClientHello or ServerHello of this connection (frames {conn.first_frame}–"
+        f"{conn.last_frame}): it started after the handshake, which is what would show the cause.",
+        fixes.capture_again("start tcpdump before the client connects (or make the client open a new connection), "
+                            "with -s 0"),
+        (conn.first_frame,),
+    )
+
+
+# --------------------------------------------------------------------------- 2. the client certificate
+
+
+def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
+    cr = conn.certificate_request
+    if cr is None:
+        return None
+    rejected = rejection(conn)
+    cc = conn.client_certificate
+    not_sent = _not_sent(conn, rejected)
+    if not_sent is not None or cc is None or not cc.chain:
+        return not_sent
+    codes = {f.code: f for f in conn.findings}
+    base = (cr.frame, cc.frame)
+    leaf = cc.chain[0]
+    for code in ("client-cert-expired", "client-cert-not-yet-valid", "client-chain-broken"):
+        finding = codes.get(code)
+        if finding is not None:
+            return _from_finding(code, finding, cc, base, rejected)
+    listed = [n for n in (parse_name_der(der) for der in cr.ca_names_der) if n is not None]
+    seen = list(ctx.capture_certificates.values())
+    ca_names = list(cr.ca_names)
+    if "client-cert-issuer-not-requested" in codes:
+        a = assess_unlisted(cc.chain, listed, truststore=ctx.truststore, seen=seen)
+        fix = {
+            "client-chain-incomplete": lambda: fixes.send_intermediates([c.subject for c in a.missing], a.ca),
+            "client-cert-wrong-ca": lambda: fixes.other_ca(a.ca, ca_names),
+            "server-ca-not-loaded": lambda: fixes.reload_server(a.ca),
+        }.get(a.cause, lambda: fixes.decide_first(a.ca, ca_names))()
+        return _Verdict(a.cause, a.certainty, _sentence(
+            f"No certificate the client sent (frame {cc.frame}) is issued by a CA the server lists (frame "
+            f"{cr.frame}): {a.reason}{_rejected_words(rejected)}"), fix, base, a.alternatives, a.decide_with)
+    rekeyed = assess_rekeyed(cc.chain, listed, truststore=ctx.truststore, seen=seen) if listed else None
+    if rekeyed is not None:
+        return _Verdict(rekeyed.cause, rekeyed.certainty, _sentence(rekeyed.reason + _rejected_words(rejected)),
+                        fixes.add_rekeyed(rekeyed.ca, leaf.authority_key_id), base, rekeyed.alternatives,
+                        rekeyed.decide_with)
+    checked = _against_truststore(conn, cc, base, rejected)
+    if checked is not None:
+        return checked
+    usage = codes.get("client-cert-wrong-usage")
+    if usage is not None:
+        return _Verdict("client-cert-wrong-usage", "certain" if rejected else "likely",
+                        _sentence(_capital(usage.message.rstrip(".")) + _rejected_words(rejected)),
+                        fixes.wrong_usage(leaf.subject), base,
+                        () if rejected else ("ok",),
+                        None if rejected else f"whether the server accepted it: {fixes.READ_SERVER_LOG}")
+    if rejected is not None:
+        return _Verdict(
+            "client-cert-rejected", "certain" if rejected[2] else "likely",
+            _sentence(f"The server refused the connection after the client's certificate {leaf.subject} (frame "
+                      f"{cc.frame}){_rejected_words(rejected)}, and nothing in the capture shows why: the "
+                      "chain reaches a listed CA and is within its validity"),
+            fixes.find_reason(), (*base, rejected[0]), (NOT_LOADED, WRONG_CA) if not ctx.truststore else (),
+            _reason_source(ctx))
+    return None
+
+
+def _not_sent(conn: Connection, rejected: tuple[int, str, bool] | None) -> _Verdict | None:
+    cr = conn.certificate_request
+    cc = conn.client_certificate
+    assert cr is not None
+    finding = next((f for f in conn.findings if f.code == "client-cert-not-sent"), None)
+    if finding is None:
+        return None
+    accepted = conn.http is not None and conn.http.status < 400
+    if accepted:
+        return None  # the server asked, took none, and served the request: verification is optional there
+    frame = cc.frame if cc is not None else finding.frames[-1]
+    return _Verdict(
+        "client-cert-not-sent", "certain",
+        _sentence(f"The server asked for a client certificate (CertificateRequest, frame {cr.frame}) and the "
+                  f"client sent none (frame {frame}){_rejected_words(rejected)}"),
+        fixes.send_certificate(cr.ca_names), (cr.frame, frame))
+
+
+def _from_finding(code: str, finding: Finding, cc: CertificateChainInfo, base: tuple[int, ...],
+                  rejected: tuple[int, str, bool] | None) -> _Verdict:
+    leaf = cc.chain[0]
+    if code == "client-cert-expired":
+        expired = next((c for c in cc.chain if f"{short_name(c)} (serial {c.serial})" in finding.message), leaf)
+        fix = fixes.renew(expired.subject, expired is leaf)
+    elif code == "client-cert-not-yet-valid":
+        fix = fixes.not_yet_valid(leaf.subject)
+    else:
+        fix = fixes.rebuild_chain()
+    return _Verdict(code, "certain", _sentence(_capital(finding.message.rstrip(".")) + _rejected_words(rejected)),
+                    fix, base)
+
+
+def _against_truststore(conn: Connection, cc: CertificateChainInfo, base: tuple[int, ...],
+                        rejected: tuple[int, str, bool] | None) -> _Verdict | None:
+    """What the truststore given says of a chain whose names reach a listed CA."""
+    check: PathResult | None = conn.chain_check
+    if check is None:
+        return None
+    if check.trusted:
+        if rejected is None:
+            return None
+        return _Verdict(
+            NOT_LOADED, "likely",
+            _sentence(f"The client's chain (frame {cc.frame}) verifies against the truststore given, yet the server "
+                      f"refused it{_rejected_words(rejected)}: the server most likely runs with another truststore"),
+            fixes.reload_server(check.anchor.subject if check.anchor else "the configured CA"),
+            (*base, rejected[0]), ("client-cert-rejected",), fixes.READ_SERVER_LOG)
+    problem = check.problem
+    if problem == "expired" and check.anchor is not None and check.anchor.not_after is not None \
+            and any(c.sha256 == check.anchor.sha256 for c in check.path[-1:]):
+        return _Verdict("server-truststore-expired", "certain",
+                        _sentence(f"The client's chain (frame {cc.frame}) leads to {check.anchor.subject} in the "
+                                  f"server's truststore, which had expired: {check.message}"),
+                        fixes.renew_truststore(check.anchor.subject), base)
+    if problem == "missing-intermediate":
+        return _Verdict("client-chain-incomplete", "certain", _sentence(check.message),
+                        fixes.send_intermediates([], check.missing_issuer or "its issuer"), base)
+    if problem in ("unknown-root", "unknown-issuer"):
+        certain = problem == "unknown-root"
+        return _Verdict(WRONG_CA, "certain" if certain else "likely", _sentence(check.message),
+                        fixes.other_ca(check.missing_issuer or "another CA", conn.certificate_request.ca_names
+                                       if conn.certificate_request else ()), base,
+                        () if certain else THREE_CAUSES[:1], None if certain else
+                        "the certificate of the client's issuer (from the client's chain file)")
+    return None
+
+
+def rejection(conn: Connection) -> tuple[int, str, bool] | None:
+    """Where the server visibly refused the connection: (frame, words, whether the words are readable)."""
+    for a in conn.alerts:
+        if a.sender == "server" and not a.encrypted and a.level == "fatal":
+            return a.frame, f"its fatal {a.description} alert (frame {a.frame})", True
+    http = conn.http
+    if http is not None and http.status >= 400:
+        title = f" “{http.title}”" if http.title else ""
+        return http.frame, f"HTTP {http.status}{title} (frame {http.frame})", True
+    client_fin = first_message(conn, "Finished", "client")
+    for a in conn.alerts:
+        if (a.sender == "server" and a.encrypted and not conn.server_finished and client_fin is not None
+                and client_fin.frame <= a.frame and not conn.tls13):
+            return a.frame, f"its encrypted alert right after the client's Finished (frame {a.frame})", False
+    if not conn.server_finished and not conn.tls13:
+        rst = next((e for e in conn.tcp_ends if e.sender == "server" and e.kind == "RST"), None)
+        if rst is not None:
+            return rst.frame, f"its reset (frame {rst.frame})", False
+    return None
+
+
+def _rejected_words(rejected: tuple[int, str, bool] | None) -> str:
+    return "" if rejected is None else f"; the server refused it: {rejected[1]}"
+
+
+def _reason_source(ctx: RuleContext) -> str:
+    words = fixes.READ_SERVER_LOG
+    if ctx.truststore is None:
+        words += "; or give the truststore the server is configured with (--truststore)"
+    return words
+
+
+# --------------------------------------------------------------------------- 3. the capture's damage
+
+
+def _capture_damage(conn: Connection) -> _Verdict | None:
+    damage = [f for f in conn.findings if f.code in ("capture-truncated", "capture-gap")]
+    if damage:
+        truncated = damage[0].code == "capture-truncated"
+        return _Verdict(
+            "capture-incomplete", "certain", _sentence(_capital(damage[0].message.rstrip("."))),
+            fixes.capture_again("with the full packet length (tcpdump -s 0)" if truncated else
+                                "closer to an endpoint, with a larger buffer (tcpdump -B 65536), so no segment "
+                                "is lost"),
+            damage[0].frames)
+    if conn.outcome != "incomplete":
+        return None
+    senders = {h.sender for h in conn.handshake}
+    if conn.capture_cut is not None:
+        return _Verdict("capture-incomplete", "certain",
+                        _sentence(f"The capture file ends in the middle of this handshake ({conn.capture_cut})"),
+                        fixes.capture_again("stop tcpdump with Ctrl-C (not kill -9) so that it finishes writing, "
+                                            "and copy the whole file"), (conn.last_frame,))
+    if len(senders) == 1:
+        only = next(iter(senders))
+        return _Verdict("capture-incomplete", "certain",
+                        f"Only the {only}'s side of the handshake is in the capture (asymmetric routing, or a capture "
+                        "filter on one direction).",
+                        fixes.capture_again("where both directions pass (e.g. on the server itself with -i any), "
+                                            "without a one-way filter"), (conn.first_frame,))
+    if not conn.tcp_ends and not conn.alerts:
+        return _Verdict("capture-incomplete", "certain",
+                        "The capture ends before this handshake finished.",
+                        fixes.capture_again("for longer, until the connection has closed"), (conn.last_frame,))
+    return None
+
+
+# --------------------------------------------------------------------------- 4. other failures
+
+
+def _handshake_failure(conn: Connection) -> _Verdict | None:
+    fatal = next((a for a in conn.alerts if not a.encrypted and a.level == "fatal"), None)
+    if fatal is not None:
+        about_cert = fatal.description in CERTIFICATE_ALERTS and fatal.sender == "server"
+        meaning = ALERT_MEANING.get(fatal.description or "", "see RFC 8446 §6.2")
+        return _Verdict(
+            "client-cert-rejected" if about_cert else "handshake-failed", "certain",
+            _sentence(f"The {fatal.sender} ended the handshake with a fatal {fatal.description} alert (frame "
+                      f"{fatal.frame}): {meaning}"),
+            ALERT_FIX.get(fatal.description or "", fixes.find_reason()), (fatal.frame,))
+    if conn.outcome not in ("failed", "incomplete"):
+        return None
+    alert = next((a for a in conn.alerts if a.encrypted), None)
+    end = next((e for e in conn.tcp_ends if e.kind == "RST"), None) or next(iter(conn.tcp_ends), None)
+    if alert is not None:
+        what = f"an encrypted alert from the {alert.sender} (frame {alert.frame})"
+        frames: tuple[int, ...] = (alert.frame,)
+    elif end is not None:
+        what = f"a {end.kind} from the {end.sender} (frame {end.frame}), with no alert"
+        frames = (end.frame,)
+    else:
+        return None
+    last = conn.handshake[-1] if conn.handshake else None
+    after = f" after {last.message} from the {last.sender} (frame {last.frame})" if last else ""
+    return _Verdict(
+        "handshake-failed", "likely",
+        f"The handshake ended with {what}{after}, before it finished; the reason is not visible.",
+        fixes.find_reason(), frames, (), f"{fixes.READ_SERVER_LOG}; or a key log (--keylog) to read the alert")
+
+
+# --------------------------------------------------------------------------- 5. not visible, 6. ok
+
+
+def _not_visible(conn: Connection) -> _Verdict | None:
+    if not (conn.tls13 and not conn.decrypted) and conn.version_code != 0x0002:
+        return None
+    sh = first_message(conn, "ServerHello")
+    return _Verdict(
+        "not-visible", "undecided",
+        f"{conn.version or 'This version'} encrypts the handshake after the ServerHello"
+        f"{f' (frame {sh.frame})' if sh else ''}: without keys, whether the server asked for a client "
+        "certificate, what the client sent and whether the server refused it cannot be seen.",
+        f"To see it: {fixes.KEYLOG_HOWTO}; or, without the client's help, {fixes.READ_SERVER_LOG}; or allow only "
+        "TLS 1.2 on the server for a while (nginx: ssl_protocols TLSv1.2) so the handshake is readable.",
+        (sh.frame,) if sh else (conn.first_frame,), ("ok", "client-cert-rejected", "client-cert-not-sent"),
+        f"a key log of the client (--keylog), or the server's log: {fixes.READ_SERVER_LOG}")
+
+
+def _ok(conn: Connection) -> _Verdict:
+    """Reached by established connections only: every other outcome has a verdict above."""
+    cr = conn.certificate_request
+    answered = conn.http is not None and conn.http.status < 400
+    certain = cr is None or answered
+    asked = ("" if cr is None else
+             " The server asked for a client certificate and the client's chain reaches a listed CA.")
+    seen = f" The server answered HTTP {conn.http.status}." if conn.http is not None else ""
+    summary = f"The handshake completed.{asked}{seen}"
+    return _Verdict(
+        "ok", "certain" if certain else "likely", summary, fixes.NOTHING, (),
+        () if certain else ("client-cert-rejected",),
+        None if certain else ("a key log (--keylog) to read the server's HTTP answer: nginx completes the "
+                              "handshake and answers 400 when it rejects a certificate"))
+
+
+# --------------------------------------------------------------------------- words
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _sentence(text: str) -> str:
+    text = _capital(text.strip())
+    return text if text.endswith((".", "!", "?")) else text + "."
