@@ -327,7 +327,12 @@ def main() -> int:
     table = scenario_table()
     rows: list[str] = []
     problems: list[str] = []
-    found = sorted(str(p.relative_to(args.samples)) for p in args.samples.rglob("*.pcap"))
+    # verdict/ is the verdict set's: describe_verdict.py checks it and writes its own README section.
+    found = sorted(
+        str(p.relative_to(args.samples))
+        for p in args.samples.rglob("*.pcap")
+        if p.relative_to(args.samples).parts[0] != "verdict"
+    )
     order = list(table) + sorted(set(found) - set(table))
     for name in order:
         path = args.samples / name

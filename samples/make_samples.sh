@@ -7,7 +7,12 @@
 # file it generates is removed first and rewritten. Uses only 127.0.0.1 and the ports
 # below; every server and tcpdump it starts is stopped on exit (trap).
 #
-# Env: PY (python with `cryptography`), PORT_NGINX, PORT_SSERVER, PORT_STALE.
+# `make_samples.sh` (no argument) makes everything: the main set, then the verdict set.
+# `make_samples.sh verdict` makes only the verdict set (samples/verdict/: one cause of a failed
+# mutual-TLS handshake per capture), removing and rewriting samples/verdict/ and nothing else.
+#
+# Env: PY (python with `cryptography`), PORT_NGINX, PORT_SSERVER, PORT_STALE,
+#      PORT_VERDICT_NGINX, PORT_VERDICT_SSERVER, PORT_VERDICT_STALE.
 set -euo pipefail
 
 SAMPLES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,8 +21,17 @@ PY="${PY:-$PROJECT/.venv/bin/python}"
 PORT_NGINX="${PORT_NGINX:-18443}"     # nginx + curl scenarios
 PORT_SSERVER="${PORT_SSERVER:-18444}" # openssl s_server + s_client (real alerts)
 PORT_STALE="${PORT_STALE:-18445}"     # stale-truststore (nginx reload)
+PORT_VERDICT_NGINX="${PORT_VERDICT_NGINX:-18446}"     # verdict set: nginx + curl
+PORT_VERDICT_SSERVER="${PORT_VERDICT_SSERVER:-18447}" # verdict set: openssl s_server + s_client
+PORT_VERDICT_STALE="${PORT_VERDICT_STALE:-18448}"     # verdict set: stale-truststore nginx
 PKI="$SAMPLES/pki"
 STALE="$SAMPLES/stale-truststore"
+VERDICT="$SAMPLES/verdict"
+VPKI="$VERDICT/pki"
+# What the clients trust for the server's certificate, and the port s_client connects to:
+# the main set's until verdict_set switches them to its own.
+SERVER_ROOT="$PKI/root-ca.pem"
+SCLIENT_PORT="$PORT_SSERVER"
 
 WORK="$(mktemp -d /tmp/tlscap-samples.XXXXXX)"
 NGINX_PID=""
@@ -123,9 +137,10 @@ with_capture() {
 }
 
 # ---------------------------------------------------------------- nginx
-# start_nginx NAME PROTOCOLS TRUST_FILE VERIFY_DEPTH PORT
+# start_nginx NAME PROTOCOLS TRUST_FILE VERIFY_DEPTH PORT [SERVER_CERT_BASE]
+# SERVER_CERT_BASE: path without .pem/.key of the server's certificate and key (default $PKI/server).
 start_nginx() {
-    local name="$1" protocols="$2" trust="$3" depth="$4" port="$5"
+    local name="$1" protocols="$2" trust="$3" depth="$4" port="$5" server="${6:-$PKI/server}"
     local dir="$WORK/nginx-$name"
     mkdir -p "$dir/logs" "$dir/tmp"
     cat >"$dir/nginx.conf" <<EOF
@@ -146,8 +161,8 @@ http {
     server {
         listen 127.0.0.1:$port ssl;
         server_name localhost;
-        ssl_certificate $PKI/server.pem;
-        ssl_certificate_key $PKI/server.key;
+        ssl_certificate $server.pem;
+        ssl_certificate_key $server.key;
         ssl_protocols $protocols;
         ssl_verify_client on;
         ssl_client_certificate $trust;
@@ -185,14 +200,18 @@ run_curl() {
     if [ "$tls" = 1.2 ]; then versions=(--tlsv1.2 --tls-max 1.2); else versions=(--tlsv1.3 --tls-max 1.3); fi
     local code
     code="$(SSLKEYLOGFILE="$keylog" curl -sS --http1.1 --max-time 10 "${versions[@]}" \
-        --resolve "localhost:$port:127.0.0.1" --cacert "$PKI/root-ca.pem" "$@" \
+        --resolve "localhost:$port:127.0.0.1" --cacert "$SERVER_ROOT" "$@" \
         -o "$WORK/body" -w '%{http_code}' "https://localhost:$port/" 2>"$WORK/curl.err")" || true
     log "  curl → HTTP ${code:-none} $(head -c 200 "$WORK/body" 2>/dev/null | grep -o '<title>[^<]*' | sed 's/<title>//') $(tr '\n' ' ' <"$WORK/curl.err")"
 }
 
 # Client certificate options per client, shared by curl and s_client callers.
-curl_cert_opts() { # client: alice-chain | alice-leaf | markw | bob | none
+# Verdict set: v:NAME sends $VPKI/NAME.pem alone, v:NAME+chain sends $VPKI/NAME-chain.pem.
+curl_cert_opts() { # client: alice-chain | alice-leaf | markw | bob | none | v:NAME | v:NAME+chain
+    local name
     case "$1" in
+        v:*+chain) name="${1#v:}"; name="${name%+chain}"; echo "--cert $VPKI/$name-chain.pem --key $VPKI/$name.key" ;;
+        v:*) name="${1#v:}"; echo "--cert $VPKI/$name.pem --key $VPKI/$name.key" ;;
         alice-chain) echo "--cert $PKI/client-alice-chain.pem --key $PKI/client-alice.key" ;;
         alice-leaf) echo "--cert $PKI/client-alice.pem --key $PKI/client-alice.key" ;;
         markw) echo "--cert $PKI/client-markw-chain.pem --key $PKI/client-markw.key" ;;
@@ -281,8 +300,8 @@ run_s_client() {
     local keylog="$1" flag="$2"; shift 2
     # -ign_eof: keep reading after the request so the server's alert is received, not cut by our close.
     printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' |
-        timeout 10 openssl s_client -connect "127.0.0.1:$PORT_SSERVER" -servername localhost "$flag" \
-            -CAfile "$PKI/root-ca.pem" "$@" -keylogfile "$keylog" -ign_eof \
+        timeout 10 openssl s_client -connect "127.0.0.1:$SCLIENT_PORT" -servername localhost "$flag" \
+            -CAfile "$SERVER_ROOT" "$@" -keylogfile "$keylog" -ign_eof \
             >"$WORK/s_client.out" 2>&1 || true
 }
 
@@ -352,15 +371,150 @@ stale_truststore() {
     stop_nginx
 }
 
+# ---------------------------------------------------------------- verdict set (samples/verdict/)
+# One capture per cause of a failed mutual-TLS handshake, each in TLS 1.2 and TLS 1.3, with its
+# own PKI (make_verdict_pki.py, in verdict/pki/). What the server said about each connection (nginx's
+# error log line, s_server's verify error) is kept in $VREASONS for describe_verdict.py, which checks
+# every capture with tshark and writes verdict/MANIFEST.tsv and the verdict section of README.md.
+VREASONS="$WORK/verdict-reasons"
+
+# nginx_reasons_since LINE: nginx's verdict lines written after line LINE of its error log, in order.
+nginx_reasons_since() {
+    tail -n +"$(($1 + 1))" "$NGINX_DIR/logs/error.log" |
+        grep -oE 'client (SSL certificate verify error|sent no required SSL certificate)[^,]*' |
+        sed 's/ while .*//' || true
+}
+
+# verdict_curl_clients FILE_BASE PORT TLS CLIENT...: curl_clients, then keep what nginx logged for them
+# (rewritten at each capture attempt, so only the kept attempt counts).
+verdict_curl_clients() {
+    local base="$1" port="$2" tls="$3"; shift 3
+    local before reasons="$VREASONS/$(basename "$base").txt"
+    before="$(wc -l <"$NGINX_DIR/logs/error.log")"
+    curl_clients "$base.keylog" "$port" "$tls" "$@"
+    sleep 0.2
+    nginx_reasons_since "$before" >"$reasons"
+    sed 's/^/    nginx: /' "$reasons" >&2
+}
+
+# capture_verdict_nginx FILE_BASE PORT TLS CLIENT... (clients as curl_cert_opts names them: v:NAME[+chain], none)
+capture_verdict_nginx() {
+    local base="$1" port="$2" tls="$3"; shift 3
+    log "capture verdict/$(basename "$base").pcap ($*, TLS $tls)"
+    with_capture "$base.pcap" "$port" "-i lo -s 0" verdict_curl_clients "$base" "$port" "$tls" "$@"
+}
+
+verdict_nginx_scenarios() { # TLS
+    local tls="$1" v="tls${1/./}" port="$PORT_VERDICT_NGINX"
+    # Trusts and lists root + client-ca, ssl_verify_depth 3.
+    start_nginx "verdict-$v-main" "TLSv$tls" "$VPKI/trust-root-and-client-ca.pem" 3 "$port" "$VPKI/server"
+    capture_verdict_nginx "$VERDICT/$v-success" "$port" "$tls" v:client-ok+chain
+    capture_verdict_nginx "$VERDICT/$v-expired" "$port" "$tls" v:client-expired+chain
+    capture_verdict_nginx "$VERDICT/$v-not-yet-valid" "$port" "$tls" v:client-future+chain
+    capture_verdict_nginx "$VERDICT/$v-wrong-usage" "$port" "$tls" v:client-serverauth+chain
+    capture_verdict_nginx "$VERDICT/$v-no-cert" "$port" "$tls" none
+    capture_verdict_nginx "$VERDICT/$v-foreign-ca" "$port" "$tls" v:client-foreign
+    # A leaf whose issuer NAME (CN=Example Client CA) is listed, signed by that CA's new key.
+    capture_verdict_nginx "$VERDICT/$v-rekeyed-ca" "$port" "$tls" v:client-rekeyed
+    stop_nginx
+    # Trusts and lists the root only, ssl_verify_depth 2: the client must send the intermediate.
+    start_nginx "verdict-$v-rootonly" "TLSv$tls" "$VPKI/trust-root-only.pem" 2 "$port" "$VPKI/server"
+    capture_verdict_nginx "$VERDICT/$v-missing-intermediate" "$port" "$tls" v:client-dave
+    capture_verdict_nginx "$VERDICT/$v-multi-connection" "$port" "$tls" v:client-ok+chain v:client-dave
+    stop_nginx
+}
+
+# nginx loads trust-g1.pem (a work copy); the file is then replaced by trust-g1-g2.pem, the bundle the
+# operator configured, without a reload: nginx still lists and trusts G1 only, client-g2 is refused.
+verdict_stale_truststore() { # TLS
+    local tls="$1" v="tls${1/./}"
+    local trust="$WORK/verdict-stale-trust-$v.pem"
+    cp "$VPKI/trust-g1.pem" "$trust"
+    start_nginx "verdict-$v-stale" "TLSv$tls" "$trust" 3 "$PORT_VERDICT_STALE" "$VPKI/server"
+    cp "$VPKI/trust-g1-g2.pem" "$trust" # replaced on disk, nginx not told
+    capture_verdict_nginx "$VERDICT/$v-stale-truststore" "$PORT_VERDICT_STALE" "$tls" v:client-g2
+    stop_nginx
+}
+
+# capture_verdict_sserver FILE_BASE TLS CA_FILE CLIENT (v:NAME leaf alone, v:NAME+chain leaf + client-ca)
+# s_server -Verify 2 -verify_return_error refuses a bad client certificate with a real fatal alert.
+capture_verdict_sserver() {
+    local base="$1" tls="$2" cafile="$3" client="$4"
+    local flag="-tls1_${tls#1.}" name="${client#v:}"
+    local leaf="${name%+chain}"
+    local cert_opts=(-cert "$VPKI/$leaf.pem" -key "$VPKI/$leaf.key")
+    [ "$leaf" = "$name" ] || cert_opts+=(-cert_chain "$VPKI/client-ca.pem")
+    log "capture verdict/$(basename "$base").pcap ($client, TLS $tls, openssl s_server)"
+    wait_free "$PORT_VERDICT_SSERVER"
+    openssl s_server -accept "127.0.0.1:$PORT_VERDICT_SSERVER" "$flag" \
+        -cert "$VPKI/server.pem" -key "$VPKI/server.key" -CAfile "$cafile" \
+        -Verify 2 -verify_return_error -www </dev/null >"$WORK/s_server.out" 2>&1 &
+    SSERVER_PID=$!
+    wait_listening "$PORT_VERDICT_SSERVER" "$SSERVER_PID"
+    with_capture "$base.pcap" "$PORT_VERDICT_SSERVER" "-i lo -s 0" run_s_client "$base.keylog" "$flag" "${cert_opts[@]}"
+    # The verify error of the last attempt (s_server keeps accepting across attempts).
+    grep -oE 'verify error:num=[0-9]+:.*' "$WORK/s_server.out" | tail -1 | sed 's/^/s_server: /' \
+        >"$VREASONS/$(basename "$base").txt" || true
+    sed 's/^/    /' "$VREASONS/$(basename "$base").txt" >&2
+    grep -hE 'alert' "$WORK/s_client.out" | head -1 | sed 's/^/    s_client: /' >&2 || true
+    stop_pid "$SSERVER_PID"
+    SSERVER_PID=""
+}
+
+verdict_sserver_scenarios() { # TLS
+    local tls="$1" v="tls${1/./}" trust="$VPKI/trust-root-and-client-ca.pem"
+    capture_verdict_sserver "$VERDICT/$v-alert-foreign-ca" "$tls" "$trust" v:client-foreign
+    capture_verdict_sserver "$VERDICT/$v-alert-wrong-usage" "$tls" "$trust" v:client-serverauth+chain
+    capture_verdict_sserver "$VERDICT/$v-alert-not-yet-valid" "$tls" "$trust" v:client-future+chain
+}
+
+# verdict_set: remove samples/verdict/ and make it again (PKI, captures, MANIFEST.tsv, README section).
+verdict_set() {
+    local p tls
+    for p in "$PORT_VERDICT_NGINX" "$PORT_VERDICT_SSERVER" "$PORT_VERDICT_STALE"; do
+        if port_in_use "$p"; then die "port $p is already in use"; fi
+    done
+    log "removing previous verdict samples ($VERDICT)"
+    rm -rf "$VERDICT"
+    mkdir -p "$VERDICT" "$VREASONS"
+
+    log "building the verdict PKI in $VPKI"
+    "$PY" "$SAMPLES/make_verdict_pki.py" "$VPKI"
+    SERVER_ROOT="$VPKI/root-ca.pem"
+    SCLIENT_PORT="$PORT_VERDICT_SSERVER"
+
+    for tls in 1.2 1.3; do verdict_nginx_scenarios "$tls"; done
+    for tls in 1.2 1.3; do verdict_stale_truststore "$tls"; done
+    for tls in 1.2 1.3; do verdict_sserver_scenarios "$tls"; done
+
+    log "verifying the verdict set with tshark; writing verdict/MANIFEST.tsv and README.md's verdict section"
+    "$PY" "$SAMPLES/describe_verdict.py" "$VERDICT" --reasons "$VREASONS" \
+        --ports "$PORT_VERDICT_NGINX,$PORT_VERDICT_SSERVER,$PORT_VERDICT_STALE" --readme "$SAMPLES/README.md"
+    log "verdict set done: $(du -sh "$VERDICT" | cut -f1) in $VERDICT"
+}
+
 # ---------------------------------------------------------------- main
-main() {
+check_tools() {
     local cmd
-    for cmd in tcpdump tshark editcap openssl nginx curl ss; do
+    for cmd in tcpdump tshark editcap capinfos openssl nginx curl ss; do
         command -v "$cmd" >/dev/null || die "$cmd is not installed (make system-deps)"
     done
     [ -x "$PY" ] || die "no python at $PY (make venv)"
+}
+
+main() {
+    case "${1:-all}" in
+        all) ;;
+        verdict)
+            check_tools
+            verdict_set
+            return 0
+            ;;
+        *) die "usage: make_samples.sh [verdict]   (no argument: every sample; verdict: samples/verdict/ only)" ;;
+    esac
+    check_tools
     local p
-    for p in "$PORT_NGINX" "$PORT_SSERVER" "$PORT_STALE"; do
+    for p in "$PORT_NGINX" "$PORT_SSERVER" "$PORT_STALE" "$PORT_VERDICT_NGINX" "$PORT_VERDICT_SSERVER" "$PORT_VERDICT_STALE"; do
         if port_in_use "$p"; then die "port $p is already in use"; fi
     done
 
@@ -384,10 +538,14 @@ main() {
     editcap --inject-secrets "tls,$SAMPLES/tls13-expired-client-cert.keylog" \
         "$SAMPLES/tls13-expired-client-cert.pcap" "$SAMPLES/tls13-expired-client-cert-dsb.pcapng"
 
-    log "verifying with tshark and writing README.md"
-    [ -f "$SAMPLES/describe_samples.py" ] || return 0
-    "$PY" "$SAMPLES/describe_samples.py" "$SAMPLES" --ports "$PORT_NGINX,$PORT_SSERVER,$PORT_STALE" \
-        --readme "$SAMPLES/README.md"
+    if [ -f "$SAMPLES/describe_samples.py" ]; then
+        log "verifying with tshark and writing README.md"
+        "$PY" "$SAMPLES/describe_samples.py" "$SAMPLES" --ports "$PORT_NGINX,$PORT_SSERVER,$PORT_STALE" \
+            --readme "$SAMPLES/README.md"
+    fi
+
+    # README.md was just rewritten without its verdict section: the verdict set writes it back.
+    verdict_set
     log "done: $(du -sh "$SAMPLES" | cut -f1) in $SAMPLES"
 }
 
