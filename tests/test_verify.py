@@ -245,8 +245,8 @@ def test_leaf_alone_issuer_seen_nowhere(pki: Pki) -> None:
     assert result.path == [pki.leaf] and result.anchor is None
     assert result.message.startswith(
         "the client sent CN=client-alice,O=Capture Lab,C=US alone; its issuer CN=Capture Lab Client CA,"
-        "O=Capture Lab,C=US is not in the truststore and was not sent, and nothing given shows what it is: an "
-        "intermediate under a trusted CA (the client must send it) or a CA the truststore lacks"
+        "O=Capture Lab,C=US is not in the truststore and was not sent, and nothing given shows whether it is an "
+        "intermediate under a trusted CA or a CA the truststore lacks"
     )
     result = verify_chain([pki.leaf], store(pki.root), AT, extra_certs=[pki.other_root, pki.other_leaf])
     assert result.message.endswith("; it is not among the 2 certificate(s) seen elsewhere in the capture either")
@@ -277,7 +277,7 @@ def test_missing_second_intermediate(pki: Pki) -> None:
     assert result.missing_issuer == "CN=Capture Lab Client CA,O=Capture Lab,C=US"
     assert shas(result.path) == shas([pki.deep_leaf, pki.sub])
     assert "the issuer of CN=Capture Lab Team CA,O=Capture Lab,C=US, CN=Capture Lab Client CA" in result.message
-    assert "nothing given shows what it is" in result.message
+    assert "nothing given shows whether it is an intermediate" in result.message
 
 
 def test_unknown_root_sent_by_client(pki: Pki) -> None:

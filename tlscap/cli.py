@@ -29,6 +29,7 @@ from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tsha
 from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
+from tlscap.scan.together import analyze_together
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWriter | None = None,
                 *, engine: str = "native") -> Report:
-    """Analyze each capture; with a writer, stream every connection to it instead of keeping it."""
+    """Analyze each capture; with a writer, stream every connection to it instead of keeping it. Several
+    captures with a writer are judged together (`scan.together`: each one's CA certificates are evidence
+    for the others' verdicts)."""
+    if writer is not None and engine == "native" and len(paths) > 1:
+        return analyze_together(paths, options, writer)
     analyze = analyze_capture_tshark if engine == "tshark" else analyze_capture
     report = Report()
     for path in paths:

@@ -17,13 +17,15 @@ from tlscap.analysis.context import RuleContext
 from tlscap.analysis.model import Connection, TcpEndEntry
 from tlscap.analysis.rules import apply_rules
 from tlscap.analysis.tracker import ConnectionTracker
-from tlscap.pki.certificate import CertificateSummary
+from tlscap.pki.certificate import CertificateSummary, summarize_certificate
 
 ConnectionSink = Callable[[Connection], None]
 GRACE_NS = 5_000_000_000
 MAX_WAITING = 512
 # Distinct certificates remembered per capture, so a missing intermediate can be found elsewhere.
 MAX_CAPTURE_CERTIFICATES = 10_000
+# CA certificates of a capture handed to a scan, for the other captures' verdicts.
+MAX_CA_CERTIFICATES_SHARED = 256
 
 
 class ConnectionCollector:
@@ -37,6 +39,10 @@ class ConnectionCollector:
         self.waiting: dict[int, Connection] = {}
         self._waiting_ids: list[int] = []  # heap of the keys of `waiting`
         self.certificates: dict[str, CertificateSummary] = {}
+        for der in getattr(options, "known_certificates", ()):  # seen in other captures of a scan
+            known = summarize_certificate(der)
+            self.certificates.setdefault(known.sha256, known)
+        self.ca_seen: list[bytes] = []  # DER of the CA certificates this capture showed
         self.now_ns = 0
         # Set when the file ended early: connections finalized from then on were still open at its end.
         self.capture_cut: str | None = None
@@ -62,8 +68,11 @@ class ConnectionCollector:
             heapq.heappush(self._waiting_ids, conn.id)
             for info in [*conn.server_certificates, *conn.client_certificates]:
                 for cert in info.chain:
-                    if len(self.certificates) < MAX_CAPTURE_CERTIFICATES:
-                        self.certificates.setdefault(cert.sha256, cert)
+                    if len(self.certificates) < MAX_CAPTURE_CERTIFICATES and cert.sha256 not in self.certificates:
+                        self.certificates[cert.sha256] = cert
+                        if (cert.basic_constraints_ca or cert.self_issued) and \
+                                len(self.ca_seen) < MAX_CA_CERTIFICATES_SHARED:
+                            self.ca_seen.append(cert.der)
         return True
 
     def late_segment(self, stream: int, *, frame: int, time_ns: int, src: tuple[str, int], fin: bool,

@@ -18,7 +18,7 @@ never counted as a cause of their own while the cause is visible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tlscap.analysis import fixes
 from tlscap.analysis.context import RuleContext
@@ -73,6 +73,10 @@ SUPPORT: dict[str, tuple[str, ...]] = {
 }
 SYMPTOMS = ("handshake-alert", "encrypted-alert", "http-error-after-handshake", "client-cert-untrusted",
             "handshake-incomplete", "decryption-failed")
+# Causes whose fix is known; symptoms (_FOLLOWERS) of such a cause take its fix instead of a generic one.
+ACTIONABLE = frozenset(CAUSE_SIDES) - {"ok", "client-cert-issuer-not-requested", "client-cert-rejected",
+                                       "handshake-failed", "capture-incomplete", "not-visible"}
+_FOLLOWERS = frozenset({"handshake-alert", "encrypted-alert", "http-error-after-handshake"})
 # Alerts a server sends about the client's certificate.
 CERTIFICATE_ALERTS = frozenset({
     "bad_certificate", "unsupported_certificate", "certificate_revoked", "certificate_expired",
@@ -98,6 +102,9 @@ def diagnose(conn: Connection, ctx: RuleContext) -> Diagnosis:
     verdict = (_capture_start(conn) or _client_certificate(conn, ctx) or _capture_damage(conn)
                or _handshake_failure(conn) or _not_visible(conn) or _ok(conn))
     order_findings(conn, verdict.cause)
+    if verdict.cause in ACTIONABLE and verdict.certainty != "undecided":
+        conn.findings = [replace(f, fix=f"As the verdict says: {verdict.fix}") if f.code in _FOLLOWERS else f
+                         for f in conn.findings]
     wanted = set(SUPPORT[verdict.cause]) | (set(SYMPTOMS) if verdict.cause != "ok" else set())
     evidence = tuple(i for i, f in enumerate(conn.findings) if f.code in wanted)
     return Diagnosis(
@@ -126,8 +133,19 @@ def _capture_start(conn: Connection) -> _Verdict | None:
         f"{conn.last_frame}): it started after the handshake, which is what would show the cause.",
         fixes.capture_again("start tcpdump before the client connects (or make the client open a new connection), "
                             "with -s 0"),
-        (conn.first_frame,),
+        _tls_frames(conn)[:1] or (conn.first_frame,),
     )
+
+
+def _tls_frames(conn: Connection) -> tuple[int, ...]:
+    """The frames that carry the connection's TLS records: handshake messages, alerts, application data."""
+    return tuple(sorted({h.frame for h in conn.handshake} | {a.frame for a in conn.alerts}
+                        | set(conn.client_app_data_frames[:1]) | set(conn.server_app_data_frames[:1])))
+
+
+def _last_message_frame(conn: Connection) -> tuple[int, ...]:
+    frames = _tls_frames(conn)
+    return frames[-1:] or (conn.last_frame,)
 
 
 # --------------------------------------------------------------------------- 2. the client certificate
@@ -154,11 +172,7 @@ def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
     ca_names = list(cr.ca_names)
     if "client-cert-issuer-not-requested" in codes:
         a = assess_unlisted(cc.chain, listed, truststore=ctx.truststore, seen=seen)
-        fix = {
-            "client-chain-incomplete": lambda: fixes.send_intermediates([c.subject for c in a.missing], a.ca),
-            "client-cert-wrong-ca": lambda: fixes.other_ca(a.ca, ca_names),
-            "server-ca-not-loaded": lambda: fixes.reload_server(a.ca),
-        }.get(a.cause, lambda: fixes.decide_first(a.ca, ca_names))()
+        fix = fixes.for_issuer(a.cause, a.ca, [c.subject for c in a.missing], ca_names)
         return _Verdict(a.cause, a.certainty, _sentence(
             f"No certificate the client sent (frame {cc.frame}) is issued by a CA the server lists (frame "
             f"{cr.frame}): {a.reason}{_rejected_words(rejected)}"), fix, base, a.alternatives, a.decide_with)
@@ -167,7 +181,7 @@ def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
         return _Verdict(rekeyed.cause, rekeyed.certainty, _sentence(rekeyed.reason + _rejected_words(rejected)),
                         fixes.add_rekeyed(rekeyed.ca, leaf.authority_key_id), base, rekeyed.alternatives,
                         rekeyed.decide_with)
-    checked = _against_truststore(conn, cc, base, rejected)
+    checked = _against_truststore(conn, cc, base)
     if checked is not None:
         return checked
     usage = codes.get("client-cert-wrong-usage")
@@ -177,6 +191,9 @@ def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
                         fixes.wrong_usage(leaf.subject), base,
                         () if rejected else ("ok",),
                         None if rejected else f"whether the server accepted it: {fixes.READ_SERVER_LOG}")
+    trusted = _trusted_yet_rejected(conn, cc, base, rejected)
+    if trusted is not None:
+        return trusted
     if rejected is not None:
         return _Verdict(
             "client-cert-rejected", "certain" if rejected[2] else "likely",
@@ -220,21 +237,11 @@ def _from_finding(code: str, finding: Finding, cc: CertificateChainInfo, base: t
                     fix, base)
 
 
-def _against_truststore(conn: Connection, cc: CertificateChainInfo, base: tuple[int, ...],
-                        rejected: tuple[int, str, bool] | None) -> _Verdict | None:
-    """What the truststore given says of a chain whose names reach a listed CA."""
+def _against_truststore(conn: Connection, cc: CertificateChainInfo, base: tuple[int, ...]) -> _Verdict | None:
+    """What the truststore given says of a chain whose names reach a listed CA, when it does not verify."""
     check: PathResult | None = conn.chain_check
-    if check is None:
+    if check is None or check.trusted:
         return None
-    if check.trusted:
-        if rejected is None:
-            return None
-        return _Verdict(
-            NOT_LOADED, "likely",
-            _sentence(f"The client's chain (frame {cc.frame}) verifies against the truststore given, yet the server "
-                      f"refused it{_rejected_words(rejected)}: the server most likely runs with another truststore"),
-            fixes.reload_server(check.anchor.subject if check.anchor else "the configured CA"),
-            (*base, rejected[0]), ("client-cert-rejected",), fixes.READ_SERVER_LOG)
     problem = check.problem
     if problem == "expired" and check.anchor is not None and check.anchor.not_after is not None \
             and any(c.sha256 == check.anchor.sha256 for c in check.path[-1:]):
@@ -253,6 +260,20 @@ def _against_truststore(conn: Connection, cc: CertificateChainInfo, base: tuple[
                         () if certain else THREE_CAUSES[:1], None if certain else
                         "the certificate of the client's issuer (from the client's chain file)")
     return None
+
+
+def _trusted_yet_rejected(conn: Connection, cc: CertificateChainInfo, base: tuple[int, ...],
+                          rejected: tuple[int, str, bool] | None) -> _Verdict | None:
+    """The chain verifies against the truststore given, and the server refused it all the same."""
+    check = conn.chain_check
+    if check is None or not check.trusted or rejected is None:
+        return None
+    return _Verdict(
+        NOT_LOADED, "likely",
+        _sentence(f"The client's chain (frame {cc.frame}) verifies against the truststore given, yet the server "
+                  f"refused it{_rejected_words(rejected)}: the server most likely runs with another truststore"),
+        fixes.reload_server(check.anchor.subject if check.anchor else "the configured CA"),
+        (*base, rejected[0]), ("client-cert-rejected",), fixes.READ_SERVER_LOG)
 
 
 def rejection(conn: Connection) -> tuple[int, str, bool] | None:
@@ -307,18 +328,18 @@ def _capture_damage(conn: Connection) -> _Verdict | None:
         return _Verdict("capture-incomplete", "certain",
                         _sentence(f"The capture file ends in the middle of this handshake ({conn.capture_cut})"),
                         fixes.capture_again("stop tcpdump with Ctrl-C (not kill -9) so that it finishes writing, "
-                                            "and copy the whole file"), (conn.last_frame,))
+                                            "and copy the whole file"), _last_message_frame(conn))
     if len(senders) == 1:
         only = next(iter(senders))
         return _Verdict("capture-incomplete", "certain",
                         f"Only the {only}'s side of the handshake is in the capture (asymmetric routing, or a capture "
                         "filter on one direction).",
                         fixes.capture_again("where both directions pass (e.g. on the server itself with -i any), "
-                                            "without a one-way filter"), (conn.first_frame,))
+                                            "without a one-way filter"), _tls_frames(conn)[:1] or (conn.first_frame,))
     if not conn.tcp_ends and not conn.alerts:
         return _Verdict("capture-incomplete", "certain",
                         "The capture ends before this handshake finished.",
-                        fixes.capture_again("for longer, until the connection has closed"), (conn.last_frame,))
+                        fixes.capture_again("for longer, until the connection has closed"), _last_message_frame(conn))
     return None
 
 
@@ -359,6 +380,18 @@ def _handshake_failure(conn: Connection) -> _Verdict | None:
 
 
 def _not_visible(conn: Connection) -> _Verdict | None:
+    late = [h for h in conn.handshake if h.message == "EncryptedHandshakeMessage"]
+    if late and not conn.tls13 and not conn.decrypted:
+        frames = sorted({h.frame for h in late})
+        return _Verdict(
+            "not-visible", "undecided",
+            f"After the handshake, {len(late)} encrypted handshake message{'s' if len(late) != 1 else ''} "
+            f"(frames {', '.join(map(str, frames[:6]))}{', …' if len(frames) > 6 else ''}): a renegotiation, "
+            "which may ask for a client certificate; without keys what it asked and what the client sent cannot be "
+            "seen.",
+            f"To see it: {fixes.KEYLOG_HOWTO}; or {fixes.READ_SERVER_LOG}.",
+            tuple(frames[:2]), ("ok", "client-cert-rejected"),
+            f"a key log of the client (--keylog), or the server's log: {fixes.READ_SERVER_LOG}")
     if not (conn.tls13 and not conn.decrypted) and conn.version_code != 0x0002:
         return None
     sh = first_message(conn, "ServerHello")

@@ -50,6 +50,8 @@ class AnalysisOptions:
     at: datetime | None = None
     keylog: KeyLog | None = None  # from --keylog files; each capture adds its own DSB/comment secrets
     truststore: Truststore | None = None  # from --truststore
+    # DER certificates of CAs seen elsewhere (other captures of a scan): evidence for the verdict only.
+    known_certificates: tuple[bytes, ...] = ()
 
 
 # Container allocations between two runs of the cycle collector's youngest generation (Python: 700).
@@ -118,6 +120,7 @@ def analyze_capture(
     record_capture_info(report, info)
     run.collector.capture_cut = capture_cut(report)
     run.finish()
+    report.ca_certificates = list(run.collector.ca_seen)
     report.errors.extend(run.issues)
     return report
 

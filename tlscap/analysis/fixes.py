@@ -77,6 +77,17 @@ def decide_first(issuer: str, ca_names: Sequence[str]) -> str:
             f"({listed_words(ca_names)}).")
 
 
+def for_issuer(cause: str, ca: str, missing: Sequence[str], ca_names: Sequence[str]) -> str:
+    """The fix for an `issuer.IssuerAssessment`'s cause."""
+    if cause == "client-chain-incomplete":
+        return send_intermediates(missing, ca)
+    if cause == "client-cert-wrong-ca":
+        return other_ca(ca, ca_names)
+    if cause == "server-ca-not-loaded":
+        return reload_server(ca)
+    return decide_first(ca, ca_names)
+
+
 def wrong_usage(subject: str) -> str:
     return (f"Client side: {subject} is not a client-authentication certificate. Issue one with extendedKeyUsage "
             "clientAuth and keyUsage digitalSignature (openssl: -addext 'extendedKeyUsage=clientAuth' "

@@ -192,7 +192,7 @@ def _not_loaded(ca: CertificateSummary, how: str) -> IssuerAssessment:
 def _incomplete(top: CertificateSummary, missing: tuple[CertificateSummary, ...], last: CertificateSummary,
                 proof: str, where: str) -> IssuerAssessment:
     names = ", then ".join(c.subject for c in missing)
-    place = "the truststore given" if where == "truststore" else "another connection"
+    place = "the truststore given" if where == "truststore" else "another connection (or capture)"
     return IssuerAssessment(
         cause=INCOMPLETE, certainty="certain" if proof == "signature" else "likely", ca=missing[0].subject,
         missing=missing,

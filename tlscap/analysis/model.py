@@ -10,6 +10,11 @@ from tlscap.pki.verify import CaListComparison, PathResult
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
+# Verdicts that a CA certificate seen elsewhere (another capture of a scan) may settle or change.
+MORE_CERTIFICATES_MAY_SETTLE = frozenset({
+    "client-chain-incomplete", "client-cert-wrong-ca", "server-ca-not-loaded", "client-cert-issuer-not-requested",
+    "ca-rekeyed",
+})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,11 +199,16 @@ class ConnectionStats:
     by_code: dict[str, int] = field(default_factory=dict)
     by_cause: dict[str, int] = field(default_factory=dict)
     worst_rank: int = 0
+    # Verdicts that certificates from other captures could settle (see diagnosis.MORE_CERTIFICATES_MAY_SETTLE).
+    open_to_certificates: int = 0
 
     def add(self, conn: Connection) -> None:
         self.connections += 1
-        if conn.diagnosis is not None:
-            self.by_cause[conn.diagnosis.cause] = self.by_cause.get(conn.diagnosis.cause, 0) + 1
+        d = conn.diagnosis
+        if d is not None:
+            self.by_cause[d.cause] = self.by_cause.get(d.cause, 0) + 1
+            if d.certainty != "certain" and d.cause in MORE_CERTIFICATES_MAY_SETTLE:
+                self.open_to_certificates += 1
         if conn.findings:
             self.with_findings += 1
         for f in conn.findings:
@@ -219,6 +229,7 @@ class CaptureReport:
     connections: list[Connection] = field(default_factory=list)
     stats: ConnectionStats = field(default_factory=ConnectionStats)
     unreadable: bool = False
+    ca_certificates: list[bytes] = field(default_factory=list)  # DER, for the other captures of a scan
 
 
 @dataclass(slots=True, kw_only=True)

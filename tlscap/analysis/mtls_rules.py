@@ -129,12 +129,7 @@ def rule_issuer_not_requested(conn: Connection, ctx: RuleContext) -> list[Findin
         limited = " The chain was cut at tlscap's limit: a listed CA may be among the certificates not read."
     assessment = assess_unlisted(cc.chain, candidates, truststore=ctx.truststore,
                                  seen=ctx.capture_certificates.values())
-    fix = {
-        "client-chain-incomplete": lambda: fixes.send_intermediates([c.subject for c in assessment.missing],
-                                                                    assessment.ca),
-        "client-cert-wrong-ca": lambda: fixes.other_ca(assessment.ca, cr.ca_names),
-        "server-ca-not-loaded": lambda: fixes.reload_server(assessment.ca),
-    }.get(assessment.cause, lambda: fixes.decide_first(assessment.ca, cr.ca_names))()
+    fix = fixes.for_issuer(assessment.cause, assessment.ca, [c.subject for c in assessment.missing], cr.ca_names)
     return [Finding(
         code="client-cert-issuer-not-requested", severity="error", frames=(cr.frame, cc.frame),
         message=(f"no certificate in the client's chain (frame {cc.frame}: {len(cc.chain)} sent, leaf "

@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from tlscap.analysis import fixes as advice
 from tlscap.analysis.context import RuleContext
+from tlscap.analysis.issuer import assess_unlisted
 from tlscap.analysis.model import Connection, Finding
 from tlscap.analysis.timeline import frame_time_ns
+from tlscap.pki.certificate import parse_name_der
 from tlscap.pki.names import names_equal
 from tlscap.pki.verify import CaListComparison, PathResult, compare_ca_list, expired_anchors, verify_chain
 from tlscap.timefmt import utc_datetime
@@ -98,18 +101,22 @@ def rule_client_cert_untrusted(conn: Connection, ctx: RuleContext) -> list[Findi
                                  "the server's truststore."),
         "unknown-root": ("Issue the client a certificate from a CA in the truststore, or add its CA to the "
                          "truststore and reload the server."),
-        "unknown-issuer": ("Find out what the client's issuer is (its chain file): an intermediate under a "
-                           "truststore CA must be sent by the client; a CA the server should trust must be added to "
-                           "its truststore; otherwise the client needs a certificate from a trusted CA."),
         "expired": "Renew the expired certificate on the path (client certificate, intermediate or CA).",
         "not-yet-valid": "Check the clocks of the client, the server and the CA; or reissue the certificate.",
         "bad-signature": ("A certificate in the chain was not signed by the CA it names: the client has a "
                           "mismatched chain file; rebuild it from the CA's published certificates."),
     }
+    fix = fixes.get(result.problem or "", "Compare the client's chain with the truststore.")
+    if result.problem == "unknown-issuer":
+        # The truststore cannot tell what the unseen issuer is; the other evidence decides the fix.
+        cr = conn.certificate_request
+        listed = [n for n in (parse_name_der(d) for d in (cr.ca_names_der if cr else ())) if n is not None]
+        a = assess_unlisted(cc.chain, listed, truststore=ctx.truststore, seen=ctx.capture_certificates.values())
+        fix = advice.for_issuer(a.cause, a.ca, [c.subject for c in a.missing], cr.ca_names if cr else ())
     return [Finding(
         code="client-cert-untrusted", severity="error", frames=(cc.frame,),
         message=f"the client's chain (frame {cc.frame}) does not verify against the truststore: {result.message}",
-        fix=fixes.get(result.problem or "", "Compare the client's chain with the truststore."),
+        fix=fix,
     )]
 
 

@@ -435,8 +435,8 @@ def _dead_end_result(
             else ""
         )
         message = (
-            f"{head}, and nothing given shows what it is: an intermediate under a trusted CA (the client must "
-            f"send it) or a CA the truststore lacks{elsewhere}"
+            f"{head}, and nothing given shows whether it is an intermediate under a trusted CA or a CA the "
+            f"truststore lacks{elsewhere}"
         )
     return PathResult(
         trusted=False,

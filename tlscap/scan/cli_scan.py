@@ -51,6 +51,7 @@ from tlscap.scan.runner import (
     connection_renderer,
     failed_capture,
 )
+from tlscap.scan.together import CaPool, analyze_again
 from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
 
 
@@ -196,6 +197,13 @@ class _Scan:
         self.waiting: dict[int, FileResult] = {}  # done, not written yet (by entry position)
         self.written = 0  # entries written, in discovery order
         self.writer: ReportWriter | None = None
+        self.options = AnalysisOptions()
+        # The CA certificates the files showed, and per file whose verdicts they may settle the SHA-256s of its
+        # own: such a file waits, and is analyzed again with the others' CAs once all are done (together.py).
+        self.pool = CaPool()
+        self.deferred: dict[int, set[str]] = {}
+        self.complete = False
+        self._by_position = {c.position: c for c in self.candidates}
         self.tally = _Tally()
         self.progress = Progress(total_files=len(self.candidates), total_bytes=sum(c.size for c in self.candidates),
                                  bar=wants_bar(sys.stderr, quiet=quiet), quiet=quiet)
@@ -207,12 +215,14 @@ class _Scan:
     def run(self, runner: LocalRunner | DaskRunner, options: AnalysisOptions, out: TextIO) -> None:
         """Analyze every candidate, writing each file's part of the report when its turn comes (JSON
         Lines: as soon as it is done). Ctrl-C propagates; `finish` then writes what was done."""
+        self.options = options
         if self.fmt != "jsonl":
             self.writer = make_writer(self.fmt, out, show_all=self.show_all, at=self.at)
         try:
             with contextlib.closing(runner.run(self.candidates, options)) as results:
                 for result in results:
                     self._done(result, out)
+            self.complete = True
         finally:
             self.progress.close()
 
@@ -222,8 +232,9 @@ class _Scan:
             self.progress.message(f"tlscap: {safe(cap.path)}: {safe(err.message)}")
         self.tally.add(cap)
         self.progress.done(cap, self.candidates[result.index].size)
-        self.slots[position] = replace(cap, connections=[])
-        if self.fmt == "jsonl":
+        own = self.pool.add(cap)
+        self.slots[position] = replace(cap, connections=[], ca_certificates=[])
+        if self.fmt == "jsonl":  # streamed as each file finishes: judged with its own certificates alone
             lines = JsonlWriter(out)
             lines.begin_capture(cap.path)
             for text in result.connection_json():
@@ -231,11 +242,14 @@ class _Scan:
             out.flush()
             return
         self.waiting[position] = result
+        if cap.stats.open_to_certificates:
+            self.deferred[position] = own
         self._write_ready()
 
     def _write_ready(self) -> None:
         """Write the entries whose turn has come: every entry before them is written."""
-        while self.written < len(self.slots) and self.slots[self.written] is not None:
+        while (self.written < len(self.slots) and self.slots[self.written] is not None
+               and self.written not in self.deferred):
             self._write(self.written)
             self.written += 1
 
@@ -266,11 +280,28 @@ class _Scan:
         if self.writer is None:
             return
         for position in range(self.written, len(self.slots)):
-            if self.slots[position] is not None:
+            if self.slots[position] is not None and not self._analyze_again(position, self.writer):
                 self._write(position)
         self.written = len(self.slots)
         self.writer.finish(self.report())
         out.flush()
+
+    def _analyze_again(self, position: int, writer: ReportWriter) -> bool:
+        """A file whose verdicts CA certificates of other files may settle, analyzed again with them (in
+        this process, after every file is done; not after an interruption). False when there is nothing
+        new to give it, and its first analysis stands."""
+        own = self.deferred.get(position)
+        if own is None or not self.complete or position not in self.waiting:
+            return False
+        extra = self.pool.others(own)
+        if not extra:
+            return False
+        candidate = self._by_position[position]
+        self.waiting.pop(position).discard()
+        cap = analyze_again(os.path.abspath(candidate.path), self.options, extra, writer, label=candidate.path)
+        self.slots[position] = cap
+        self.tally.add(cap)
+        return True
 
     def report(self) -> Report:
         return Report(captures=[cap for cap in self.slots if cap is not None])

@@ -13,6 +13,7 @@ unchanged; workers call it before pickling, and unpickling needs nothing registe
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import multiprocessing
 import os
@@ -117,6 +118,12 @@ class FileResult:
         yield from map(make, self.capture.connections)
         if self.spool is not None:
             yield from read_spool(self.spool) if self.render == render else map(make, self._spooled())
+
+    def discard(self) -> None:
+        """Remove the spool unread (the file is analyzed again)."""
+        if self.spool is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.spool)
 
     def _spooled(self) -> Iterator[Connection]:
         if self.render is not None:

@@ -1,0 +1,89 @@
+"""Several captures judged as one body of evidence: the CA certificates each capture shows can settle
+the verdicts of the others (another client that sends the full chain proves which intermediate a
+client left out, and under which root it hangs).
+
+A capture whose verdicts such certificates may settle (`ConnectionStats.open_to_certificates`) is
+analyzed again, once every capture has been read, with the CA certificates of the others; the others'
+first analysis stands. `tlscap scan` and `tlscap analyze` with several captures both work this way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+
+from tlscap.analysis.engine import AnalysisOptions, analyze_capture
+from tlscap.analysis.model import CaptureReport, Report
+from tlscap.report.safe_text import safe
+from tlscap.report.writer import ReportWriter
+from tlscap.scan.runner import FileResult, analyze_to_spool, load_result
+
+# CA certificates kept from all the captures together.
+MAX_SHARED_CA_CERTIFICATES = 10_000
+
+
+class CaPool:
+    """The CA certificates the captures showed (SHA-256 -> DER), bounded."""
+
+    def __init__(self, limit: int = MAX_SHARED_CA_CERTIFICATES) -> None:
+        self.limit = limit
+        self.certificates: dict[str, bytes] = {}
+
+    def add(self, cap: CaptureReport) -> set[str]:
+        """Take the capture's CA certificates; returns their SHA-256s (the capture's own)."""
+        own: set[str] = set()
+        for der in cap.ca_certificates:
+            sha = hashlib.sha256(der).hexdigest()
+            own.add(sha)
+            if len(self.certificates) < self.limit:
+                self.certificates.setdefault(sha, der)
+        return own
+
+    def others(self, own: set[str]) -> tuple[bytes, ...]:
+        """The certificates another capture showed."""
+        return tuple(der for sha, der in self.certificates.items() if sha not in own)
+
+
+def analyze_again(path: str, options: AnalysisOptions, extra: tuple[bytes, ...], writer: ReportWriter,
+                  *, label: str | None = None) -> CaptureReport:
+    """Analyze one capture with the CA certificates of the others, streaming its connections to `writer`
+    (between begin_capture and end_capture); returns its report without connections."""
+    writer.begin_capture(label or path)
+    cap = analyze_capture(path, replace(options, known_certificates=extra), on_connection=writer.connection)
+    cap = replace(cap, path=label or path, connections=[], ca_certificates=[])
+    writer.end_capture(cap)
+    return cap
+
+
+def analyze_together(paths: Sequence[str], options: AnalysisOptions, writer: ReportWriter) -> Report:
+    """`tlscap analyze` of several captures: each is read once into a spool (a temporary file), then the
+    report is written in the order given; a capture that the others' CA certificates may settle is read
+    a second time with them."""
+    pool = CaPool()
+    read: list[tuple[CaptureReport, str, set[str]]] = []
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="tlscap-analyze-") as folder:
+        for index, path in enumerate(paths):
+            spool = os.path.join(folder, f"{index}.connections")
+            cap = load_result(analyze_to_spool(path, options, spool), path)
+            for err in cap.errors:
+                print(f"tlscap: {safe(path)}: {safe(err.message)}", file=sys.stderr)
+            read.append((cap, spool, pool.add(cap)))
+        for index, (cap, spool, own) in enumerate(read):
+            extra = pool.others(own) if cap.stats.open_to_certificates else ()
+            if extra:
+                FileResult(index=index, capture=cap, seconds=0.0, spool=spool).discard()
+                cap = analyze_again(cap.path, options, extra, writer)
+            else:
+                writer.begin_capture(cap.path)
+                for conn in FileResult(index=index, capture=cap, seconds=0.0, spool=spool).connections():
+                    writer.connection(conn)
+                cap = replace(cap, connections=[], ca_certificates=[])
+                writer.end_capture(cap)
+            report.captures.append(cap)
+    writer.finish(report)
+    return report
