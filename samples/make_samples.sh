@@ -10,6 +10,7 @@
 # `make_samples.sh` (no argument) makes everything: the main set, then the verdict set.
 # `make_samples.sh verdict` makes only the verdict set (samples/verdict/: one cause of a failed
 # mutual-TLS handshake per capture), removing and rewriting samples/verdict/ and nothing else.
+# `make_samples.sh tls13-stacks` runs make_tls13_stacks.sh (samples/tls13-stacks/ only).
 #
 # Env: PY (python with `cryptography`), PORT_NGINX, PORT_SSERVER, PORT_STALE,
 #      PORT_VERDICT_NGINX, PORT_VERDICT_SSERVER, PORT_VERDICT_STALE.
@@ -510,7 +511,12 @@ main() {
             verdict_set
             return 0
             ;;
-        *) die "usage: make_samples.sh [verdict]   (no argument: every sample; verdict: samples/verdict/ only)" ;;
+        tls13-stacks)
+            # samples/tls13-stacks/ only (many TLS 1.3 stacks; its own script, see there).
+            bash "$SAMPLES/make_tls13_stacks.sh"
+            return 0
+            ;;
+        *) die "usage: make_samples.sh [verdict|tls13-stacks]   (no argument: every sample but tls13-stacks; verdict: samples/verdict/ only; tls13-stacks: samples/tls13-stacks/ only)" ;;
     esac
     check_tools
     local p
@@ -546,6 +552,8 @@ main() {
 
     # README.md was just rewritten without its verdict section: the verdict set writes it back.
     verdict_set
+    # ... and without the tls13-stacks section: write it back from the captures already there.
+    if [ -f "$SAMPLES/tls13-stacks/MANIFEST.tsv" ]; then bash "$SAMPLES/make_tls13_stacks.sh" readme; fi
     log "done: $(du -sh "$SAMPLES" | cut -f1) in $SAMPLES"
 }
 
