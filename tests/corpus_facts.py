@@ -131,6 +131,8 @@ def connection_facts(conn: Connection) -> set:
         subjects = tuple(_values_from_name(c.subject_name) for c in info.chain)
         facts.add(("certificate", s, info.frame, info.sender, len(info.chain), subjects))
     for a in conn.alerts:
+        if a.inferred:
+            continue  # TLS 1.3 without keys: read from the record's size; tshark shows application data there
         facts.add(("alert", s, a.frame, a.sender, "encrypted" if a.encrypted else a.description_code))
     return facts
 

@@ -75,7 +75,8 @@ def test_key_log_for_other_connections_is_reported_and_harmless():
     conn = with_keylog("tls13-expired-client-cert.pcap", other)
     assert not conn.decrypted
     codes = {f.code for f in conn.findings}
-    assert codes == {"handshake-encrypted", "decryption-failed"}
+    # what the record sizes say stands: nginx answered curl (ALPN http/1.1) and closed first
+    assert codes == {"handshake-encrypted", "decryption-failed", "inferred-rejection"}
     (f,) = [f for f in conn.findings if f.code == "decryption-failed"]
     assert "no secret for this connection" in f.message
 

@@ -31,7 +31,8 @@ ANY_HANDSHAKE = frozenset(f"hs:{t}" for t in range(256)) | {"hs:encrypted"}
 ENDS = frozenset({"fin", "rst"})
 # finding code -> what every one of its frames must carry (one of)
 CARRIES: dict[str, frozenset[str]] = {
-    "client-cert-not-sent": frozenset({REQUEST, CERT, "alert"}),
+    # (TLS 1.3 without keys: the encrypted record whose size is an empty Certificate's)
+    "client-cert-not-sent": frozenset({REQUEST, CERT, "alert", "record"}),
     "client-cert-expired": frozenset({CERT}),
     "client-cert-not-yet-valid": frozenset({CERT}),
     "client-chain-broken": frozenset({CERT}),
@@ -55,16 +56,21 @@ CARRIES: dict[str, frozenset[str]] = {
     "capture-gap": ANY_HANDSHAKE | {"record", "lost", "payload"},
     "malformed-message": ANY_HANDSHAKE | {"record"},
     "limit-exceeded": ANY_HANDSHAKE | {"record"},
+    # TLS 1.3 without keys: the frame completes an encrypted record (tshark: tls.record.length), or, past a
+    # segment the capture lost, carries the payload tshark cannot reassemble into one.
+    "inferred-rejection": frozenset({"record", "payload", "fin", "rst"}),
 }
 # The verdict's frames show the cause: a handshake message, an alert, an HTTP answer or the end.
 VERDICT_CARRIES = ANY_HANDSHAKE | ENDS | {"alert", "http", "record", "cut"}
 VERDICT_CARRIES_BY_CAUSE = {"capture-incomplete": VERDICT_CARRIES | CARRIES["capture-gap"]}
+SIZES_CARRIES = VERDICT_CARRIES | CARRIES["inferred-rejection"]  # verdicts read from TLS 1.3 record sizes
 
 # Captures where tshark 4.0 finds no TLS where tlscap does (tests/test_corpus_differential.py says why).
 TSHARK_SEES_NO_TLS = ("openvpn.pcap", "openvpn_nohmac_tcp.pcapng", "anydesk.pcapng")
 
 FIELDS = ("frame.number", "tcp.stream", "tls.handshake.type", "tls.record.content_type", "tcp.flags.fin",
-          "tcp.flags.reset", "http.response.code", "frame.len", "frame.cap_len", "tcp.analysis.lost_segment", "tcp.len")
+          "tcp.flags.reset", "http.response.code", "frame.len", "frame.cap_len", "tcp.analysis.lost_segment",
+          "tcp.len", "tls.record.length")
 
 
 def _sample_runs() -> list[tuple[Path, Path | None]]:
@@ -96,12 +102,12 @@ def tshark_frames(capture: Path, keylog: Path | None, ports: tuple[int, ...]) ->
     out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False).stdout
     frames: dict[int, tuple[int | None, set]] = {}
     for line in out.splitlines():
-        number, stream, types, content, fin, rst, http, length, caplen, lost, payload = (line.split("\t")
-                                                                                      + [""] * 11)[:11]
+        fields = (line.split("\t") + [""] * 12)[:12]
+        number, stream, types, content, fin, rst, http, length, caplen, lost, payload, records = fields
         things: set[str] = set()
         things.update(f"hs:{t}" for t in types.split(",") if t)
         contents = {c for c in content.split(",") if c}
-        if contents:
+        if contents or records:  # TLS 1.3 encrypted records have a length and no content type in tshark 4.0
             things.add("record")
         if "21" in contents:
             things.add("alert")
@@ -139,7 +145,9 @@ def _problems(report: CaptureReport, capture: Path, keylog: Path | None, *, deco
         named = [(f.code, f.frames, CARRIES.get(f.code, VERDICT_CARRIES)) for f in conn.findings]
         d = conn.diagnosis
         assert d is not None
-        named.append((f"verdict {d.cause}", d.frames, VERDICT_CARRIES_BY_CAUSE.get(d.cause, VERDICT_CARRIES)))
+        wanted = SIZES_CARRIES if conn.record_inference is not None else VERDICT_CARRIES_BY_CAUSE.get(
+            d.cause, VERDICT_CARRIES)
+        named.append((f"verdict {d.cause}", d.frames, wanted))
         for code, numbers, wanted in named:
             for number in numbers:
                 stream, things = frames.get(number, (None, set()))

@@ -37,7 +37,12 @@ USAGE_LIKELY = ("client-cert-wrong-usage", "client", "likely")  # the server's r
 REKEYED = ("ca-rekeyed", "server", "certain")
 REJECTED = ("client-cert-rejected", "unknown", "certain")  # HTTP 400 readable, its reason not visible
 TRUNCATED = ("capture-incomplete", "capture", "certain")
-HIDDEN = ("not-visible", "unknown", "undecided")  # TLS 1.3 (or a renegotiation) without keys
+HIDDEN = ("not-visible", "unknown", "undecided")  # a TLS 1.2 renegotiation without keys
+# TLS 1.3 without keys, from record sizes: an empty client Certificate has one exact size; a refusal (an
+# alert-sized record and the close without a ticket, or nginx closing first after its answer) is likely.
+SIZES_NOT_SENT = ("client-cert-not-sent", "client", "certain")
+SIZES_REJECTED = ("client-cert-rejected", "unknown", "likely")
+SIZES_OK = ("ok", "none", "likely")
 
 # samples/*.pcap: capture -> {run: verdict per connection}
 CLASSIC: dict[str, dict[str, list[tuple[str, str, str]]]] = {
@@ -54,18 +59,19 @@ CLASSIC: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     "tls12-alert-no-client-cert.pcap": {"plain": [NOT_SENT], "keys": [NOT_SENT]},
     "tls12-alert-missing-intermediate.pcap": {"plain": [INCOMPLETE_LIKELY], "keys": [INCOMPLETE_LIKELY]},
     "tls12-renegotiation-client-cert.pcap": {"plain": [HIDDEN], "keys": [EXPIRED]},
-    "tls13-success.pcap": {"plain": [HIDDEN], "keys": [OK]},
-    "tls13-full-chain.pcap": {"plain": [HIDDEN], "keys": [OK]},
-    "tls13-expired-client-cert.pcap": {"plain": [HIDDEN], "keys": [EXPIRED]},
+    "tls13-success.pcap": {"plain": [SIZES_OK], "keys": [OK]},
+    "tls13-full-chain.pcap": {"plain": [SIZES_OK], "keys": [OK]},
+    "tls13-expired-client-cert.pcap": {"plain": [SIZES_REJECTED], "keys": [EXPIRED]},
     "tls13-expired-client-cert-dsb.pcapng": {"plain": [EXPIRED]},  # its key log is inside the file
-    "tls13-unlisted-ca.pcap": {"plain": [HIDDEN], "keys": [WRONG_CA_LIKELY]},
-    "tls13-no-client-cert.pcap": {"plain": [HIDDEN], "keys": [NOT_SENT]},
-    "tls13-missing-intermediate.pcap": {"plain": [HIDDEN], "keys": [INCOMPLETE_LIKELY]},
-    "tls13-alert-expired-client-cert.pcap": {"plain": [HIDDEN], "keys": [EXPIRED]},
-    "tls13-alert-unlisted-ca.pcap": {"plain": [HIDDEN], "keys": [WRONG_CA_LIKELY]},
-    "tls13-alert-no-client-cert.pcap": {"plain": [HIDDEN], "keys": [NOT_SENT]},
-    "tls13-alert-missing-intermediate.pcap": {"plain": [HIDDEN], "keys": [INCOMPLETE_LIKELY]},
-    "tls13-post-handshake-auth.pcap": {"plain": [HIDDEN], "keys": [EXPIRED]},
+    "tls13-unlisted-ca.pcap": {"plain": [SIZES_REJECTED], "keys": [WRONG_CA_LIKELY]},
+    "tls13-no-client-cert.pcap": {"plain": [SIZES_NOT_SENT], "keys": [NOT_SENT]},
+    "tls13-missing-intermediate.pcap": {"plain": [SIZES_REJECTED], "keys": [INCOMPLETE_LIKELY]},
+    "tls13-alert-expired-client-cert.pcap": {"plain": [SIZES_REJECTED], "keys": [EXPIRED]},
+    "tls13-alert-unlisted-ca.pcap": {"plain": [SIZES_REJECTED], "keys": [WRONG_CA_LIKELY]},
+    "tls13-alert-no-client-cert.pcap": {"plain": [SIZES_NOT_SENT], "keys": [NOT_SENT]},
+    "tls13-alert-missing-intermediate.pcap": {"plain": [SIZES_REJECTED], "keys": [INCOMPLETE_LIKELY]},
+    # the main handshake asks for no certificate; the request after it is encrypted
+    "tls13-post-handshake-auth.pcap": {"plain": [SIZES_OK], "keys": [EXPIRED]},
     "snaplen-truncated.pcap": {"plain": [TRUNCATED], "keys": [TRUNCATED]},
     # success, expired client-markw, client-bob from Partner Root CA, no certificate
     "multi-connection.pcap": {"plain": [OK_LIKELY, EXPIRED, WRONG_CA_LIKELY, NOT_SENT],
@@ -97,6 +103,13 @@ VERDICT_SET: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     "alert-wrong-usage": {"plain": [USAGE], "keys": [USAGE], "trust": [USAGE]},
     "alert-not-yet-valid": {"plain": [NOT_YET], "keys": [NOT_YET], "trust": [NOT_YET]},
 }
+# TLS 1.3 without keys, from record sizes (the TLS 1.2 "plain" runs read the plaintext handshake).
+TLS13_WITHOUT_KEYS: dict[str, list[tuple[str, str, str]]] = {
+    "success": [SIZES_OK], "no-cert": [SIZES_NOT_SENT], "multi-connection": [SIZES_OK, SIZES_REJECTED],
+    **{name: [SIZES_REJECTED] for name in (
+        "expired", "not-yet-valid", "wrong-usage", "foreign-ca", "missing-intermediate", "rekeyed-ca",
+        "stale-truststore", "alert-foreign-ca", "alert-wrong-usage", "alert-not-yet-valid")},
+}
 # The truststore each verdict-set server was configured with (samples/verdict/MANIFEST.tsv).
 CONFIGURED = {
     "missing-intermediate": "pki/trust-root-only.pem",
@@ -117,7 +130,7 @@ def _runs() -> list[tuple[Path, str, list[tuple[str, str, str]]]]:
             capture = VERDICT / f"{version}-{scenario}.pcap"
             for run, expected in runs.items():
                 if version == "tls13" and run == "plain":
-                    expected = [HIDDEN] * len(expected)
+                    expected = TLS13_WITHOUT_KEYS[scenario]
                 out.append((capture, trust if run == "trust" else run, expected))
     return out
 
@@ -143,9 +156,49 @@ def test_verdict_is_what_the_sample_was_built_to_show(capture, run, expected):
 
 
 def test_every_sample_is_in_a_table():
-    listed = {SAMPLES / name for name in CLASSIC} | {c for c, _, _ in RUNS}
+    listed = {SAMPLES / name for name in CLASSIC} | {c for c, _, _ in RUNS} | set(STACKS)
     present = {*SAMPLES.rglob("*.pcap"), *SAMPLES.rglob("*.pcapng")}
     assert present == listed
+
+
+# samples/tls13-stacks/: one TLS 1.3 connection per file, by server, client and scenario (MANIFEST.tsv).
+# With its key log, each reads as its scenario was built: the good client's chain, no certificate, a
+# client certificate from a CA the server does not trust (another organization), an expired one, and a
+# server that asks for none.
+STACK_VERDICTS = {
+    "ok": ("ok", "none", "certain"),
+    "norequest": ("ok", "none", "certain"),
+    "nocert": ("client-cert-not-sent", "client", "certain"),
+    "rejected": ("client-cert-wrong-ca", "client", "likely"),
+    # the Python ssl server lists no CA names: its unknown_ca alert is the only reason shown
+    "python:rejected": ("client-cert-rejected", "unknown", "certain"),
+    "expired": ("client-cert-expired", "client", "certain"),
+}
+
+
+def _stacks() -> dict[Path, str]:
+    manifest = SAMPLES / "tls13-stacks" / "MANIFEST.tsv"
+    if not manifest.exists():
+        return {}
+    rows = [line.split("\t") for line in manifest.read_text().splitlines()[1:]]
+    return {SAMPLES / "tls13-stacks" / row[0]: row[3] for row in rows}
+
+
+STACKS = _stacks()
+
+
+@pytest.mark.parametrize("capture", sorted(STACKS), ids=[p.name for p in sorted(STACKS)])
+def test_every_tls13_stack_sample_reads_as_built_with_its_key_log(capture):
+    (conn,) = analyze(capture, "keys").connections
+    assert conn.decrypted
+    server, scenario = capture.name.split("-")[1], STACKS[capture]
+    expected = STACK_VERDICTS.get(f"{server}:{scenario}", STACK_VERDICTS[scenario])
+    assert (conn.diagnosis.cause, conn.diagnosis.side, conn.diagnosis.certainty) == expected
+
+
+def test_the_tls13_stacks_are_there():
+    servers = {p.name.split("-")[1] for p in STACKS}
+    assert {"nginx", "apache", "haproxy", "sserver", "gnutls", "python"} <= servers
 
 
 def test_the_tables_follow_the_manifest():

@@ -26,8 +26,9 @@ TLS
 - `MAX_KEYLOG_LINE` = 4,096 characters (tls/keylog.py): the line is counted as malformed (for a
   `--keylog` file, one line on stderr). `MAX_KEYLOG_FILE` = 512 MiB: `--keylog` is refused (exit 2).
 - `MAX_APP_PLAINTEXT` = 16 KiB per direction (tls/session.py): decrypted application data past it is
-  not kept (the HTTP head and title are in the first bytes). `MAX_APP_DATA_EVENTS` = 4 per direction:
-  later application-data records are counted, not listed.
+  not kept (the HTTP head and title are in the first bytes). `MAX_APP_DATA_EVENTS` = 12 per direction:
+  later application-data records are counted, not listed (in TLS 1.3 without keys, the first twelve
+  records' sizes are what the record-size inference reads).
 
 Capture files
 - `MAX_PCAPNG_BLOCK` = 134,348,832 bytes, Wireshark 4.0's own limit (capture/pcapng.py): capture error
@@ -94,7 +95,7 @@ MAX_CA_NAMES = 4096  # distinguished names kept per CertificateRequest (IIS send
 MAX_KEYLOG_LINE = 4096  # characters; the longest real line (TLS 1.3, SHA-384) is about 180
 MAX_KEYLOG_FILE = 512 * MIB
 MAX_APP_PLAINTEXT = 16 * KIB
-MAX_APP_DATA_EVENTS = 4
+MAX_APP_DATA_EVENTS = 12
 
 # --- capture files (capture/) -----------------------------------------------------------------
 MAX_PCAPNG_BLOCK = 134_348_832  # Wireshark 4.0 refuses a larger block ("total block length ... is too large")

@@ -21,6 +21,7 @@ from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.pki.certificate import name_to_rfc4514, summarize_certificate
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
+from tlscap.tls.record_sizes import SizedRecord
 from tlscap.tls.session import TlsEvent
 
 WELL_KNOWN_TLS_PORTS = frozenset({443, 465, 636, 853, 989, 990, 992, 993, 995, 5061, 8443, 5223, 5671})
@@ -62,6 +63,7 @@ def build_connection(tracker: ConnectionTracker) -> Connection:
         conn.version = C.version_name(session.version)
     if session.cipher_suite is not None:
         conn.cipher_suite = C.cipher_suite_name(session.cipher_suite)
+        conn.cipher_suite_code = session.cipher_suite
 
     conn.decrypted = session.decrypted
     if session.events_dropped:
@@ -98,6 +100,9 @@ def _add_event(conn: Connection, ev: TlsEvent, sender: str) -> None:
         ))
     elif ev.kind == "application_data":
         (conn.client_app_data_frames if sender == "client" else conn.server_app_data_frames).append(ev.frame)
+        if ev.encrypted:
+            conn.encrypted_records.append(SizedRecord(frame=ev.frame, from_client=sender == "client",
+                                                      length=ev.length))
     elif ev.kind == "desync":
         if conn.handshake and not _handshake_done(conn) and not _tls13_flight_sent(conn, ev.frame):
             conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=None,
@@ -122,6 +127,8 @@ def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
             conn.client_finished = True
         else:
             conn.server_finished = True
+    if isinstance(ev.parsed, M.ClientHello) and not conn.client_alpn:
+        conn.client_alpn = tuple(ev.parsed.alpn)
     if ev.damaged is not None:
         conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=ev.name,
                                          detail=ev.damaged, truncated=ev.truncated))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from tlscap.analysis import fixes
 from tlscap.analysis.context import RuleContext
+from tlscap.analysis.encrypted_tls13 import verdict_words
 from tlscap.analysis.issuer import NOT_LOADED, THREE_CAUSES, WRONG_CA, assess_rekeyed, assess_unlisted
 from tlscap.analysis.model import CertificateChainInfo, Connection, Diagnosis, Finding
 from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, short_name
@@ -65,8 +66,8 @@ SUPPORT: dict[str, tuple[str, ...]] = {
     "client-cert-wrong-usage": ("client-cert-wrong-usage", "client-cert-signature-not-accepted"),
     "client-chain-broken": ("client-chain-broken",),
     "server-truststore-expired": ("truststore-cert-expired", "client-cert-untrusted"),
-    "client-cert-rejected": ("client-cert-signature-not-accepted",),
-    "handshake-failed": (),
+    "client-cert-rejected": ("client-cert-signature-not-accepted", "inferred-rejection"),
+    "handshake-failed": ("inferred-rejection",),
     "capture-incomplete": ("capture-truncated", "capture-gap", "handshake-incomplete"),
     "not-visible": ("handshake-encrypted",),
     "ok": (),
@@ -100,7 +101,7 @@ class _Verdict:
 def diagnose(conn: Connection, ctx: RuleContext) -> Diagnosis:
     """The connection's one verdict; reorders `conn.findings` so that its evidence comes first."""
     verdict = (_capture_start(conn) or _client_certificate(conn, ctx) or _capture_damage(conn)
-               or _handshake_failure(conn) or _not_visible(conn) or _ok(conn))
+               or _record_sizes(conn) or _handshake_failure(conn) or _not_visible(conn) or _ok(conn))
     order_findings(conn, verdict.cause)
     if verdict.cause in ACTIONABLE and verdict.certainty != "undecided":
         conn.findings = [replace(f, fix=f"As the verdict says: {verdict.fix}") if f.code in _FOLLOWERS else f
@@ -343,11 +344,34 @@ def _capture_damage(conn: Connection) -> _Verdict | None:
     return None
 
 
-# --------------------------------------------------------------------------- 4. other failures
+# --------------------------------------------------------------------------- 4. TLS 1.3 record sizes
+
+
+def _record_sizes(conn: Connection) -> _Verdict | None:
+    words = verdict_words(conn)
+    if words is None:
+        return None
+    cause, certainty, summary, fix, frames = words
+    alternatives: tuple[str, ...] = ()
+    decide_with = None
+    if certainty != "certain":
+        alternatives = {"client-cert-rejected": ("client-cert-expired", "client-cert-wrong-ca",
+                                                 "client-chain-incomplete"),
+                        "not-visible": ("ok", "client-cert-rejected"),
+                        "ok": ("client-cert-rejected",)}.get(cause, ())
+        decide_with = f"a key log of the client (--keylog); or {fixes.READ_SERVER_LOG}"
+    return _Verdict(cause, certainty, summary, fix, frames, alternatives, decide_with)
+
+
+# --------------------------------------------------------------------------- 5. other failures
 
 
 def _handshake_failure(conn: Connection) -> _Verdict | None:
-    fatal = next((a for a in conn.alerts if not a.encrypted and a.level == "fatal"), None)
+    # A fatal alert after the server already answered ends an exchange that worked (a Python server that
+    # closes without close_notify draws a decode_error from the client): not a failed handshake.
+    served = conn.server_app_data_frames[0] if conn.server_finished and conn.server_app_data_frames else None
+    fatal = next((a for a in conn.alerts if not a.encrypted and a.level == "fatal"
+                  and (served is None or a.frame <= served or a.sender == "server")), None)
     if fatal is not None:
         about_cert = fatal.description in CERTIFICATE_ALERTS and fatal.sender == "server"
         meaning = ALERT_MEANING.get(fatal.description or "", "see RFC 8446 §6.2")
@@ -376,7 +400,7 @@ def _handshake_failure(conn: Connection) -> _Verdict | None:
         fixes.find_reason(), frames, (), f"{fixes.READ_SERVER_LOG}; or a key log (--keylog) to read the alert")
 
 
-# --------------------------------------------------------------------------- 5. not visible, 6. ok
+# --------------------------------------------------------------------------- 6. not visible, 7. ok
 
 
 def _not_visible(conn: Connection) -> _Verdict | None:
@@ -391,7 +415,7 @@ def _not_visible(conn: Connection) -> _Verdict | None:
             "seen.",
             f"To see it: {fixes.KEYLOG_HOWTO}; or {fixes.READ_SERVER_LOG}.",
             tuple(frames[:2]), ("ok", "client-cert-rejected"),
-            f"a key log of the client (--keylog), or the server's log: {fixes.READ_SERVER_LOG}")
+            f"a key log of the client (--keylog); or {fixes.READ_SERVER_LOG}")
     if not (conn.tls13 and not conn.decrypted) and conn.version_code != 0x0002:
         return None
     sh = first_message(conn, "ServerHello")
@@ -403,7 +427,7 @@ def _not_visible(conn: Connection) -> _Verdict | None:
         f"To see it: {fixes.KEYLOG_HOWTO}; or, without the client's help, {fixes.READ_SERVER_LOG}; or allow only "
         "TLS 1.2 on the server for a while (nginx: ssl_protocols TLSv1.2) so the handshake is readable.",
         (sh.frame,) if sh else (conn.first_frame,), ("ok", "client-cert-rejected", "client-cert-not-sent"),
-        f"a key log of the client (--keylog), or the server's log: {fixes.READ_SERVER_LOG}")
+        f"a key log of the client (--keylog); or {fixes.READ_SERVER_LOG}")
 
 
 def _ok(conn: Connection) -> _Verdict:

@@ -52,6 +52,8 @@ class AnalysisOptions:
     truststore: Truststore | None = None  # from --truststore
     # DER certificates of CAs seen elsewhere (other captures of a scan): evidence for the verdict only.
     known_certificates: tuple[bytes, ...] = ()
+    # Whether key-log material inside the capture (pcapng DSBs, comments) is used.
+    embedded_secrets: bool = True
 
 
 # Container allocations between two runs of the cycle collector's youngest generation (Python: 700).
@@ -92,7 +94,7 @@ def analyze_capture(
         bulk, bulk_v6, on_bulk, links = run.bulk, run.bulk_v6, run.on_bulk, FIXED_LINK_HEADERS
         try:
             for frame in reader:
-                if len(secrets) + len(comments) != run.embedded_seen:
+                if len(secrets) + len(comments) != run.embedded_seen and options.embedded_secrets:
                     run.take_embedded_secrets(secrets, comments)
                 if bulk or bulk_v6:
                     # A frame of a known flow that may only continue bulk data (see _Run.on_bulk).

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tlscap.errors import CaptureIssue
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.verify import CaListComparison, PathResult
+from tlscap.tls.record_sizes import SizedRecord, Tls13Inference
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
@@ -69,6 +70,7 @@ class AlertEntry:
     encrypted: bool
     level_code: int | None = None
     description_code: int | None = None
+    inferred: bool = False  # TLS 1.3 without keys: an alert-sized record (tls.record_sizes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,6 +172,11 @@ class Connection:
     # Why the capture file ended before this connection did (it was still open at a cut-off file's end).
     capture_cut: str | None = None
     diagnosis: Diagnosis | None = None
+    cipher_suite_code: int | None = None
+    client_alpn: tuple[str, ...] = ()  # the protocols the client's (first) ClientHello offered
+    # TLS 1.3 without keys: the first encrypted records, and what their sizes say (tls.record_sizes).
+    encrypted_records: list[SizedRecord] = field(default_factory=list)
+    record_inference: Tls13Inference | None = None
 
     @property
     def tls13(self) -> bool:

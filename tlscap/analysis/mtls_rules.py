@@ -274,7 +274,7 @@ def _empty_certificate_before(conn: Connection, alert: AlertEntry) -> Certificat
 def rule_encrypted_alert(conn: Connection, ctx: RuleContext) -> list[Finding]:
     out: list[Finding] = []
     for a in conn.alerts:
-        if not a.encrypted or conn.decrypted:
+        if not a.encrypted or conn.decrypted or a.inferred:  # inferred ones: encrypted_tls13.rule_record_sizes
             continue
         guess = _guess_encrypted_alert(conn, a)
         if guess is None:

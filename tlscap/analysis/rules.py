@@ -12,6 +12,7 @@ from datetime import datetime
 from tlscap.analysis import mtls_rules, truststore_rules
 from tlscap.analysis.context import RuleContext
 from tlscap.analysis.diagnosis import diagnose
+from tlscap.analysis.encrypted_tls13 import read_record_sizes, rule_record_sizes
 from tlscap.analysis.model import SEVERITY_RANK, Connection, Finding
 from tlscap.analysis.timeline import handshake_complete, plaintext_fatal_alert, saw_hello
 
@@ -21,6 +22,7 @@ Rule = Callable[[Connection, RuleContext], list[Finding]]
 def apply_rules(conn: Connection, context: RuleContext | datetime | None = None) -> None:
     """Fill `conn.outcome` and `conn.findings` (a bare datetime is taken as the context's `at`)."""
     ctx = context if isinstance(context, RuleContext) else RuleContext(at=context)
+    read_record_sizes(conn)
     conn.outcome = outcome(conn)
     conn.ca_list_check = truststore_rules.ca_list_comparison(conn, ctx)
     conn.chain_check = truststore_rules.chain_verification(conn, ctx)
@@ -50,11 +52,14 @@ def outcome(conn: Connection) -> str:
     """established | failed | incomplete | unknown, from what is visible."""
     if not saw_hello(conn) or conn.version_code == 0x0002:
         return "unknown"  # no hello seen, or SSL 2.0, whose handshake is encrypted after the hellos
-    if plaintext_fatal_alert(conn) is not None:
+    fatal = plaintext_fatal_alert(conn)
+    if fatal is not None and not _after_the_answer(conn, fatal.frame):
         return "failed"
     if handshake_complete(conn):
         return "established"
     if conn.tls13 and not conn.decrypted:
+        if conn.record_inference is not None and conn.record_inference.server_rejected:
+            return "failed"
         if conn.client_app_data_frames:
             return "unknown"  # the client finished its part; whether the server accepted is encrypted
         return "incomplete" if not _early_encrypted_alert(conn) else "failed"
@@ -63,8 +68,14 @@ def outcome(conn: Connection) -> str:
     return "incomplete"
 
 
+def _after_the_answer(conn: Connection, frame: int) -> bool:
+    """The frame comes after a completed handshake and the server's first application data: what happens
+    there ends an exchange that worked."""
+    return handshake_complete(conn) and bool(conn.server_app_data_frames) and frame > conn.server_app_data_frames[0]
+
+
 def _early_encrypted_alert(conn: Connection) -> bool:
-    return any(a.encrypted for a in conn.alerts)
+    return any(a.encrypted and not a.inferred for a in conn.alerts)
 
 
 def rule_handshake_encrypted(conn: Connection, ctx: RuleContext) -> list[Finding]:
@@ -159,6 +170,7 @@ RULES: tuple[Rule, ...] = (
     rule_capture_damage,
     rule_malformed,
     rule_limited,
+    rule_record_sizes,
     *mtls_rules.RULES,
     *truststore_rules.RULES,
 )

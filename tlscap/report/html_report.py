@@ -35,7 +35,7 @@ from tlscap.report.grouping import (
 from tlscap.report.json_report import wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
-from tlscap.report.text_report import capture_header, connection_title
+from tlscap.report.text_report import capture_header, connection_title, inferred_lines
 from tlscap.report.writer import write_report
 from tlscap.timefmt import utc_datetime
 
@@ -239,9 +239,14 @@ def ladder_arrows(conn: Connection, at: datetime | None = None) -> list[Arrow]:
     for a in conn.alerts:
         order += 1
         text = "Alert (encrypted)" if a.encrypted else f"Alert: {a.level} {a.description}"
+        if a.inferred:
+            text = "Alert (encrypted, inferred from its size)"
         # Red only for an alert that ends a failure; close_notify and unremarkable encrypted alerts are plain.
         kind = "alert" if a.level == "fatal" or a.frame in failing else "plain"
         events.append((a.frame, order, Arrow(a.frame, a.sender, [text], kind=kind)))
+    for frame, sender, text in inferred_lines(conn):
+        order += 1
+        events.append((frame, order, Arrow(frame, sender, [text])))
     if conn.http is not None:
         order += 1
         text = f"HTTP {conn.http.status}" + (f" “{conn.http.title}”" if conn.http.title else "")

@@ -33,6 +33,7 @@ from tlscap.pki.memo import IdentityMemo
 from tlscap.report.safe_text import without_surrogates
 from tlscap.report.writer import write_report
 from tlscap.timefmt import iso_time
+from tlscap.tls.record_sizes import Tls13Inference
 
 SCHEMA = 2
 _UNSAFE_IN_JSON = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
@@ -84,6 +85,20 @@ def _scalars_dict(conn: Connection) -> dict[str, Any]:
 def wireshark_filter(conn: Connection) -> str:
     """A display filter that shows this connection in Wireshark: its id is Wireshark's tcp.stream."""
     return f"tcp.stream == {conn.id}"
+
+
+def record_sizes_dict(inference: Tls13Inference) -> dict[str, Any]:
+    """TLS 1.3 without keys: what the record sizes say, and the records each answer rests on."""
+    return {
+        "certificate_requested": inference.certificate_requested,
+        "client_certificate": inference.client_certificate,
+        "client_certificate_bytes": inference.client_certificate_bytes,
+        "server_rejected": inference.server_rejected,
+        "certainty": "certain" if inference.certain else "likely" if inference.answered else "undecided",
+        "basis": [{"frame": r.frame, "from": "client" if r.from_client else "server", "length": r.length,
+                   "carries": r.carries, "why": r.basis} for r in inference.readings],
+        "notes": list(inference.notes),
+    }
 
 
 def diagnosis_dict(d: Diagnosis | None) -> dict[str, Any] | None:
@@ -150,13 +165,14 @@ def _tail_dict(conn: Connection) -> dict[str, Any]:
     return {
         "alerts": [
             {"frame": a.frame, "from": a.sender, "level": a.level, "description": a.description,
-             "encrypted": a.encrypted}
+             "encrypted": a.encrypted} | ({"inferred": True} if a.inferred else {})
             for a in conn.alerts
         ],
         "http": None if conn.http is None else {
             "frame": conn.http.frame, "status": conn.http.status, "title": conn.http.title,
         },
         "outcome": conn.outcome,
+        **({"record_sizes": record_sizes_dict(conn.record_inference)} if conn.record_inference else {}),
         "findings": [
             {"code": f.code, "severity": f.severity, "frames": list(f.frames), "message": f.message,
              "fix": f.fix}

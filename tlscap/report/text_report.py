@@ -119,7 +119,12 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
     for a in conn.alerts:
         order += 1
         text = "Alert (encrypted)" if a.encrypted else f"Alert: {a.level} {a.description}"
+        if a.inferred:
+            text = "[encrypted] Alert — inferred from its size"
         events.append((a.frame, order, a.sender, text, []))
+    for frame, sender, text in inferred_lines(conn):
+        order += 1
+        events.append((frame, order, sender, text, []))
     if conn.http is not None:
         order += 1
         title = f" “{safe(conn.http.title)}”" if conn.http.title else ""
@@ -146,6 +151,19 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
         out.append(f"  frame {ln.frame:>{width}}  +{dt:.3f}  {ARROW[ln.sender]}  {', '.join(ln.items)}")
         out.extend(DETAIL_INDENT + d for d in ln.details)
     return out
+
+
+def inferred_lines(conn: Connection) -> list[tuple[int, str, str]]:
+    """TLS 1.3 without keys: (frame, sender, what its records most likely carry) from the record sizes."""
+    inference = conn.record_inference
+    if inference is None:
+        return []
+    by_frame: dict[tuple[int, str], list[str]] = {}
+    for r in inference.readings:
+        if r.carries != "Alert":  # listed among the alerts
+            by_frame.setdefault((r.frame, "client" if r.from_client else "server"), []).append(r.carries)
+    return [(frame, sender, f"[encrypted] {', '.join(items)} — inferred from record sizes")
+            for (frame, sender), items in by_frame.items()]
 
 
 def finding_lines(f: Finding) -> list[str]:

@@ -33,7 +33,6 @@ from tlscap.tls.records import (
 TLS13 = 0x0304
 # Application-data records listed per direction (the first ones tell the handshake's fate; the
 # rest are only counted).
-MAX_APP_DATA_EVENTS = 4
 # Decrypted application data kept per direction, enough for an HTTP response's head and <title>.
 MAX_APP_PLAINTEXT = 16 * 1024
 
@@ -166,7 +165,7 @@ class TlsSession:
                 if not direction.app_plaintext:
                     direction.app_plaintext_frame = ev.frame
                 direction.app_plaintext += ev.fragment[: MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
-            if direction.app_data_records > MAX_APP_DATA_EVENTS:
+            if direction.app_data_records > limits.MAX_APP_DATA_EVENTS:
                 return  # counted, not listed: memory stays bounded on long connections
             self._event(TlsEvent(kind="application_data", frame=ev.frame, frames=ev.frames,
                                         side=side, name="ApplicationData", length=ev.length,
