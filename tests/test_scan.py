@@ -321,7 +321,11 @@ def test_ctrl_c_writes_the_report_of_the_files_done(tmp_path):
             [sys.executable, "-m", "tlscap.scan", str(folder), "--format", fmt, "-o", str(out), "--jobs", "1"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
     deadline = time.monotonic() + 60
-    while not (jsonl.exists() and jsonl.read_text().count("\n") >= 4) and time.monotonic() < deadline:
+
+    def jsonl_lines() -> int:  # the report is written to a temporary file beside it until it is complete
+        return sum(p.read_text().count("\n") for p in tmp_path.glob(".r.jsonl.*.tlscap-tmp"))
+
+    while jsonl_lines() < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(2.5)  # both scans are now inside b-huge.pcap
     for _, proc in procs:
@@ -421,14 +425,15 @@ def test_text_spool_holds_what_analyze_renders(tmp_path):
     assert list(spool.iterdir()) == []
 
 
-def test_a_spool_that_cannot_be_written_falls_back_to_the_whole_report(tmp_path):
+def test_a_spool_that_cannot_be_opened_is_reported_as_such(tmp_path):
+    """Issue 21: no silent fallback to holding the file's connections in memory; the scan stops on it
+    (cmd_scan turns this capture error into exit 2 naming the spool)."""
     candidates = discover([str(MULTI)]).candidates
     (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing")).run(
         candidates, runner.AnalysisOptions())
-    assert len(result.capture.connections) == 4 and len(list(result.connections())) == 4
-    (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing"), render="json").run(
-        candidates, runner.AnalysisOptions())
-    assert [json.loads(t)["id"] for t in result.connection_json()] == [0, 1, 2, 3]
+    (error,) = result.capture.errors
+    assert error.code == runner.SPOOL_WRITE_ERROR and "No such file or directory" in error.message
+    assert str(tmp_path / "missing") in error.message
 
 
 def test_a_scan_leaves_no_spool_behind(tmp_path):

@@ -1,3 +1,3 @@
-from tlscap.cli import main
+from tlscap.entry import run
 
-raise SystemExit(main())
+run()

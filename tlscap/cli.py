@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tlscap import __version__
+from tlscap import __version__, signals
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import SEVERITY_RANK, Connection, Report
 from tlscap.cli_options import (
@@ -19,6 +19,7 @@ from tlscap.cli_options import (
     UsageError,
     add_report_options,
     choose_format,
+    input_paths,
     load_keylogs,
     make_writer,
     options_from,
@@ -26,6 +27,8 @@ from tlscap.cli_options import (
 )
 from tlscap.engines.compare import compare_engines
 from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark, find_tshark
+from tlscap.errors import TlscapError
+from tlscap.output import STDOUT_NAME, OutputError, refuse_input_as_output, silence_stdout
 from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
@@ -98,6 +101,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         find_tshark()  # one clear error before any output when tshark is missing or too old
     options = options_from(args)
     fmt = choose_format(args)
+    refuse_input_as_output(args.output, [*args.captures, *input_paths(args)])
     with output(args.output) as out:
         report = analyze_all(args.captures, options, make_writer(fmt, out, show_all=args.all, at=args.at),
                              engine=args.engine)
@@ -148,6 +152,15 @@ def cmd_certs(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signals.install()  # again for callers of cli.main itself; tlscap.entry did it before the imports
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # a signal outside a command's own handling (argument parsing, exit)
+        print("tlscap: interrupted", file=sys.stderr)
+        return signals.exit_status()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     tune_gc()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -160,15 +173,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_compare(args)
         if args.command == "certs":
             return cmd_certs(args)
-    except (UsageError, EngineUnavailable) as exc:
+    except (UsageError, EngineUnavailable, TlscapError) as exc:
+        if isinstance(exc, OutputError) and exc.path == STDOUT_NAME:
+            silence_stdout()
         print(f"tlscap: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("tlscap: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        print("tlscap: interrupted" if signals.received() != signal.SIGTERM else "tlscap: terminated (SIGTERM)",
+              file=sys.stderr)
+        return signals.exit_status()
+    except BrokenPipeError:  # standard output written without the guard (a bug): still not exit 0
+        silence_stdout()
+        print(f"tlscap: {STDOUT_NAME}: the reader closed the pipe before the report was complete", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # never a traceback for the user; the message says what to report
         print(f"tlscap: internal error: {type(exc).__name__}: {exc} (please report it with the capture)",
               file=sys.stderr)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tlscap.analysis.engine import AnalysisOptions
+from tlscap.output import report_output
 from tlscap.pki.truststore import Truststore, TruststoreError, load_truststore
 from tlscap.report.csv_report import CsvWriter
 from tlscap.report.html_report import HtmlWriter
@@ -122,17 +123,15 @@ def options_from(args: argparse.Namespace) -> AnalysisOptions:
 
 @contextlib.contextmanager
 def output(path: str | None) -> Iterator[TextIO]:
-    """stdout, or the -o file opened before any analysis, so a bad path fails at once."""
-    if path is None:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    try:
-        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from exc
-    with stream:
+    """stdout, or the -o file (written atomically: see tlscap.output), opened before any analysis, so
+    a bad path fails at once; a write error is an OutputError naming the path."""
+    with report_output(path) as stream:
         yield stream
+
+
+def input_paths(args: argparse.Namespace) -> list[str]:
+    """The files a report's run reads besides its captures: key logs and truststores."""
+    return [*getattr(args, "keylog", []), *getattr(args, "truststore", [])]
 
 
 def make_writer(fmt: str, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> ReportWriter:

@@ -13,26 +13,31 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 from dataclasses import replace
 from datetime import datetime
 from typing import TextIO, cast
 
+from tlscap import signals
 from tlscap.analysis.engine import AnalysisOptions
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Report
 from tlscap.cli_options import (
     EXIT_FINDINGS,
-    EXIT_INTERRUPTED,
+    EXIT_INTERRUPTED,  # noqa: F401 - importers of cli_scan use it
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
     add_report_options,
     choose_format,
+    input_paths,
     make_writer,
     options_from,
     output,
 )
+from tlscap.errors import TlscapError
+from tlscap.output import STDOUT_NAME, OutputError, io_error, refuse_input_as_output, silence_stdout
 from tlscap.report.csv_report import CsvWriter
 from tlscap.report.html_report import HtmlWriter
 from tlscap.report.json_report import JsonlWriter, JsonWriter
@@ -43,6 +48,7 @@ from tlscap.report.writer import ReportWriter
 from tlscap.scan.discovery import Discovery, Problem, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
 from tlscap.scan.runner import (
+    SPOOL_WRITE_ERROR,
     DaskRunner,
     ExecutorUnavailable,
     FileResult,
@@ -63,6 +69,9 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+MAX_FILE_TIMEOUT = 365 * 24 * 3600  # a larger limit is no limit; past ~1e9 the clocks' arithmetic overflows
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -80,6 +89,8 @@ def _seconds(text: str) -> float:
         value = 0.0
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    if value > MAX_FILE_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"more than {MAX_FILE_TIMEOUT:,} seconds (a year): {text!r}")
     return value
 
 
@@ -229,6 +240,10 @@ class _Scan:
     def _done(self, result: FileResult, out: TextIO) -> None:
         cap, position = result.capture, self.candidates[result.index].position
         for err in cap.errors:
+            if err.code == SPOOL_WRITE_ERROR:  # a full or failing $TMPDIR: every next file would fail too
+                where, _, cause = err.message.partition(": ")
+                raise OutputError(where, cause)
+        for err in cap.errors:
             self.progress.message(f"tlscap: {safe(cap.path)}: {safe(err.message)}")
         self.tally.add(cap)
         self.progress.done(cap, self.candidates[result.index].size)
@@ -327,39 +342,52 @@ def cmd_scan(args: argparse.Namespace) -> int:
     options = _options(args)
     fmt = choose_format(args)
     found = discover(args.paths, include=args.include, exclude=args.exclude)
+    refuse_input_as_output(args.output, [*(entry.path for entry in found.entries), *input_paths(args)])
     interrupted = False
     # The workers' spools of connections: removed with everything in it, however the scan ends.
-    with tempfile.TemporaryDirectory(prefix="tlscap-scan-") as spool_dir, output(args.output) as out:
+    try:
+        spool_folder = tempfile.TemporaryDirectory(prefix="tlscap-scan-")
+    except OSError as exc:
+        raise io_error(tempfile.gettempdir(), exc, "cannot create the scan's spool folder") from None
+    with spool_folder as spool_dir:
         # For the JSON and text reports the workers also render each connection: the parent only copies.
-        runner = _runner(args, spool_dir, render=_render(fmt, show_all=args.all))
-        scan = _Scan(found, fmt=fmt, quiet=args.quiet, show_all=args.all, at=args.at)
         try:
-            scan.run(runner, options, out)
-        except KeyboardInterrupt:
-            interrupted = True
+            runner = _runner(args, spool_dir, render=_render(fmt, show_all=args.all))
         except ExecutorUnavailable as exc:
             raise UsageError(str(exc)) from exc
-        scan.finish(out)
+        with output(args.output) as out:
+            scan = _Scan(found, fmt=fmt, quiet=args.quiet, show_all=args.all, at=args.at)
+            try:
+                scan.run(runner, options, out)
+            except KeyboardInterrupt:
+                interrupted = True
+            except ExecutorUnavailable as exc:
+                raise UsageError(str(exc)) from exc
+            scan.finish(out)
     if not scan.found.entries:
         print(f"tlscap: no capture found under {', '.join(args.paths)}", file=sys.stderr)
         return EXIT_USAGE
     if interrupted:
-        print(f"tlscap: interrupted: the report covers {scan.files_done} of {len(scan.candidates)} files",
+        how = "terminated (SIGTERM)" if signals.received() == signal.SIGTERM else "interrupted"
+        print(f"tlscap: {how}: the report covers {scan.files_done} of {len(scan.candidates)} files",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return signals.exit_status()
     return scan.tally.status(args.fail_on)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m tlscap.scan PATH...`: the scan command alone (the same as `tlscap scan`)."""
+    signals.install()
     parser = argparse.ArgumentParser(prog="tlscap")
     add_scan_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["scan", *(sys.argv[1:] if argv is None else argv)])
     try:
         return cmd_scan(args)
-    except UsageError as exc:
+    except (UsageError, TlscapError) as exc:
+        if isinstance(exc, OutputError) and exc.path == STDOUT_NAME:
+            silence_stdout()
         print(f"tlscap: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tlscap: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return signals.exit_status()

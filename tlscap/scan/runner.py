@@ -27,13 +27,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait as wait_any
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from cryptography.x509 import ObjectIdentifier
 
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection
 from tlscap.errors import CaptureIssue, TlscapError
+from tlscap.output import describe
 from tlscap.report.csv_report import finding_rows
 from tlscap.report.grouping import GroupKey
 from tlscap.report.html_report import connection_html
@@ -41,6 +42,7 @@ from tlscap.report.json_report import connection_json
 from tlscap.report.markdown_report import connection_md
 from tlscap.report.text_report import connection_text
 from tlscap.scan.discovery import Candidate
+from tlscap.signals import die_with_parent
 
 # A worker that does not exit within this time after being asked to is killed.
 _STOP_GRACE_SECONDS = 2.0
@@ -182,29 +184,68 @@ def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, render:
     register_pickling()
     try:
         out = open(spool, "wb")  # noqa: SIM115 - closed below, after the analysis
-    except OSError:
-        return analyze_to_bytes(path, options)  # no spool: the report holds its connections
+    except OSError as exc:
+        return pickle.dumps(spool_failed(path, spool, exc), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        return _analyze_to_spool(path, options, spool, out, render=render, label=label, position=position)
+    except _SpoolWriteError as exc:
+        return pickle.dumps(spool_failed(path, spool, exc.error), protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        with contextlib.suppress(OSError):
+            out.close()
+
+
+class _SpoolWriteError(Exception):
+    """Writing a connection to the spool failed (a full or failing $TMPDIR): the scan stops."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+SPOOL_WRITE_ERROR = "spool-write-error"
+
+
+def spool_failed(path: str, spool: str, exc: OSError) -> CaptureReport:
+    """The report of a file whose connections could not be spooled: the parent stops the scan on it."""
+    return failed_capture(path, SPOOL_WRITE_ERROR, f"{spool}: cannot write the scan's spool: {describe(exc)}")
+
+
+def _analyze_to_spool(path: str, options: AnalysisOptions, spool: str, out: BinaryIO, *, render: Render,
+                      label: str | None, position: int) -> bytes:
     make = None if render in (None, "json") else connection_renderer(
         render, path=path if label is None else label, position=position, at=options.at)
-    with out:
-        def keep(conn: Connection) -> None:
-            if render == "json":
-                out.write(connection_json(conn).encode("utf-8", "surrogatepass") + b"\n")
-                return
-            if make is not None:
-                out.write(pickle.dumps(make(conn), protocol=pickle.HIGHEST_PROTOCOL))
-                return
-            try:
-                blob = pickle.dumps(conn, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # noqa: BLE001 - an unpicklable field: drop the parsed names, as below
-                blob = pickle.dumps(_connection_without_names(conn), protocol=pickle.HIGHEST_PROTOCOL)
-            out.write(blob)
 
+    def write(blob: bytes) -> None:
         try:
-            cap = analyze_capture(path, options, on_connection=keep)
-        except Exception as exc:  # noqa: BLE001 - the engine never raises on purpose; a bug costs one file
-            cap = failed_capture(path, "internal-error",
-                                 f"tlscap failed on this file ({type(exc).__name__}: {exc}); please report it")
+            out.write(blob)
+        except OSError as exc:
+            raise _SpoolWriteError(exc) from None
+
+    def keep(conn: Connection) -> None:
+        if render == "json":
+            write(connection_json(conn).encode("utf-8", "surrogatepass") + b"\n")
+            return
+        if make is not None:
+            write(pickle.dumps(make(conn), protocol=pickle.HIGHEST_PROTOCOL))
+            return
+        try:
+            blob = pickle.dumps(conn, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - an unpicklable field: drop the parsed names, as below
+            blob = pickle.dumps(_connection_without_names(conn), protocol=pickle.HIGHEST_PROTOCOL)
+        write(blob)
+
+    try:
+        cap = analyze_capture(path, options, on_connection=keep)
+    except _SpoolWriteError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the engine never raises on purpose; a bug costs one file
+        cap = failed_capture(path, "internal-error",
+                             f"tlscap failed on this file ({type(exc).__name__}: {exc}); please report it")
+    try:
+        out.flush()
+    except OSError as exc:
+        raise _SpoolWriteError(exc) from None
     return pickle.dumps(cap, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -283,6 +324,7 @@ def _worker_loop(pipe: Pipe) -> None:
     """A worker process: receives the options once, then paths; sends back each pickled report."""
     # Ctrl-C on a terminal reaches every process of the group; only the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()  # the forkserver, which itself exits when tlscap is gone
     tune_gc()
     options = AnalysisOptions()
     while True:
@@ -504,6 +546,11 @@ class DaskRunner:
     CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler, and to wait for a first worker
 
     def __init__(self, *, scheduler: str, file_timeout: float | None = None) -> None:
+        try:  # before the report is opened, so a missing package writes nothing
+            import distributed  # noqa: F401
+        except ImportError as exc:
+            raise ExecutorUnavailable(
+                "--executor dask needs Dask's distributed package: pip install 'tlscap[dask]'") from exc
         self.scheduler = scheduler
         self.file_timeout = file_timeout
         self.connect_timeout = self.CONNECT_TIMEOUT

@@ -1,0 +1,326 @@
+"""Issue 21: tlscap never destroys an input, never leaves a broken report, and ends cleanly on
+signals and I/O errors. Every input is built here (struct-level pcap writers); ENOSPC comes from a
+small tmpfs mounted by the test (or /dev/full), signals are real ones sent to a real process group."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import adversarial as A
+import pytest
+from test_scan import syn_flood_pcap
+
+ROOT = Path(__file__).resolve().parents[1]
+FORMATS = ("json", "jsonl", "text", "md", "html", "csv")
+
+
+def failing_capture(path: Path, connections: int = 3) -> Path:
+    """A capture whose connections each end on a fatal handshake_failure alert: findings at `error`."""
+    with A.PcapWriter(path) as writer:
+        for i in range(connections):
+            conv = A.Conversation(writer, client=("10.0.0.1", 40000 + i))
+            conv.open()
+            conv.send(True, A.records(22, A.client_hello(random=i.to_bytes(4, "big") * 8)))
+            conv.send(False, A.records(22, A.server_hello()))
+            conv.send(False, A.records(21, b"\x02\x28"))
+            conv.close()
+    return path
+
+
+def tlscap(*argv: str, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tlscap", *argv], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120, check=False, **kwargs)  # type: ignore[call-overload]
+
+
+@contextlib.contextmanager
+def full_tmpfs(path: Path, size: str = "256k", *, filled: bool = True) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path`, filled up to its last byte (or empty)."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs (needs root): {done.stderr!r}")
+    try:
+        if filled:
+            fill(path / "filler")
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write zeros to `path` until the file system is full."""
+    with open(path, "wb", buffering=0) as f, contextlib.suppress(OSError):
+        for size in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * size)
+
+
+def no_temp_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.endswith(".tlscap-tmp")]
+
+
+# --------------------------------------------------------------------------- item 1: -o naming an input
+
+
+def test_analyze_refuses_an_output_that_is_its_input(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap")
+    before = cap.read_bytes()
+    done = tlscap("analyze", str(cap), "-o", str(cap))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert str(cap) in done.stderr and "one of the inputs" in done.stderr
+    assert cap.read_bytes() == before
+
+
+def test_analyze_refuses_an_input_reached_through_links(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap")
+    before = cap.read_bytes()
+    (tmp_path / "soft.json").symlink_to(cap)
+    os.link(cap, tmp_path / "hard.json")
+    for name in ("soft.json", "hard.json"):
+        done = tlscap("analyze", str(cap), "-o", str(tmp_path / name))
+        assert done.returncode == 2 and "one of the inputs" in done.stderr, done.stderr
+        assert cap.read_bytes() == before
+
+
+def test_scan_refuses_an_output_among_the_captures_it_scans(tmp_path):
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    failing_capture(folder / "a.pcap")
+    target = failing_capture(folder / "x.pcap")
+    before = target.read_bytes()
+    done = tlscap("scan", str(folder), "-o", str(target), "--format", "json")
+    assert done.returncode == 2 and "one of the inputs" in done.stderr
+    assert target.read_bytes() == before
+
+
+def test_analyze_refuses_its_key_log_as_output(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap")
+    keylog = tmp_path / "keys.txt"
+    keylog.write_text("CLIENT_RANDOM " + "00" * 32 + " " + "11" * 48 + "\n")
+    done = tlscap("analyze", str(cap), "--keylog", str(keylog), "-o", str(keylog))
+    assert done.returncode == 2 and "one of the inputs" in done.stderr
+    assert keylog.read_text().startswith("CLIENT_RANDOM")
+
+
+# --------------------------------------------------------------------------- item 2: a full disk
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_full_disk_leaves_the_old_report_and_no_temporary_file(tmp_path, fmt):
+    cap = failing_capture(tmp_path / "x.pcap", connections=40)
+    with full_tmpfs(tmp_path / "full") as full:
+        target = full / f"report.{fmt}"
+        # The old report is there before the disk fills up (written over the filler's last bytes).
+        (full / "filler").unlink()
+        target.write_text("old report\n")
+        fill(full / "filler")
+        done = tlscap("analyze", str(cap), "--format", fmt, "--all", "-o", str(target))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and "internal error" not in done.stderr
+        assert str(target) in done.stderr and "No space left on device" in done.stderr
+        assert target.read_text() == "old report\n"
+        assert no_temp_files(full) == []
+
+
+def test_dev_full_is_a_users_error_naming_the_file(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap")
+    done = tlscap("analyze", str(cap), "--format", "json", "-o", "/dev/full")
+    assert done.returncode == 2 and "internal error" not in done.stderr
+    assert "/dev/full" in done.stderr and "No space left on device" in done.stderr
+
+
+def test_a_read_only_file_system_is_a_users_error(tmp_path):
+    """(Root passes permission bits, so the refusal comes from a read-only tmpfs: EROFS.)"""
+    cap = failing_capture(tmp_path / "x.pcap")
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(locked)], check=False).returncode:
+        pytest.fail("cannot mount a read-only tmpfs (needs root)")
+    try:
+        done = tlscap("analyze", str(cap), "-o", str(locked / "r.json"))
+    finally:
+        subprocess.run(["umount", "-l", str(locked)], check=False)
+    assert done.returncode == 2 and "internal error" not in done.stderr
+    assert "r.json" in done.stderr and "Read-only file system" in done.stderr
+
+
+# --------------------------------------------------------------------------- item 3: $TMPDIR full in a scan
+
+
+def test_scan_with_a_full_tmpdir_stops_cleanly(tmp_path):
+    """$TMPDIR has room to start (Python's tempfile falls back to another folder when it has none) but
+    the workers' spools fill it."""
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    for name in "abc":
+        failing_capture(folder / f"{name}.pcap", connections=400)
+    out = tmp_path / "r.json"
+    with full_tmpfs(tmp_path / "tmp", size="128k", filled=False) as tmp:
+        done = tlscap("scan", str(folder), "--format", "json", "-o", str(out), "--jobs", "2",
+                      env={"TMPDIR": str(tmp)})
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and "worker-crashed" not in done.stderr
+        assert "No space left on device" in done.stderr and str(tmp) in done.stderr
+        assert not out.exists() and no_temp_files(tmp_path) == []
+        assert list(tmp.iterdir()) == []  # no spool left
+
+
+# ---------------------------------------------------------------- item 4: nothing written before a usage error
+
+
+def test_an_overflowing_file_timeout_is_a_usage_error(tmp_path):
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    failing_capture(folder / "a.pcap")
+    done = tlscap("scan", str(folder), "--format", "json", "--file-timeout", "1e308")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--file-timeout" in done.stderr and "internal error" not in done.stderr
+
+
+def test_dask_missing_exits_2_before_writing_anything(tmp_path):
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    failing_capture(folder / "a.pcap")
+    shadow = tmp_path / "shadow" / "distributed"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('distributed is not installed')\n")
+    env = {"PYTHONPATH": f"{shadow.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = tlscap("scan", str(folder), "--format", "json", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                  env=env)
+    assert done.returncode == 2 and done.stdout == "" and "pip install" in done.stderr
+    out = tmp_path / "r.json"
+    done = tlscap("scan", str(folder), "-o", str(out), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                  env=env)
+    assert done.returncode == 2 and not out.exists()
+
+
+def test_an_error_midway_leaves_the_output_file_as_it_was(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap")
+    out = tmp_path / "r.json"
+    out.write_text("old\n")
+    done = tlscap("analyze", str(cap), str(tmp_path / "missing.pcap"), "-o", str(out), "--engine", "tshark",
+                  env={"PATH": "/nonexistent"})
+    assert done.returncode == 2 and out.read_text() == "old\n" and no_temp_files(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- item 5: standard output
+
+
+def test_closed_stdout_is_one_line_and_exit_2(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap")
+    done = subprocess.run(f"{sys.executable} -m tlscap analyze {cap} --format json >&-", shell=True, cwd=ROOT,
+                          capture_output=False, stderr=subprocess.PIPE, text=True, check=False)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "standard output" in done.stderr and "closed" in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_closed_pipe_never_turns_findings_into_exit_0(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap", connections=200)
+    full = tlscap("analyze", str(cap), "--format", "json")
+    assert full.returncode == 1  # findings
+    done = subprocess.run(f"{sys.executable} -m tlscap analyze {cap} --format json --all | head -c 10 >/dev/null;"
+                          " exit ${{PIPESTATUS[0]}}".replace("{{", "{").replace("}}", "}"),
+                          shell=True, executable="/bin/bash", cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                          check=False)
+    assert done.returncode == 2, done.stderr
+    assert "standard output" in done.stderr and "pipe" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+
+
+def test_stdout_on_a_full_device(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "tlscap", "analyze", str(cap), "--format", "json"], cwd=ROOT,
+                              stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+    assert done.returncode == 2 and "No space left on device" in done.stderr
+    assert "Exception ignored" not in done.stderr
+
+
+# --------------------------------------------------------------------------- item 6: signals
+
+
+def _group_alive(pgid: int) -> list[int]:
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(entry.name))
+    return alive
+
+
+def test_sigint_during_the_imports_is_not_a_traceback(tmp_path):
+    cap = failing_capture(tmp_path / "x.pcap")
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6):
+        proc = subprocess.Popen([sys.executable, "-m", "tlscap", "analyze", str(cap), "--format", "json"], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert "Traceback" not in err, (delay, err)
+        assert proc.returncode in (130, 1), (delay, proc.returncode, err)
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("to_group", [True, False])
+def test_a_signal_ends_a_scan_with_its_report_and_nothing_left(tmp_path, sig, status, to_group):
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    failing_capture(folder / "a-small.pcap")
+    syn_flood_pcap(folder / "b-huge.pcap", 300_000)
+    syn_flood_pcap(folder / "c-huge.pcap", 300_000)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "tlscap", "scan", str(folder), "--format", "json", "-o", str(out),
+                             "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp)}, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(_group_alive(proc.pid)) < 3 and time.monotonic() < deadline:  # tlscap, forkserver, workers
+        time.sleep(0.1)
+    time.sleep(3)  # a-small is done, both workers are inside a huge file
+    if to_group:
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group_alive(proc.pid) == []
+    assert list(tmp.iterdir()) == []  # no spool
+    doc = json.loads(out.read_text())
+    assert [Path(c["path"]).name for c in doc["captures"]] == ["a-small.pcap"]
+    assert no_temp_files(tmp_path) == []
+
+
+def test_sigterm_during_analyze_leaves_the_old_report(tmp_path):
+    big = tmp_path / "big.pcap"
+    syn_flood_pcap(big, 400_000)
+    out = tmp_path / "r.json"
+    out.write_text("old\n")
+    proc = subprocess.Popen([sys.executable, "-m", "tlscap", "analyze", str(big), "-o", str(out)], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and "Traceback" not in err
+    assert out.read_text() == "old\n" and no_temp_files(tmp_path) == []
