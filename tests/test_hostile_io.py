@@ -324,3 +324,67 @@ def test_sigterm_during_analyze_leaves_the_old_report(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and "Traceback" not in err
     assert out.read_text() == "old\n" and no_temp_files(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- item 10: the key log in memory
+
+
+def million_line_keylog(path: Path) -> Path:
+    """1,000,000 CLIENT_RANDOM lines, 176 MB: the issue's key log."""
+    with open(path, "w") as f:
+        for _ in range(100):
+            blob = os.urandom(80 * 10_000)
+            f.write("".join(f"CLIENT_RANDOM {blob[i:i + 32].hex()} {blob[i + 32:i + 80].hex()}\n"
+                            for i in range(0, len(blob), 80)))
+    return path
+
+
+def peak_rss_mib(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run a process and measure its peak RSS from outside (RUSAGE_CHILDREN of a fresh helper)."""
+    code = ("import resource, subprocess, sys, json\n"
+            "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+            "print(json.dumps([peak, done.returncode, done.stderr]))\n")
+    helper = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True,
+                            check=True, timeout=600)
+    peak, status, err = json.loads(helper.stdout)
+    return peak, subprocess.CompletedProcess(argv, status, "", err)
+
+
+def test_a_million_line_key_log_stays_under_200_mb(tmp_path):
+    keylog = million_line_keylog(tmp_path / "big.keylog")
+    assert keylog.stat().st_size == 176_000_000
+    cap = failing_capture(tmp_path / "x.pcap")
+    peak, done = peak_rss_mib([sys.executable, "-m", "tlscap", "analyze", str(cap), "--keylog", str(keylog),
+                               "--format", "json", "-o", str(tmp_path / "r.json")])
+    assert done.returncode == 1, done.stderr  # the capture's findings
+    assert peak <= 200, f"peak RSS {peak:.0f} MiB"
+
+
+def test_scan_workers_hold_no_more_than_the_key_log_file(tmp_path):
+    keylog = million_line_keylog(tmp_path / "big.keylog")
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    for name in "ab":
+        failing_capture(folder / f"{name}.pcap")
+    peak, done = peak_rss_mib([sys.executable, "-m", "tlscap", "scan", str(folder), "--keylog", str(keylog),
+                               "--jobs", "2", "--format", "json", "-o", str(tmp_path / "r.json")])
+    assert done.returncode == 1, done.stderr
+    # The largest of tlscap and its workers (RUSAGE_CHILDREN: the largest descendant waited for); the
+    # workers map the parsed key log from one file.
+    assert peak <= 200, f"peak RSS {peak:.0f} MiB"
+
+
+# --------------------------------------------------------------------------- item 12: a byte-order mark
+
+
+def test_a_key_log_with_a_byte_order_mark_keeps_its_first_line(tmp_path):
+    from tlscap.tls.keylog import load_keylog_file, parse_keylog
+
+    random = bytes(range(32))
+    text = f"CLIENT_RANDOM {random.hex()} {'ab' * 48}\n"
+    path = tmp_path / "bom.keylog"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    for keylog in (load_keylog_file(path), parse_keylog(b"\xef\xbb\xbf" + text.encode()),
+                   parse_keylog("\ufeff" + text)):
+        assert keylog.bad_lines == 0 and keylog.for_random(random) == {"CLIENT_RANDOM": bytes.fromhex("ab" * 48)}

@@ -34,7 +34,7 @@ from cryptography.x509 import ObjectIdentifier
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection
 from tlscap.errors import CaptureIssue, TlscapError
-from tlscap.output import describe
+from tlscap.output import OutputError, describe
 from tlscap.report.csv_report import finding_rows
 from tlscap.report.grouping import GroupKey
 from tlscap.report.html_report import connection_html
@@ -426,6 +426,11 @@ class LocalRunner:
         queue = deque(enumerate(candidates))
         if not queue:
             return
+        if options.keylog is not None and self.spool_dir is not None:
+            try:  # mapped by every worker from one file, instead of a copy in each
+                options.keylog.share(self.spool_dir)
+            except OSError as exc:
+                raise OutputError(self.spool_dir, f"cannot write the scan's spool: {describe(exc)}") from None
         ctx = _context()
         workers = [_Worker(ctx, options) for _ in range(min(self.jobs, len(queue)))]
         clean = False

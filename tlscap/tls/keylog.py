@@ -18,9 +18,14 @@ in `ignored_lines`. `load_keylog_file` is the one function here that reads a fil
 
 from __future__ import annotations
 
+import mmap
+import os
 import re
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from tlscap import limits
 from tlscap.errors import TlscapError
@@ -77,17 +82,133 @@ class BadLine:
         return f"{where}: {self.reason}"
 
 
+_LABEL_IDS = (CLIENT_RANDOM, *sorted(TLS13_LABELS))
+_LABEL_ID = {label: i for i, label in enumerate(_LABEL_IDS)}
+_SECRET_ROOM = 48  # the longest secret (TLS 1.2 master secret, SHA-384 TLS 1.3 secrets)
+_RECORD = 32 + 1 + 1 + _SECRET_ROOM  # client random, label id, secret length, secret (padded)
+_EXACT_LEN_LIMIT = 200_000  # records across several indexes past which len() adds their counts
+
+
+class _Index:
+    """The secrets of one parsed key log, in binary, compact: fixed-size records (client random, label,
+    secret) in one bytearray, found through an open-addressing hash table of record numbers (an
+    array of 32-bit ints, twice as many slots as records, probed linearly from the random's first
+    bytes). About 90 bytes a secret, where its text line takes 100 to 180; immutable once sealed, so
+    merged key logs share it instead of copying it."""
+
+    __slots__ = ("records", "table", "count", "shared", "_records_size")
+
+    def __init__(self) -> None:
+        self.records: bytearray | mmap.mmap = bytearray()
+        self.table: array[int] | memoryview = array("I")
+        self.count = 0  # distinct client randoms
+        self.shared: str | None = None  # the file the index is mapped from (see share)
+
+    def share(self, path: str) -> None:
+        """Write the index to `path` and map it from there: pickled, the index is then only the path, and
+        every process that unpickles it maps the same pages (scan workers on this machine)."""
+        if self.shared is not None:
+            return
+        with open(path, "wb") as out:
+            out.write(self.records)
+            out.write(memoryview(self.table).cast("B"))
+        self.shared = path
+        self._map(len(self.records))
+
+    def _map(self, records_size: int) -> None:
+        assert self.shared is not None
+        with open(self.shared, "rb") as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self.records = mapped
+        self._records_size = records_size
+        self.table = memoryview(mapped)[records_size:].cast("I")
+
+    def __getstate__(self) -> object:
+        if self.shared is not None:
+            return ("shared", self.shared, self._records_size, self.count)
+        return ("inline", self.records, self.table, self.count)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        kind, data, extra, count = state
+        self.count = count
+        if kind == "shared":
+            self.shared = data
+            self._map(extra)
+        else:
+            self.shared = None
+            self.records, self.table = data, extra
+
+    def __len__(self) -> int:
+        size = len(self.records) if self.shared is None else self._records_size
+        return size // _RECORD
+
+    def add(self, client_random: bytes, label: str, secret: bytes) -> None:
+        assert isinstance(self.records, bytearray), "a sealed index is not added to"
+        self.records += client_random
+        self.records.append(_LABEL_ID[label])
+        self.records.append(len(secret))
+        self.records += secret.ljust(_SECRET_ROOM, b"\0")
+
+    def seal(self) -> _Index:
+        """Build the hash table; count the distinct randoms. Records of the same random sit in the
+        table in the order they were added, so a later line replaces an earlier one."""
+        n = len(self)
+        size = 1 << max(3, (2 * n).bit_length())
+        mask = size - 1
+        table = array("I", bytes(4 * size))
+        records = self.records
+        count = 0
+        for i in range(n):
+            at = i * _RECORD
+            random = records[at : at + 32]
+            slot = int.from_bytes(random[:8], "little") & mask
+            new = True
+            while table[slot]:
+                other = (table[slot] - 1) * _RECORD
+                if new and records[other : other + 32] == random:
+                    new = False
+                slot = (slot + 1) & mask
+            table[slot] = i + 1
+            count += new
+        self.table, self.count = table, count
+        return self
+
+    def lookup(self, client_random: bytes, into: dict[str, bytes]) -> None:
+        """Add this index's secrets for `client_random` to `into` (later lines replace earlier)."""
+        if len(client_random) != 32 or not self.table:
+            return
+        mask = len(self.table) - 1
+        slot = int.from_bytes(client_random[:8], "little") & mask
+        records, table = self.records, self.table
+        while table[slot]:
+            at = (table[slot] - 1) * _RECORD
+            if records[at : at + 32] == client_random:
+                size = records[at + 33]
+                into[_LABEL_IDS[records[at + 32]]] = bytes(records[at + 34 : at + 34 + size])
+            slot = (slot + 1) & mask
+
+    def items(self) -> Iterator[tuple[bytes, str, bytes]]:
+        records = self.records
+        for i in range(len(self)):
+            at = i * _RECORD
+            yield bytes(records[at : at + 32]), _LABEL_IDS[records[at + 32]], \
+                bytes(records[at + 34 : at + 34 + records[at + 33]])
+
+
 @dataclass(slots=True, kw_only=True)
 class KeyLog:
     """The secrets of one or more key logs.
 
-    `secrets` maps a 32-byte client random to {label: secret}; `rsa` maps the first 8 bytes of an
+    `for_random` gives a 32-byte client random's secrets by label; `rsa` maps the first 8 bytes of an
     encrypted premaster secret to the premaster secret. `lines_read` counts every line, `bad_lines`
     the malformed ones (the first few are in `bad_examples`), `ignored_lines` well-formed lines with
     a label tlscap does not use; `sources` names where the lines came from.
+
+    The secrets are held in binary indexes (`_Index`), one per parsed text; `merge` shares the other
+    key log's indexes rather than copying them, so a key log merged into each capture's costs nothing,
+    and a parsed key log's memory stays below its file's size (a 1M-line log: ~82 MB, not ~1 GB).
     """
 
-    secrets: dict[bytes, dict[str, bytes]] = field(default_factory=dict)
     rsa: dict[bytes, bytes] = field(default_factory=dict)
     lines_read: int = 0
     bad_lines: int = 0
@@ -95,21 +216,50 @@ class KeyLog:
     ignored_lines: int = 0
     rsa_lines: int = 0
     sources: list[str] = field(default_factory=list)
+    _indexes: list[_Index] = field(default_factory=list)
+    _length: int | None = None
 
     def __len__(self) -> int:
-        """Number of connections (client randoms) with at least one secret."""
-        return len(self.secrets)
+        """Number of connections (client randoms) with at least one secret. (Past 200,000 secrets in
+        several merged logs, a random logged in two of them counts twice.)"""
+        if self._length is None:
+            indexes = [ix for ix in self._indexes if len(ix)]
+            if len(indexes) <= 1:
+                self._length = indexes[0].count if indexes else 0
+            elif sum(len(ix) for ix in indexes) <= _EXACT_LEN_LIMIT:
+                self._length = len({random for ix in indexes for random, _, _ in ix.items()})
+            else:
+                self._length = sum(ix.count for ix in indexes)
+        return self._length
+
+    @property
+    def secrets(self) -> dict[bytes, dict[str, bytes]]:
+        """Every secret, by client random and label (built on each call: for tests and small logs)."""
+        found: dict[bytes, dict[str, bytes]] = {}
+        for index in self._indexes:
+            for random, label, secret in index.items():
+                found.setdefault(random, {})[label] = secret
+        return found
 
     def for_random(self, client_random: bytes) -> dict[str, bytes] | None:
         """The secrets logged for this ClientHello random, by label, or None."""
-        found = self.secrets.get(bytes(client_random))
-        return dict(found) if found else None
+        found: dict[str, bytes] = {}
+        random = bytes(client_random)
+        for index in self._indexes:
+            index.lookup(random, found)
+        return found or None
+
+    def share(self, folder: str) -> None:
+        """Move the secrets to files in `folder`, mapped from there: pickled, this key log is then a few
+        paths, and the processes that unpickle it share the same pages (`tlscap scan`'s workers)."""
+        for number, index in enumerate(self._indexes):
+            index.share(os.path.join(folder, f"keylog-{id(self):x}-{number}.index"))
 
     def merge(self, other: KeyLog) -> None:
         """Add another key log's secrets and counts to this one (a later secret for the same
-        random and label replaces the earlier)."""
-        for client_random, labels in other.secrets.items():
-            self.secrets.setdefault(client_random, {}).update(labels)
+        random and label replaces the earlier). The other's secrets are shared, not copied."""
+        self._indexes.extend(ix for ix in other._indexes if len(ix))
+        self._length = None
         self.rsa.update(other.rsa)
         self.lines_read += other.lines_read
         self.bad_lines += other.bad_lines
@@ -141,7 +291,7 @@ def _secret_problem(label: str, secret: bytes) -> str:
     return ""
 
 
-def _parse_line(keylog: KeyLog, text: str, source: str, number: int) -> None:
+def _parse_line(keylog: KeyLog, index: _Index, text: str, source: str, number: int) -> None:
     """Read one non-comment line into `keylog`."""
     fields = text.split()
     if len(fields) != 3:
@@ -177,34 +327,85 @@ def _parse_line(keylog: KeyLog, text: str, source: str, number: int) -> None:
     if problem:
         keylog._bad(source, number, problem)
         return
-    keylog.secrets.setdefault(client_random, {})[label] = secret
+    index.add(client_random, label, secret)
 
 
 def parse_keylog(text: str | bytes, *, source: str = "") -> KeyLog:
     """Parse NSS key log text (str, or bytes read as UTF-8 with bad bytes replaced).
 
     Never raises for content: malformed lines, including lines longer than MAX_LINE_LENGTH
-    characters, are counted in `bad_lines`."""
+    characters, are counted in `bad_lines`. A UTF-8 byte-order mark before the first line is skipped."""
     if isinstance(text, bytes | bytearray | memoryview):
         text = bytes(text).decode("utf-8", errors="replace")
-    keylog = KeyLog(sources=[source] if source else [])
     # Split on \n only (splitlines() would also split on \x0b, \x1c, \u2028...); CRLF is stripped.
-    lines = text.split("\n")
+    lines = text.removeprefix("\ufeff").split("\n")
     if lines[-1] == "":
         lines.pop()  # the empty piece after the final newline is not a line
-    keylog.lines_read = len(lines)
+    return _parse_lines(iter(lines), source)
+
+
+def _parse_lines(lines: Iterator[str | None], source: str) -> KeyLog:
+    """Parse lines (None: a line longer than MAX_LINE_LENGTH, not kept) into one sealed index."""
+    keylog = KeyLog(sources=[source] if source else [])
+    index = _Index()
+    number = 0
     for number, raw in enumerate(lines, start=1):
-        if len(raw) > MAX_LINE_LENGTH:
+        if raw is None or len(raw) > MAX_LINE_LENGTH:
             keylog._bad(source, number, f"line longer than {MAX_LINE_LENGTH} characters")
             continue
         line = raw.strip()
         if line and not line.startswith("#"):
-            _parse_line(keylog, line, source, number)
+            _parse_line(keylog, index, line, source, number)
+    keylog.lines_read = number
+    if len(index):
+        keylog._indexes.append(index.seal())
     return keylog
 
 
+class _FileLines:
+    """A key log file's lines, read one at a time (the file is never held whole): decoded as UTF-8 with
+    bad bytes replaced, the first line without its byte-order mark; a line longer than MAX_LINE_LENGTH
+    characters is skipped unread and given as None. Counts the bytes and whether any was not blank."""
+
+    _LIMIT = MAX_LINE_LENGTH * 4 + 2  # bytes: enough for MAX_LINE_LENGTH UTF-8 characters and \r\n
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.size = 0
+        self.blank = True
+
+    def __iter__(self) -> Iterator[str | None]:
+        first = True
+        while True:
+            raw = self.handle.readline(self._LIMIT)
+            if not raw:
+                return
+            self.size += len(raw)
+            if self.size > MAX_FILE_BYTES:
+                raise _TooLarge()
+            if len(raw) == self._LIMIT and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # the rest of the overlong line
+                    raw = self.handle.readline(1 << 20)
+                    self.size += len(raw)
+                    if self.size > MAX_FILE_BYTES:
+                        raise _TooLarge()
+                self.blank = False
+                yield None
+                continue
+            text = raw.decode("utf-8", errors="replace")
+            if first:
+                text, first = text.removeprefix("\ufeff"), False
+            if self.blank and text.strip():
+                self.blank = False
+            yield text.removesuffix("\n")
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def load_keylog_file(path: str | Path) -> KeyLog:
-    """Read and parse a key log file the user named (`--keylog`).
+    """Read and parse a key log file the user named (`--keylog`), a line at a time.
 
     This is the one function of the TLS layer that opens a file: the rule that only capture/
     touches files is relaxed for key logs named explicitly on the command line. Raises KeyLogError
@@ -217,7 +418,12 @@ def load_keylog_file(path: str | Path) -> KeyLog:
             # A capture or archive given by mistake is refused before all of it is read.
             if b"\x00" in head:
                 raise KeyLogError(name, "binary file, not an NSS key log (SSLKEYLOGFILE) text file")
-            data = head + handle.read(max(MAX_FILE_BYTES + 1 - len(head), 0))
+            handle.seek(0)
+            lines = _FileLines(handle)
+            try:
+                keylog = _parse_lines(iter(lines), name)
+            except _TooLarge:
+                raise KeyLogError(name, f"larger than {MAX_FILE_BYTES >> 20} MiB, not read") from None
     except FileNotFoundError:
         raise KeyLogError(name, "no such file") from None
     except IsADirectoryError:
@@ -226,12 +432,9 @@ def load_keylog_file(path: str | Path) -> KeyLog:
         raise KeyLogError(name, "permission denied") from None
     except OSError as exc:
         raise KeyLogError(name, f"cannot be read ({exc.strerror or exc})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise KeyLogError(name, f"larger than {MAX_FILE_BYTES >> 20} MiB, not read")
-    if not data.strip():
+    if lines.blank:
         raise KeyLogError(name, "file is empty")
-    keylog = parse_keylog(data, source=name)
-    if not keylog.secrets and not keylog.rsa_lines and not keylog.ignored_lines:
+    if not len(keylog) and not keylog.rsa_lines and not keylog.ignored_lines:
         if not keylog.bad_lines:
             raise KeyLogError(name, "holds no secrets (only comments)")
         first = keylog.bad_examples[0]
