@@ -388,3 +388,40 @@ def test_a_key_log_with_a_byte_order_mark_keeps_its_first_line(tmp_path):
     for keylog in (load_keylog_file(path), parse_keylog(b"\xef\xbb\xbf" + text.encode()),
                    parse_keylog("\ufeff" + text)):
         assert keylog.bad_lines == 0 and keylog.for_random(random) == {"CLIENT_RANDOM": bytes.fromhex("ab" * 48)}
+
+
+# --------------------------------------------------------------------------- items 13, 14: damaged files
+
+
+def damaged_first_record(path: Path) -> Path:
+    """A pcap whose first record header claims 2 GiB: nothing can be read."""
+    import struct
+
+    good = failing_capture(path.with_suffix(".good.pcap")).read_bytes()
+    path.write_bytes(good[:24] + struct.pack("<IIII", 0, 0, 0x7FFFFFFF, 0x7FFFFFFF) + good[40:])
+    return path
+
+
+def test_a_file_damaged_from_its_first_record_exits_2(tmp_path):
+    cap = damaged_first_record(tmp_path / "d.pcap")
+    for argv in (["analyze", str(cap), "--format", "json"], ["scan", str(cap), "--format", "json"]):
+        done = tlscap(*argv)
+        assert done.returncode == 2, (argv, done.stderr)
+        assert "damaged" in done.stderr
+
+
+def test_compare_on_a_damaged_file_says_so(tmp_path):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(failing_capture(tmp_path / "x.pcap").read_bytes()[:-30])
+    done = tlscap("compare", str(cut))
+    assert "engines agree" not in done.stdout and "damaged" in done.stdout
+    assert "ends inside record" in done.stderr and done.returncode == 1
+    done = tlscap("compare", str(damaged_first_record(tmp_path / "d.pcap")))
+    assert done.returncode == 2 and "engines agree" not in done.stdout and "damaged" in done.stderr
+
+
+def test_compare_on_an_empty_file_exits_2_with_a_message(tmp_path):
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    done = tlscap("compare", str(empty))
+    assert done.returncode == 2 and "empty file" in done.stderr and done.stdout == ""

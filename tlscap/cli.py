@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tlscap import __version__, signals
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
-from tlscap.analysis.model import SEVERITY_RANK, Connection, Report
+from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
 from tlscap.cli_options import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -85,8 +85,14 @@ def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWr
     return report
 
 
+def read_nothing(cap: CaptureReport) -> bool:
+    """Whether nothing of the capture could be read: unreadable, or damaged from its first record on
+    (no frame read and an error)."""
+    return cap.unreadable or (cap.frames == 0 and bool(cap.errors))
+
+
 def _exit_status(report: Report, fail_on: str) -> int:
-    if report.captures and all(c.unreadable for c in report.captures):
+    if report.captures and all(read_nothing(c) for c in report.captures):
         return EXIT_USAGE
     if fail_on == "never":
         return EXIT_OK
@@ -114,12 +120,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     disagree = unreadable = 0
     for path in args.captures:
         comparison = compare_engines(path, options)
+        for err in comparison.native.errors:
+            print(f"tlscap: {safe(path)}: {safe(err.message)}", file=sys.stderr)
+        if read_nothing(comparison.native):
+            unreadable += 1  # nothing to compare: the error above says why
+            continue
         sys.stdout.write(comparison.render_text())
-        disagree += not comparison.agree
-        unreadable += comparison.native.unreadable
+        disagree += not comparison.agree or bool(comparison.native.errors)  # damaged: not a clean agreement
     if unreadable == len(args.captures):
         return EXIT_USAGE
-    return EXIT_FINDINGS if disagree else EXIT_OK
+    return EXIT_FINDINGS if disagree or unreadable else EXIT_OK
 
 
 def cmd_certs(args: argparse.Namespace) -> int:

@@ -67,6 +67,10 @@ class EngineComparison:
         """A short text report: one line when the engines agree, else every disagreement by connection."""
         path = safe(self.path)
         counts = f"native {len(self.native.connections)}, tshark {len(self.tshark.connections)} connections"
+        if self.agree and self.native.errors:  # what was read agrees, but not all of the file was read
+            n = len(self.native.errors)
+            return (f"{path}: damaged capture ({n} error{'s' if n != 1 else ''}, on standard error): "
+                    f"no disagreement in the {self.native.frames} frames read ({counts}, {self.facts} facts)\n")
         if self.agree:
             return f"{path}: the engines agree ({counts}, {self.facts} facts)\n"
         n = len(self.disagreements)
