@@ -71,8 +71,9 @@ TCP and analysis (the hot path)
   finished conversation quiet for that long is forgotten, so the table of conversations does not grow
   with the file. A later packet with the same endpoints then starts a new tcp.stream, where Wireshark
   (which forgets nothing) would continue the old one (docs/decisions.md).
-- `MAX_EVENTS_PER_CONNECTION` = 10,000 TLS events (records, messages, alerts) per connection
-  (tls/session.py): later events are counted, not kept.
+- `MAX_EVENTS_PER_CONNECTION` = 2,000 TLS events (records, messages, alerts) per connection
+  (tls/session.py): later events are counted, not kept. A run of identical ChangeCipherSpec or alert
+  records is one event with a count, so a flood of tiny records costs one event.
 - `MAX_TCP_ENDS_PER_CONNECTION` = 16 FIN/RST entries per connection (analysis/tracker.py): later ones
   are not listed.
 - `MAX_BUFFERED_BYTES` = 256 MiB of out-of-order payload held by all open connections together
@@ -120,7 +121,7 @@ IDLE_CONNECTION_NS = 600 * 1_000_000_000
 IDLE_CONNECTION_FRAMES = 100_000
 FORGET_CONVERSATION_NS = 600 * 1_000_000_000
 FORGET_CONVERSATION_FRAMES = 100_000
-MAX_EVENTS_PER_CONNECTION = 10_000
+MAX_EVENTS_PER_CONNECTION = 2_000
 MAX_TCP_ENDS_PER_CONNECTION = 16
 MAX_BUFFERED_BYTES = 256 * MIB
 

@@ -90,13 +90,13 @@ def _add_event(conn: Connection, ev: TlsEvent, sender: str) -> None:
         _add_handshake(conn, ev, sender)
     elif ev.kind == "change_cipher_spec":
         conn.handshake.append(HandshakeEntry(frame=ev.frame, frames=ev.frames, sender=sender,
-                                             message="ChangeCipherSpec"))
+                                             message="ChangeCipherSpec", count=ev.repeat, last_frame=ev.last_frame))
     elif ev.kind == "alert":
         conn.alerts.append(AlertEntry(
             frame=ev.frame, frames=ev.frames, sender=sender, encrypted=ev.encrypted,
             level=None if ev.level is None else C.alert_level_name(ev.level),
             description=None if ev.description is None else C.alert_name(ev.description),
-            level_code=ev.level, description_code=ev.description,
+            level_code=ev.level, description_code=ev.description, count=ev.repeat, last_frame=ev.last_frame,
         ))
     elif ev.kind == "application_data":
         (conn.client_app_data_frames if sender == "client" else conn.server_app_data_frames).append(ev.frame)

@@ -37,6 +37,8 @@ class HandshakeEntry:
     message: str
     encrypted: bool = False
     damaged: str | None = None
+    count: int = 1  # identical ChangeCipherSpec records in a row, up to `last_frame`
+    last_frame: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +73,8 @@ class AlertEntry:
     level_code: int | None = None
     description_code: int | None = None
     inferred: bool = False  # TLS 1.3 without keys: an alert-sized record (tls.record_sizes)
+    count: int = 1  # identical alerts in a row, up to `last_frame`
+    last_frame: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -259,12 +259,21 @@ def rule_handshake_alert(conn: Connection, ctx: RuleContext) -> list[Finding]:
                        "client certificate and got none")
             fix = fixes.send_certificate(conn.certificate_request.ca_names if conn.certificate_request else ())
         out.append(Finding(
-            code="handshake-alert", severity=severity, frames=(a.frame,),
+            code="handshake-alert", severity=severity, frames=_alert_frames(a),
             message=(f"the {a.sender} sent a {a.level or 'unknown-level'} {a.description} alert "
-                     f"(frame {a.frame}): {meaning}."),
+                     f"({_alert_where(a)}): {meaning}."),
             fix=fix,
         ))
     return out
+
+
+def _alert_frames(a: AlertEntry) -> tuple[int, ...]:
+    return (a.frame, a.last_frame) if a.count > 1 and a.last_frame else (a.frame,)
+
+
+def _alert_where(a: AlertEntry) -> str:
+    """Where an alert stands; a run of identical ones is said once, with its count."""
+    return f"frame {a.frame}" if a.count == 1 else f"{a.count:,} identical alerts, frames {a.frame} to {a.last_frame}"
 
 
 def _empty_certificate_before(conn: Connection, alert: AlertEntry) -> CertificateChainInfo | None:
@@ -280,8 +289,8 @@ def rule_encrypted_alert(conn: Connection, ctx: RuleContext) -> list[Finding]:
         if guess is None:
             continue
         out.append(Finding(
-            code="encrypted-alert", severity="warning", frames=(a.frame,),
-            message=(f"the {a.sender} sent an encrypted alert (frame {a.frame}) {guess}. "
+            code="encrypted-alert", severity="warning", frames=_alert_frames(a),
+            message=(f"the {a.sender} sent an encrypted alert ({_alert_where(a)}) {guess}. "
                      "Give --keylog to read it."),
             fix=("Capture again with a key log (SSLKEYLOGFILE on the client, or `openssl s_client "
                  "-keylogfile`) and pass it with --keylog; meanwhile, the server's error log names the reason."),

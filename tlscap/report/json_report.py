@@ -110,9 +110,11 @@ def diagnosis_dict(d: Diagnosis | None) -> dict[str, Any] | None:
 
 
 def _handshake_dict(h: HandshakeEntry) -> dict[str, Any]:
-    out = {"frame": h.frame, "from": h.sender, "message": h.message, "frames": list(h.frames)}
+    out: dict[str, Any] = {"frame": h.frame, "from": h.sender, "message": h.message, "frames": list(h.frames)}
     if h.encrypted:
         out["encrypted"] = True
+    if h.count > 1:
+        out["count"], out["last_frame"] = h.count, h.last_frame
     return out
 
 
@@ -120,8 +122,9 @@ def _handshake_json(h: HandshakeEntry) -> str:
     """`dumps(_handshake_dict(h))`, written directly (frames are ints)."""
     frames = ", ".join(map(str, h.frames))
     encrypted = ', "encrypted": true' if h.encrypted else ""
+    repeated = f', "count": {h.count:d}, "last_frame": {h.last_frame:d}' if h.count > 1 and h.last_frame else ""
     return (f'{{"frame": {h.frame:d}, "from": {_json_str(h.sender)}, "message": {_json_str(h.message)}, '
-            f'"frames": [{frames}]{encrypted}}}')
+            f'"frames": [{frames}]{encrypted}{repeated}}}')
 
 
 @functools.lru_cache(maxsize=1024)
@@ -166,6 +169,7 @@ def _tail_dict(conn: Connection) -> dict[str, Any]:
         "alerts": [
             {"frame": a.frame, "from": a.sender, "level": a.level, "description": a.description,
              "encrypted": a.encrypted} | ({"inferred": True} if a.inferred else {})
+            | ({"count": a.count, "last_frame": a.last_frame} if a.count > 1 else {})
             for a in conn.alerts
         ],
         "http": None if conn.http is None else {

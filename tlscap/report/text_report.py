@@ -115,13 +115,14 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
                 details.extend(_cert_details(cert, i, when))
         elif h.encrypted:
             text += " (encrypted)"
+        text += repeated(h.count, h.last_frame)
         events.append((h.frame, order, h.sender, text, details))
     for a in conn.alerts:
         order += 1
         text = "Alert (encrypted)" if a.encrypted else f"Alert: {a.level} {a.description}"
         if a.inferred:
             text = "[encrypted] Alert — inferred from its size"
-        events.append((a.frame, order, a.sender, text, []))
+        events.append((a.frame, order, a.sender, text + repeated(a.count, a.last_frame), []))
     for frame, sender, text in inferred_lines(conn):
         order += 1
         events.append((frame, order, sender, text, []))
@@ -151,6 +152,11 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
         out.append(f"  frame {ln.frame:>{width}}  +{dt:.3f}  {ARROW[ln.sender]}  {', '.join(ln.items)}")
         out.extend(DETAIL_INDENT + d for d in ln.details)
     return out
+
+
+def repeated(count: int, last_frame: int | None) -> str:
+    """" ×N (to frame M)" for a run of identical records; "" for one."""
+    return f" ×{count:,} (to frame {last_frame})" if count > 1 else ""
 
 
 def inferred_lines(conn: Connection) -> list[tuple[int, str, str]]:

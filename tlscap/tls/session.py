@@ -37,6 +37,10 @@ TLS13 = 0x0304
 MAX_APP_PLAINTEXT = 16 * 1024
 
 
+# Events that a run of identical records collapses into (TlsEvent.repeat).
+_REPEATABLE = ("change_cipher_spec", "alert")
+
+
 @dataclass(slots=True, kw_only=True)
 class TlsEvent:
     """One thing seen on the connection, in capture order.
@@ -62,6 +66,10 @@ class TlsEvent:
     truncated: bool = False
     error: str | None = None
     decrypted: bool = False
+    # How many identical records in a row this event stands for (ChangeCipherSpec, alerts), and the frame
+    # of the last: a flood of tiny records costs one event.
+    repeat: int = 1
+    last_frame: int | None = None
 
 
 @dataclass(slots=True)
@@ -125,7 +133,15 @@ class TlsSession:
     # -- records -----------------------------------------------------------------------------
 
     def _event(self, event: TlsEvent) -> None:
-        """Keep an event, up to limits.MAX_EVENTS_PER_CONNECTION (then count the rest)."""
+        """Keep an event, up to limits.MAX_EVENTS_PER_CONNECTION (then count the rest). A ChangeCipherSpec or
+        alert identical to the one just before it (same side, length, level, description) is counted on it."""
+        last = self.events[-1] if self.events else None
+        if (last is not None and event.kind in _REPEATABLE and last.kind == event.kind and last.side == event.side
+                and last.length == event.length and last.level == event.level
+                and last.description == event.description and last.encrypted == event.encrypted):
+            last.repeat += 1
+            last.last_frame = event.frame
+            return
         if len(self.events) < limits.MAX_EVENTS_PER_CONNECTION:
             self.events.append(event)
         else:
