@@ -425,3 +425,64 @@ def test_compare_on_an_empty_file_exits_2_with_a_message(tmp_path):
     empty.write_bytes(b"")
     done = tlscap("compare", str(empty))
     assert done.returncode == 2 and "empty file" in done.stderr and done.stdout == ""
+
+
+# --------------------------------------------------------------------------- item 11: the tshark engine
+
+
+def gzip_bomb(path: Path, frames: int = 100_000) -> Path:
+    """A gzip-compressed pcap of identical frames: ~140 MiB decompressed from well under 1 MiB."""
+    import gzip
+    import struct
+
+    frame = A.tcp_frame("10.0.0.1", "10.0.0.2", 40000, 443, 1, 1, 0x10, b"\0" * 1400)
+    record = struct.pack("<IIII", 1_700_000_000, 0, len(frame), len(frame)) + frame
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for _ in range(frames // 1000):
+            out.write(record * 1000)
+    return path
+
+
+def test_tshark_reads_no_further_than_the_decompression_limit(tmp_path):
+    bomb = gzip_bomb(tmp_path / "bomb.pcap.gz")
+    assert bomb.stat().st_size < 2 << 20
+    out = tmp_path / "r.json"
+    done = tlscap("analyze", str(bomb), "--engine", "tshark", "--format", "json", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    cap = json.loads(out.read_text())["captures"][0]
+    assert [e["code"] for e in cap["errors"]] == ["decompression-limit"]
+    native = json.loads(tlscap("analyze", str(bomb), "--format", "json").stdout)["captures"][0]
+    assert cap["frames"] == native["frames"] < 100_000
+
+
+def _tshark_children() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in ("tshark", "dumpcap"):
+                    found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_tshark_children_end_with_tlscap(tmp_path, sig):
+    big = syn_flood_pcap(tmp_path / "big.pcap", 600_000)
+    before = _tshark_children()
+    proc = subprocess.Popen([sys.executable, "-m", "tlscap", "analyze", str(big), "--engine", "tshark",
+                             "-o", str(tmp_path / "r.json")], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (_tshark_children() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = _tshark_children() - before
+    assert children, "tshark did not start"
+    time.sleep(0.5)
+    proc.send_signal(sig)  # to tlscap alone, not to its process group
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == (143 if sig == signal.SIGTERM else -signal.SIGKILL)
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while children & _tshark_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not children & _tshark_children()

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -58,6 +59,7 @@ from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.tracker import MAX_CARRIER_TIMES, MAX_PLAINTEXT_BEFORE_TLS, ConnectionTracker, TcpEnd
 from tlscap.capture.reader import CaptureInfo, open_capture
 from tlscap.errors import CaptureIssue, CaptureOpenError, TlscapError
+from tlscap.signals import die_with_parent
 from tlscap.tls.keylog import KeyLog, load_keylog_file, parse_keylog
 from tlscap.tls.session import TlsSession
 
@@ -87,6 +89,9 @@ _F = {name: i for i, name in enumerate(FIELDS)}
 _TUNNEL_ID_FIELDS = ("vxlan.vni", "geneve.vni", "gtp.teid", "gre.key", "erspan.version", "erspan.spanid")
 _ROOT_WARNING = "Running as user"
 WAIT_SECONDS = 600  # for tshark to exit once its output was read
+# Limits on each tshark child (kept here, not in limits.py, as they bind the external program only).
+TSHARK_MAX_MEMORY = 8 << 30  # bytes of address space; real multi-GB captures stay well under it
+TSHARK_MAX_CPU_SECONDS = 4 * 3600
 TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
 CONTENT_APPLICATION_DATA = 23
 
@@ -170,7 +175,8 @@ def analyze_capture_tshark(
         sink(conn)
 
     run = _Run(options, keylog, emit)
-    outcome = _run_tshark(tshark, str(path), run, full=len(keylog) > 0, reorder=not truncated)
+    outcome = _run_tshark(tshark, str(path), run, full=len(keylog) > 0, reorder=not truncated,
+                          max_frames=_frame_limit(info))
     run.finish()
     if info is not None:
         record_capture_info(report, info)
@@ -206,6 +212,27 @@ def _capture_info(path: str) -> tuple[CaptureInfo | None, bool, str | None]:
         for frame in reader:
             truncated = truncated or frame.truncated
         return reader.info, truncated, None
+
+
+def _frame_limit(info: CaptureInfo | None) -> int | None:
+    """How many frames tshark may read: those tlscap's reader read before its decompression limit
+    stopped it (a gzip bomb), so that tshark does not decompress past it; None: no limit."""
+    if info is None or not any(issue.code == "decompression-limit" for issue in info.issues):
+        return None
+    return max(1, info.frames)
+
+
+def _tshark_limits() -> None:
+    """In each tshark child, before exec: die with tlscap (PR_SET_PDEATHSIG), and a memory and CPU
+    time limit (a decompression bomb tlscap's reader did not see, a pathological capture)."""
+    die_with_parent()
+    for resource_id, value in ((resource.RLIMIT_AS, TSHARK_MAX_MEMORY), (resource.RLIMIT_CPU, TSHARK_MAX_CPU_SECONDS)):
+        try:
+            soft, hard = resource.getrlimit(resource_id)
+            if hard == resource.RLIM_INFINITY or hard > value:
+                resource.setrlimit(resource_id, (value, value if hard == resource.RLIM_INFINITY else min(hard, value)))
+        except (OSError, ValueError):
+            pass
 
 
 def _take_embedded_secrets(keylog: KeyLog, info: CaptureInfo) -> None:
@@ -326,7 +353,8 @@ class _Outcome:
     internal: CaptureIssue | None = None
 
 
-def _run_tshark(tshark: str, path: str, run: _Run, *, full: bool, reorder: bool) -> _Outcome:
+def _run_tshark(tshark: str, path: str, run: _Run, *, full: bool, reorder: bool,
+                max_frames: int | None = None) -> _Outcome:
     """Run both passes at once and feed `run` frame by frame; what tshark could not read is `error`.
 
     With `reorder`, they start with out-of-order reassembly on while `_reorder_pays` decides (its
@@ -335,12 +363,14 @@ def _run_tshark(tshark: str, path: str, run: _Run, *, full: bool, reorder: bool)
     outcome = _Outcome()
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err_a, \
             tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err_b:
-        proc_a, proc_b = _start_passes(tshark, path, err_a, err_b, full=full, reorder=reorder)
+        proc_a, proc_b = _start_passes(tshark, path, err_a, err_b, full=full, reorder=reorder,
+                                        max_frames=max_frames)
         try:
-            if reorder and not _reorder_pays(tshark, path):
+            if reorder and not _reorder_pays(tshark, path, max_frames):
                 _stop(proc_a)
                 _stop(proc_b)
-                proc_a, proc_b = _start_passes(tshark, path, err_a, err_b, full=full, reorder=False)
+                proc_a, proc_b = _start_passes(tshark, path, err_a, err_b, full=full, reorder=False,
+                                                max_frames=max_frames)
             try:
                 _merge(proc_a, proc_b, run, outcome)
             except Exception as exc:  # a bug must not cost the user what was read before it
@@ -362,10 +392,13 @@ def _run_tshark(tshark: str, path: str, run: _Run, *, full: bool, reorder: bool)
 
 
 def _start_passes(
-    tshark: str, path: str, err_a: IO[str], err_b: IO[str], *, full: bool, reorder: bool
+    tshark: str, path: str, err_a: IO[str], err_b: IO[str], *, full: bool, reorder: bool,
+    max_frames: int | None = None,
 ) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
     """Start pass A (fields of every frame) and pass B (JSON of the frames whose records are read)."""
     common = [tshark, "-n", "-2", "-r", path, "-o", "tls.keylog_file:"]
+    if max_frames is not None:
+        common += ["-c", str(max_frames)]
     for pref in [*PREFERENCES, OUT_OF_ORDER] if reorder else PREFERENCES:
         common += ["-o", pref]
     pass_a = [*common, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t"]
@@ -411,13 +444,15 @@ def _merge(proc_a: subprocess.Popen[str], proc_b: subprocess.Popen[str], run: _R
         pass
 
 
-def _reorder_pays(tshark: str, path: str) -> bool:
+def _reorder_pays(tshark: str, path: str, max_frames: int | None = None) -> bool:
     """Whether out-of-order reassembly should be on: tshark's TCP analysis finds an out-of-order
     segment, or no bytes lost for good (an "ACKed unseen segment"). A light single pass (no
     reassembly, no TLS) that stops at the first out-of-order segment."""
     cmd = [tshark, "-n", "-r", path, "-o", "tcp.desegment_tcp_streams:FALSE", "--disable-protocol", "tls",
            "-Y", "tcp.analysis.out_of_order or tcp.analysis.ack_lost_segment",
            "-T", "fields", "-e", "tcp.analysis.out_of_order"]
+    if max_frames is not None:
+        cmd[1:1] = ["-c", str(max_frames)]
     lost = False
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
         proc = _start(cmd, err)
@@ -435,7 +470,7 @@ def _reorder_pays(tshark: str, path: str) -> bool:
 def _start(cmd: list[str], err: IO[str]) -> subprocess.Popen[str]:
     try:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True,
-                                encoding="utf-8", errors="replace", bufsize=1 << 16)
+                                encoding="utf-8", errors="replace", bufsize=1 << 16, preexec_fn=_tshark_limits)
     except OSError as exc:
         raise EngineUnavailable(f"{cmd[0]} cannot be run: {exc.strerror or exc}") from None
 
