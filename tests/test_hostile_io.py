@@ -486,3 +486,36 @@ def test_tshark_children_end_with_tlscap(tmp_path, sig):
     while children & _tshark_children() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not children & _tshark_children()
+
+
+# --------------------------------------------------------------------------- item 14: --file-timeout
+
+
+def slow_tail_capture(path: Path, connections: int = 20, syns: int = 300_000) -> Path:
+    """`connections` failing handshakes, then a long SYN flood that keeps the analysis busy."""
+    with A.PcapWriter(path) as writer:
+        for i in range(connections):
+            conv = A.Conversation(writer, client=("10.0.0.1", 40000 + i))
+            conv.open()
+            conv.send(True, A.records(22, A.client_hello(random=i.to_bytes(4, "big") * 8)))
+            conv.send(False, A.records(22, A.server_hello()))
+            conv.send(False, A.records(21, b"\x02\x28"))
+            conv.close()
+        for i in range(syns):
+            writer.write(A.tcp_frame(f"10.1.{(i >> 8) & 255}.{i & 255}", "10.0.0.2", 1024 + i % 60000, 443, i, 0,
+                                     0x02))
+    return path
+
+
+def test_file_timeout_reports_what_was_finished_before_the_limit(tmp_path):
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    slow_tail_capture(folder / "slow.pcap")
+    out = tmp_path / "r.json"
+    started = time.monotonic()
+    done = tlscap("scan", str(folder), "--format", "json", "-o", str(out), "--file-timeout", "2", "--quiet")
+    assert time.monotonic() - started < 20
+    assert done.returncode == 1, done.stderr  # the connections read before the limit have findings
+    (cap,) = json.loads(out.read_text())["captures"]
+    assert [e["code"] for e in cap["errors"]] == ["timeout"]
+    assert len(cap["connections"]) == 20 and "20 connections finished before it" in cap["errors"][0]["message"]

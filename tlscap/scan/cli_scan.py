@@ -142,7 +142,7 @@ class _Tally:
         self.worst = 0
 
     def add(self, cap: CaptureReport) -> None:
-        if not (cap.unreadable or (cap.frames == 0 and cap.errors)):  # damaged from its first record: unread
+        if not (cap.unreadable or (cap.frames == 0 and cap.errors and not cap.stats.connections)):  # nothing read
             self.readable += 1
         self.worst = max(self.worst, cap.stats.worst_rank)
 

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Literal
 from cryptography.x509 import ObjectIdentifier
 
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
-from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection
+from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection, ConnectionStats
 from tlscap.errors import CaptureIssue, TlscapError
 from tlscap.output import OutputError, describe
 from tlscap.report.csv_report import finding_rows
@@ -46,6 +46,8 @@ from tlscap.signals import die_with_parent
 
 # A worker that does not exit within this time after being asked to is killed.
 _STOP_GRACE_SECONDS = 2.0
+# A worker that has not stopped itself this long after --file-timeout is killed (nothing of its file reported).
+_HARD_LIMIT_GRACE_SECONDS = 5.0
 
 
 # What a worker's spool holds for each connection (see analyze_to_spool): the pickled connection (None),
@@ -173,7 +175,7 @@ def analyze_to_bytes(path: str, options: AnalysisOptions) -> bytes:
 
 
 def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, render: Render = None,
-                     label: str | None = None, position: int = 0) -> bytes:
+                     label: str | None = None, position: int = 0, time_limit: float | None = None) -> bytes:
     """Analyze one file, writing each connection into `spool` as soon as it is handed on (so a worker's
     memory does not grow with the file); return the pickled CaptureReport, which holds none of them.
 
@@ -187,7 +189,8 @@ def analyze_to_spool(path: str, options: AnalysisOptions, spool: str, *, render:
     except OSError as exc:
         return pickle.dumps(spool_failed(path, spool, exc), protocol=pickle.HIGHEST_PROTOCOL)
     try:
-        return _analyze_to_spool(path, options, spool, out, render=render, label=label, position=position)
+        return _analyze_to_spool(path, options, spool, out, render=render, label=label, position=position,
+                                 time_limit=time_limit)
     except _SpoolWriteError as exc:
         return pickle.dumps(spool_failed(path, spool, exc.error), protocol=pickle.HIGHEST_PROTOCOL)
     finally:
@@ -211,8 +214,13 @@ def spool_failed(path: str, spool: str, exc: OSError) -> CaptureReport:
     return failed_capture(path, SPOOL_WRITE_ERROR, f"{spool}: cannot write the scan's spool: {describe(exc)}")
 
 
+class _TimeLimit(BaseException):  # noqa: N818 - not an error: the file's time is up
+    """--file-timeout passed in a worker (raised by SIGALRM; a BaseException so no `except Exception`
+    of the analysis takes it for a bug)."""
+
+
 def _analyze_to_spool(path: str, options: AnalysisOptions, spool: str, out: BinaryIO, *, render: Render,
-                      label: str | None, position: int) -> bytes:
+                      label: str | None, position: int, time_limit: float | None = None) -> bytes:
     make = None if render in (None, "json") else connection_renderer(
         render, path=path if label is None else label, position=position, at=options.at)
 
@@ -222,7 +230,25 @@ def _analyze_to_spool(path: str, options: AnalysisOptions, spool: str, out: Bina
         except OSError as exc:
             raise _SpoolWriteError(exc) from None
 
+    handed_on = ConnectionStats()
+    clock = {"in_keep": False, "expired": False}
+
+    def on_alarm(signum: int, frame: object) -> None:
+        clock["expired"] = True
+        if not clock["in_keep"]:  # a connection being spooled is finished first: the spool stays whole
+            raise _TimeLimit()
+
     def keep(conn: Connection) -> None:
+        clock["in_keep"] = True
+        try:
+            keep_one(conn)
+            handed_on.add(conn)
+        finally:
+            clock["in_keep"] = False
+        if clock["expired"]:
+            raise _TimeLimit()
+
+    def keep_one(conn: Connection) -> None:
         if render == "json":
             write(connection_json(conn).encode("utf-8", "surrogatepass") + b"\n")
             return
@@ -235,13 +261,22 @@ def _analyze_to_spool(path: str, options: AnalysisOptions, spool: str, out: Bina
             blob = pickle.dumps(_connection_without_names(conn), protocol=pickle.HIGHEST_PROTOCOL)
         write(blob)
 
+    if time_limit is not None:
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, time_limit)
     try:
         cap = analyze_capture(path, options, on_connection=keep)
+    except _TimeLimit:
+        cap = timed_out(path, time_limit or 0.0, partial=handed_on)
     except _SpoolWriteError:
         raise
     except Exception as exc:  # noqa: BLE001 - the engine never raises on purpose; a bug costs one file
         cap = failed_capture(path, "internal-error",
                              f"tlscap failed on this file ({type(exc).__name__}: {exc}); please report it")
+    finally:
+        if time_limit is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
     try:
         out.flush()
     except OSError as exc:
@@ -337,9 +372,10 @@ def _worker_loop(pipe: Pipe) -> None:
         if isinstance(message, AnalysisOptions):
             options = message  # sent once per worker: key logs and truststores can be large
             continue
-        if isinstance(message, tuple):  # (path, spool file, render, path as the report shows it, position)
-            path, spool, render, label, position = message
-            pipe.send_bytes(analyze_to_spool(path, options, spool, render=render, label=label, position=position))
+        if isinstance(message, tuple):  # (path, spool file, render, path as the report shows it, position, limit)
+            path, spool, render, label, position, time_limit = message
+            pipe.send_bytes(analyze_to_spool(path, options, spool, render=render, label=label, position=position,
+                                             time_limit=time_limit))
         else:
             pipe.send_bytes(analyze_to_bytes(message, options))
 
@@ -374,11 +410,12 @@ class _Worker:
             return False
         return True
 
-    def send(self, index: int, candidate: Candidate, spool: str | None = None, render: Render = None) -> bool:
+    def send(self, index: int, candidate: Candidate, spool: str | None = None, render: Render = None,
+             time_limit: float | None = None) -> bool:
         """Give the worker a file; with `spool`, it writes the file's connections there as they come
         (rendered as `render` says, see analyze_to_spool)."""
         message = (_task_path(candidate) if spool is None
-                   else (_task_path(candidate), spool, render, candidate.path, candidate.position))
+                   else (_task_path(candidate), spool, render, candidate.path, candidate.position, time_limit))
         if not self.alive or not self._send(message):
             return False
         self.task = (index, candidate, time.monotonic())
@@ -463,10 +500,10 @@ class LocalRunner:
         if not queue:
             return worker
         index, candidate = queue.popleft()
-        if not worker.send(index, candidate, self._spool(index), self.render):
+        if not worker.send(index, candidate, self._spool(index), self.render, self.file_timeout):
             worker.kill()
             worker = _Worker(ctx, options)
-            if not worker.send(index, candidate, self._spool(index), self.render):
+            if not worker.send(index, candidate, self._spool(index), self.render, self.file_timeout):
                 raise ExecutorUnavailable("cannot start a worker process for the scan")
         return worker
 
@@ -477,9 +514,15 @@ class LocalRunner:
             return
         timeout = None
         if self.file_timeout is not None:
-            nearest = min(w.task[2] for w in busy if w.task is not None) + self.file_timeout
+            nearest = min(w.task[2] for w in busy if w.task is not None) + self._hard_limit()
             timeout = max(0.0, nearest - time.monotonic())
         wait_any([w.pipe for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
+
+    def _hard_limit(self) -> float:
+        """When a worker past --file-timeout is killed: it stops itself at the limit and reports what it
+        finished (SIGALRM), unless it is stuck where Python cannot run the handler."""
+        assert self.file_timeout is not None
+        return self.file_timeout + _HARD_LIMIT_GRACE_SECONDS
 
     def _collect(self, worker: _Worker) -> FileResult | None:
         """The worker's result if it has one, or a capture error if it died or ran out of time.
@@ -501,7 +544,7 @@ class LocalRunner:
                               render=self.render)
         if not worker.process.is_alive():
             return self._failed(index, _crashed(candidate, worker), elapsed)
-        if self.file_timeout is not None and elapsed >= self.file_timeout:
+        if self.file_timeout is not None and elapsed >= self._hard_limit():
             return self._failed(index, timed_out(candidate.path, self.file_timeout), elapsed)
         return None
 
@@ -513,10 +556,18 @@ class LocalRunner:
         return FileResult(index=index, capture=capture, seconds=elapsed)
 
 
-def timed_out(path: str, limit: float) -> CaptureReport:
-    """The capture error of a file whose analysis passed --file-timeout."""
-    return failed_capture(path, "timeout", f"the analysis was stopped after the {limit:g} s time limit "
-                                           "(--file-timeout); nothing of this file is reported")
+def timed_out(path: str, limit: float, *, partial: ConnectionStats | None = None) -> CaptureReport:
+    """The capture error of a file whose analysis passed --file-timeout; with `partial`, the counts of
+    the connections finished (and reported) before the limit, stopped by the worker itself."""
+    if partial is None:
+        return failed_capture(path, "timeout", f"the analysis was stopped after the {limit:g} s time limit "
+                                               "(--file-timeout); nothing of this file is reported")
+    n = partial.connections
+    cap = CaptureReport(path=path, stats=partial, errors=[CaptureIssue(
+        code="timeout", message=f"the analysis was stopped after the {limit:g} s time limit (--file-timeout): "
+                                f"the {n} connection{'s' if n != 1 else ''} finished before it "
+                                f"{'are' if n != 1 else 'is'} reported, the rest of the file is not")])
+    return cap
 
 
 def _crashed(candidate: Candidate, worker: _Worker) -> CaptureReport:
