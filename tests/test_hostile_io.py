@@ -519,3 +519,35 @@ def test_file_timeout_reports_what_was_finished_before_the_limit(tmp_path):
     (cap,) = json.loads(out.read_text())["captures"]
     assert [e["code"] for e in cap["errors"]] == ["timeout"]
     assert len(cap["connections"]) == 20 and "20 connections finished before it" in cap["errors"][0]["message"]
+
+
+# --------------------------------------------------------------------------- temporary files and certs
+
+
+def test_a_full_tmpdir_under_the_report_spool_is_a_users_error(tmp_path, monkeypatch):
+    import tempfile
+
+    from tlscap.output import OutputError
+    from tlscap.report import spool
+
+    with full_tmpfs(tmp_path / "tmp", size="64k", filled=False) as tmp:
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+        monkeypatch.setattr(spool, "IN_MEMORY_CHARS", 1000)
+        text = spool.TextSpool()
+        with pytest.raises(OutputError) as raised:
+            for _ in range(1000):
+                text.write("x" * 999 + "\n")
+        text.close()
+    assert str(tmp) in str(raised.value) and "No space left on device" in str(raised.value)
+
+
+def test_certs_on_a_full_disk_is_a_users_error(tmp_path):
+    import shutil as sh
+
+    sample = next((ROOT / "samples").glob("tls12-*.pcap"))
+    cap = sh.copy(sample, tmp_path / "x.pcap")
+    with full_tmpfs(tmp_path / "full") as full:
+        done = tlscap("certs", str(cap), "--out", str(full / "pem"))
+        assert done.returncode == 2 and "internal error" not in done.stderr, done.stderr
+        assert "No space left on device" in done.stderr
+        assert [p for p in (full / "pem").iterdir() if p.stat().st_size == 0] == []

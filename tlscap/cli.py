@@ -28,7 +28,7 @@ from tlscap.cli_options import (
 from tlscap.engines.compare import compare_engines
 from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark, find_tshark
 from tlscap.errors import TlscapError
-from tlscap.output import STDOUT_NAME, OutputError, refuse_input_as_output, silence_stdout
+from tlscap.output import STDOUT_NAME, OutputError, io_error, refuse_input_as_output, silence_stdout
 from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
@@ -148,7 +148,12 @@ def cmd_certs(args: argparse.Namespace) -> int:
                 body = base64.encodebytes(cert.der).decode("ascii").replace("\n", "")
                 lines = [body[i : i + 64] for i in range(0, len(body), 64)]
                 pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
-                (out / f"{cert.sha256}.pem").write_text(pem, encoding="ascii")
+                target = out / f"{cert.sha256}.pem"
+                try:
+                    target.write_text(pem, encoding="ascii")
+                except OSError as exc:
+                    target.unlink(missing_ok=True)  # no half-written PEM file
+                    raise io_error(str(target), exc, "cannot write the certificate") from None
                 written.add(cert.sha256)
 
     report = Report()

@@ -9,9 +9,16 @@ import tempfile
 from collections.abc import Iterable
 from typing import TextIO
 
+from tlscap.output import OutputError, io_error
+
 # Characters held in memory before the spool moves to a temporary file.
 IN_MEMORY_CHARS = 4 * 1024 * 1024
 _COPY_CHUNK = 1024 * 1024
+
+
+def _spool_error(exc: OSError) -> OutputError:
+    """A full or failing $TMPDIR under the spool: a user's error naming the folder, not a bug."""
+    return io_error(tempfile.gettempdir(), exc, "cannot write the report's temporary file")
 
 
 class TextSpool:
@@ -34,7 +41,10 @@ class TextSpool:
             return
         self.empty = False
         if self._file is not None:
-            self._file.write(text)
+            try:
+                self._file.write(text)
+            except OSError as exc:
+                raise _spool_error(exc) from None
             return
         self._parts.append(text)
         self._held += len(text)
@@ -48,7 +58,11 @@ class TextSpool:
         except OSError:
             self._held = -(1 << 62)  # no temporary file here: stay in memory, and do not try again
             return
-        file.writelines(self._parts)
+        try:
+            file.writelines(self._parts)
+        except OSError as exc:
+            file.close()
+            raise _spool_error(exc) from None
         self._file, self._parts = file, []
 
     def writelines(self, lines: Iterable[str]) -> None:
@@ -59,9 +73,13 @@ class TextSpool:
         if self._file is None:
             out.writelines(self._parts)
             return
-        self._file.seek(0)
-        shutil.copyfileobj(self._file, out, _COPY_CHUNK)
-        self._file.seek(0, 2)
+        try:  # the report's own write errors are OutputErrors already; an OSError here is the spool's
+            self._file.flush()
+            self._file.seek(0)
+            shutil.copyfileobj(self._file, out, _COPY_CHUNK)
+            self._file.seek(0, 2)
+        except OSError as exc:
+            raise _spool_error(exc) from None
 
     def close(self) -> None:
         if self._file is not None:
