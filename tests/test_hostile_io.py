@@ -243,7 +243,8 @@ def test_stdout_on_a_full_device(tmp_path):
         done = subprocess.run([sys.executable, "-m", "tlscap", "analyze", str(cap), "--format", "json"], cwd=ROOT,
                               stdout=full, stderr=subprocess.PIPE, text=True, check=False)
     assert done.returncode == 2 and "No space left on device" in done.stderr
-    assert "Exception ignored" not in done.stderr
+    assert "Exception ignored" not in done.stderr and "internal error" not in done.stderr
+    assert "standard output" in done.stderr
 
 
 # --------------------------------------------------------------------------- item 6: signals
@@ -551,3 +552,60 @@ def test_certs_on_a_full_disk_is_a_users_error(tmp_path):
         assert done.returncode == 2 and "internal error" not in done.stderr, done.stderr
         assert "No space left on device" in done.stderr
         assert [p for p in (full / "pem").iterdir() if p.stat().st_size == 0] == []
+
+
+# --------------------------------------------------------------------------- item 14: even/odd segment order
+
+
+def _even_odd(path: Path, *, connections: int, mss: int, sni: str, syn: bool, whole_capture: bool) -> None:
+    import struct
+
+    with A.PcapWriter(path) as writer:
+        for i in range(connections):
+            conv = A.Conversation(writer, client=("10.0.0.1", 40000 + i))
+            if syn:
+                conv.open()
+            data = A.records(22, A.client_hello(sni=sni, random=i.to_bytes(4, "big") * 8))
+            base = conv.seq[True]
+            segments = [(base + s, data[s : s + mss]) for s in range(0, len(data), mss)]
+            for seq, piece in segments if whole_capture else segments[0::2] + segments[1::2]:
+                writer.write(conv._frame(True, A.PSH | A.ACK, piece, seq=seq))
+            conv.seq[True] += len(data)
+            conv.send(False, A.records(22, A.server_hello()) + A.records(22, A.certificate([b"x" * 3000])), mss=mss)
+            conv.send(False, A.records(21, b"\x02\x28"))
+            conv.close()
+    if whole_capture:  # every frame of the file: the even ones first, then the odd ones
+        raw = path.read_bytes()
+        records, pos = [], 24
+        while pos < len(raw):
+            size = struct.unpack("<I", raw[pos + 8 : pos + 12])[0]
+            records.append(raw[pos : pos + 16 + size])
+            pos += 16 + size
+        path.write_bytes(raw[:24] + b"".join(records[0::2] + records[1::2]))
+
+
+_LOST_SILENTLY = pytest.mark.xfail(strict=True, reason=(
+    "issue 21 item 14, open: the ClientHello is lost without a capture-gap finding (reassembly declares "
+    "the 1-byte holes lost past 256 waiting segments, or when the peer's ACK passes them; the analysis "
+    "then reports no gap) - see decisions.md 'Output, signals and hostile input'"))
+
+
+@pytest.mark.parametrize(("mss", "sni", "syn", "whole_capture"), [
+    (100, "server.example", True, False),
+    pytest.param(1, "a" * 2000, True, False, marks=_LOST_SILENTLY),
+    pytest.param(1, "a" * 2000, False, False, marks=_LOST_SILENTLY),
+    (1460, "server.example", True, True),
+    pytest.param(50, "server.example", True, True, marks=_LOST_SILENTLY),
+    (50, "server.example", False, True),
+])
+def test_even_odd_segment_order_loses_no_connection(tmp_path, mss, sni, syn, whole_capture):
+    """Every connection is reported, each with its ClientHello, whatever the even/odd order. The
+    connection itself is never missing in these; where its ClientHello is lost silently the case is a
+    strict xfail (it passes, and must be unmarked, once fixed)."""
+    from tlscap.analysis.engine import analyze_capture
+
+    path = tmp_path / "eo.pcap"
+    _even_odd(path, connections=4, mss=mss, sni=sni, syn=syn, whole_capture=whole_capture)
+    cap = analyze_capture(str(path))
+    assert sorted(c.client.port for c in cap.connections) == [40000, 40001, 40002, 40003]
+    assert all(any(h.message == "ClientHello" for h in c.handshake) for c in cap.connections)
