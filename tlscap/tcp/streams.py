@@ -7,6 +7,7 @@ new conversation on the same endpoints (port reuse).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -63,23 +64,32 @@ def _compact_key(key: ConversationKey) -> str:
     return "\x1f".join((*tunnel, a_ip, str(a_port), b_ip, str(b_port)))
 
 
-# A retired conversation, packed: (stream | (first_base + 1) << 32 | (second_base + 1) << 65, quiet_since,
-# quiet_frame, state). A base of None packs as 0.
-_Packed = tuple[int, int, int, object]
+# A retired conversation packed into one integer, from the low bits: stream (32), first_base + 1 (33; 0
+# for None), second_base + 1 (33), quiet_frame (48), quiet_since + 2**63 (64), then the index of its state
+# in the table's list of distinct states (the engine retires two: closed, or None).
+_BASE_BITS, _FRAME_BITS, _TIME_BITS = 33, 48, 64
+_SHIFT_FIRST, _SHIFT_SECOND = 32, 32 + _BASE_BITS
+_SHIFT_FRAME = _SHIFT_SECOND + _BASE_BITS
+_SHIFT_TIME = _SHIFT_FRAME + _FRAME_BITS
+_SHIFT_STATE = _SHIFT_TIME + _TIME_BITS
+_TIME_OFFSET = 1 << 63
 
 
-def _pack(conv: Conversation[T]) -> _Packed:
-    first = 0 if conv.first_base is None else conv.first_base + 1
-    second = 0 if conv.second_base is None else conv.second_base + 1
-    return (conv.stream | first << 32 | second << 65, conv.quiet_since or 0, conv.quiet_frame, conv.state)
+def _field(packed: int, shift: int, bits: int) -> int:
+    return (packed >> shift) & ((1 << bits) - 1)
 
 
-def _unpack(key: ConversationKey, packed: _Packed) -> Conversation[T]:
-    number, quiet_since, quiet_frame, state = packed
-    first, second = (number >> 32) & ((1 << 33) - 1), number >> 65
-    return Conversation(stream=number & 0xFFFFFFFF, first_base=first - 1 if first else None,
-                        second_base=second - 1 if second else None, state=state,  # type: ignore[arg-type]
-                        key=key, quiet_since=quiet_since, quiet_frame=quiet_frame)
+def _quiet_frame(packed: int) -> int:
+    return _field(packed, _SHIFT_FRAME, _FRAME_BITS)
+
+
+def _quiet_since(packed: int) -> int:
+    return _field(packed, _SHIFT_TIME, _TIME_BITS) - _TIME_OFFSET
+
+
+def _with_quiet_frame(packed: int, frame: int) -> int:
+    mask = ((1 << _FRAME_BITS) - 1) << _SHIFT_FRAME
+    return (packed & ~mask) | (frame & ((1 << _FRAME_BITS) - 1)) << _SHIFT_FRAME
 
 
 class StreamTable(Generic[T]):
@@ -93,7 +103,12 @@ class StreamTable(Generic[T]):
 
     def __init__(self) -> None:
         self._by_key: dict[ConversationKey, Conversation[T]] = {}
-        self._retired: dict[str, _Packed] = {}  # oldest quiet first
+        self._retired: dict[str, int] = {}
+        self._states: list[object] = []  # the distinct states of retired conversations
+        self._state_index: dict[int, int] = {}  # id(state) -> its index in _states
+        # (quiet_frame, key) in the order conversations went quiet; an entry whose conversation was touched
+        # since (its quiet_frame moved on) is passed over. A dict cannot be popped from its front cheaply.
+        self._quiet_order: deque[tuple[int, str]] = deque()
         self.count = 0
 
     def __len__(self) -> int:
@@ -114,8 +129,26 @@ class StreamTable(Generic[T]):
         if self._by_key.get(conv.key) is conv:
             del self._by_key[conv.key]
         compact = _compact_key(conv.key)
-        self._retired.pop(compact, None)  # to the end: quiet from now
-        self._retired[compact] = _pack(conv)
+        self._retired[compact] = self._pack(conv)
+        self._quiet_order.append((frame & ((1 << _FRAME_BITS) - 1), compact))
+
+    def _pack(self, conv: Conversation[T]) -> int:
+        index = self._state_index.get(id(conv.state))
+        if index is None:
+            index = self._state_index[id(conv.state)] = len(self._states)
+            self._states.append(conv.state)
+        first = 0 if conv.first_base is None else conv.first_base + 1
+        second = 0 if conv.second_base is None else conv.second_base + 1
+        return (conv.stream | first << _SHIFT_FIRST | second << _SHIFT_SECOND
+                | (conv.quiet_frame & ((1 << _FRAME_BITS) - 1)) << _SHIFT_FRAME
+                | ((conv.quiet_since or 0) + _TIME_OFFSET) << _SHIFT_TIME | index << _SHIFT_STATE)
+
+    def _unpack(self, key: ConversationKey, packed: int) -> Conversation[T]:
+        first, second = _field(packed, _SHIFT_FIRST, _BASE_BITS), _field(packed, _SHIFT_SECOND, _BASE_BITS)
+        state = self._states[packed >> _SHIFT_STATE]
+        return Conversation(stream=packed & 0xFFFFFFFF, first_base=first - 1 if first else None,
+                            second_base=second - 1 if second else None, state=state,  # type: ignore[arg-type]
+                            key=key, quiet_since=_quiet_since(packed), quiet_frame=_quiet_frame(packed))
 
     def forget_quiet(self, now_ns: int, frame: int) -> int:
         """Forget the retired conversations that have shown no packet for limits.FORGET_CONVERSATION_NS
@@ -124,22 +157,20 @@ class StreamTable(Generic[T]):
         before_frame = frame - limits.FORGET_CONVERSATION_FRAMES
         before_ns = now_ns - limits.FORGET_CONVERSATION_NS
         forgotten = 0
-        retired = self._retired
-        behind: list[tuple[str, _Packed]] = []
-        while retired:
-            compact = next(iter(retired))
-            packed = retired[compact]
-            if packed[2] >= before_frame:
-                break  # in quiet order: the rest are quieter for less long
-            del retired[compact]
-            if packed[1] >= before_ns:
+        retired, order = self._retired, self._quiet_order
+        while order and order[0][0] < before_frame:  # queued in frame order
+            queued_frame, compact = order.popleft()
+            packed = retired.get(compact)
+            if packed is None or _quiet_frame(packed) != queued_frame:
+                continue  # unpacked (in use), touched since (queued again), or forgotten
+            if _quiet_since(packed) >= before_ns:
                 # Quiet in frames but not in capture time (the clock jumped back): look again only after
                 # as many frames more, so such conversations cost nothing per sweep.
-                behind.append((compact, (packed[0], packed[1], frame, packed[3])))
+                retired[compact] = _with_quiet_frame(packed, frame)
+                order.append((frame & ((1 << _FRAME_BITS) - 1), compact))
                 continue
+            del retired[compact]
             forgotten += 1
-        for compact, packed in behind:
-            retired[compact] = packed
         return forgotten
 
     def _find(self, key: ConversationKey) -> Conversation[T] | None:
@@ -147,7 +178,7 @@ class StreamTable(Generic[T]):
         if conv is None and self._retired:
             packed = self._retired.pop(_compact_key(key), None)
             if packed is not None:
-                conv = _unpack(key, packed)
+                conv = self._unpack(key, packed)
                 self._by_key[key] = conv
         return conv
 
