@@ -38,3 +38,17 @@ def test_zero_length_alerts_are_one_finding_per_run(tmp_path):
         (alert,) = conn["alerts"]
         assert alert["count"] == 10_000 and alert["encrypted"]
         assert [f["code"] for f in conn["findings"]].count("encrypted-alert") == 1
+
+
+def test_many_short_connections_in_a_short_capture(tmp_path):
+    """400,000 complete connections within 3 s of capture time: the finished conversations the stream
+    table must remember (a late retransmission continues its tcp.stream) are packed."""
+    from memory_captures import short_connections
+
+    capture = short_connections(tmp_path / "short.pcap", 400_000)
+    peak, result = peak_rss_mb("analyze", str(capture), "--format", "jsonl", "-o", str(tmp_path / "r.jsonl"),
+                               "--fail-on", "never")
+    assert result.returncode == 0, result.stderr
+    assert peak <= LIMIT_MB, peak
+    with open(tmp_path / "r.jsonl") as lines:
+        assert sum(1 for _ in lines) == 400_000

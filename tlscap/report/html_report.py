@@ -35,7 +35,13 @@ from tlscap.report.grouping import (
 from tlscap.report.json_report import wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
-from tlscap.report.text_report import capture_header, connection_title, inferred_lines
+from tlscap.report.text_report import (
+    capture_header,
+    connection_title,
+    inferred_lines,
+    verdict_parts,
+    verdict_standing,
+)
 from tlscap.report.writer import write_report
 from tlscap.timefmt import utc_datetime
 
@@ -512,15 +518,10 @@ def _verdict(conn: Connection) -> str:
     if d is None:
         return ""
     sev = "none" if d.cause == "ok" else cause_severity(d.cause)
-    side = "" if d.side in ("none", "unknown") else f"{d.side} side, "
-    rows = [f'<p class="f {sev}"><b>verdict: <code>{h(d.cause)}</code></b> ({h(side + d.certainty)}) — '
-            f"{h(d.summary)}</p>"]
-    if d.cause != "ok":
-        rows.append(f'<div class="fix">fix: {h(d.fix)}</div>')
-    if d.alternatives:
-        rows.append(f'<div class="muted">also possible: {h(", ".join(d.alternatives))}</div>')
-    if d.decide_with:
-        rows.append(f'<div class="muted">decide with: {h(d.decide_with)}</div>')
+    (_, summary), *rest = verdict_parts(d)
+    rows = [f'<p class="f {sev}"><b>verdict: <code>{h(d.cause)}</code></b> ({h(verdict_standing(d))}) — '
+            f"{h(summary)}</p>"]
+    rows += [f'<div class="{"fix" if label == "fix" else "muted"}">{h(label)}: {h(text)}</div>' for label, text in rest]
     rows.append(f'<div class="muted">Wireshark: <code>{h(wireshark_filter(conn))}</code></div>')
     return f'<div class="verdict">{"".join(rows)}</div>'
 

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from tabulate import tabulate
 
-from tlscap.analysis.model import CaptureReport, Connection, Finding, Report
+from tlscap.analysis.model import CaptureReport, Connection, Diagnosis, Finding, Report
 from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.grouping import CauseFacts, CauseTally, cause_facts, cause_severity, render_cause_tables
@@ -188,20 +188,31 @@ def verdict_lines(conn: Connection) -> list[str]:
     if d is None:
         return [connection_header(conn)]
     mark = VERDICT_MARK.get(d.cause, MARK[cause_severity(d.cause)])
-    side = "" if d.side in ("none", "unknown") else f"{d.side} side, "
-    out = [f"{head}   {mark} {d.cause}   ({side}{d.certainty})",
+    out = [f"{head}   {mark} {d.cause}   ({verdict_standing(d)})",
            "  " + "   ".join(safe(part) for part in connection_title(conn)[1:])
-           + f"   started {short_time(conn.first_time_ns)}",
-           f"  verdict: {safe(d.summary)}"]
-    if d.cause != "ok":
-        out.append(f"  fix: {safe(d.fix)}")
-    if d.alternatives:
-        out.append(f"  also possible: {', '.join(d.alternatives)}")
-    if d.decide_with:
-        out.append(f"  decide with: {safe(d.decide_with)}")
+           + f"   started {short_time(conn.first_time_ns)}"]
+    out += [f"  {label}: {safe(text)}" for label, text in verdict_parts(d)]
     frames = f"   (frames {', '.join(map(str, d.frames))})" if d.frames else ""
     out.append(f"  Wireshark: {wireshark_filter(conn)}{frames}")
     return out
+
+
+def verdict_standing(d: Diagnosis) -> str:
+    """"client side, certain": who acts (when a side does) and how sure the verdict is."""
+    side = "" if d.side in ("none", "unknown") else f"{d.side} side, "
+    return side + d.certainty
+
+
+def verdict_parts(d: Diagnosis) -> list[tuple[str, str]]:
+    """The verdict's words under their labels, as every format shows them (each escapes them its own way)."""
+    parts = [("verdict", d.summary)]
+    if d.cause != "ok":
+        parts.append(("fix", d.fix))
+    if d.alternatives:
+        parts.append(("also possible", ", ".join(d.alternatives)))
+    if d.decide_with:
+        parts.append(("decide with", d.decide_with))
+    return parts
 
 
 def render_connection(conn: Connection, at: datetime | None = None) -> list[str]:
