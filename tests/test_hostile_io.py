@@ -431,8 +431,8 @@ def test_compare_on_an_empty_file_exits_2_with_a_message(tmp_path):
 # --------------------------------------------------------------------------- item 11: the tshark engine
 
 
-def gzip_bomb(path: Path, frames: int = 100_000) -> Path:
-    """A gzip-compressed pcap of identical frames: ~140 MiB decompressed from well under 1 MiB."""
+def gzip_bomb(path: Path, frames: int = 400_000) -> Path:
+    """A gzip-compressed pcap of identical frames: ~560 MiB decompressed from well under 2 MiB."""
     import gzip
     import struct
 
@@ -454,7 +454,31 @@ def test_tshark_reads_no_further_than_the_decompression_limit(tmp_path):
     cap = json.loads(out.read_text())["captures"][0]
     assert [e["code"] for e in cap["errors"]] == ["decompression-limit"]
     native = json.loads(tlscap("analyze", str(bomb), "--format", "json").stdout)["captures"][0]
-    assert cap["frames"] == native["frames"] < 100_000
+    assert cap["frames"] == native["frames"] < 400_000
+    # What tshark itself read: its CPU time, against a capture of the frames before the limit alone.
+    limit = tmp_path / "limit.pcap"
+    import gzip
+    import struct
+
+    with gzip.open(bomb) as source:
+        head = source.read(24)
+        record = source.read(16)
+        size = struct.unpack("<I", record[8:12])[0]
+        limit.write_bytes(head + (record + source.read(size)) * native["frames"])
+    bomb_cpu = tshark_cpu(["analyze", str(bomb), "--engine", "tshark", "--format", "json"])
+    limit_cpu = tshark_cpu(["analyze", str(limit), "--engine", "tshark", "--format", "json"])
+    assert bomb_cpu < 1.5 * limit_cpu + 1, (bomb_cpu, limit_cpu)
+
+
+def tshark_cpu(argv: list[str]) -> float:
+    """User + system CPU seconds of tlscap and its children (tshark), measured from outside."""
+    code = ("import resource, subprocess, sys\n"
+            "subprocess.run(sys.argv[1:], capture_output=True)\n"
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "print(u.ru_utime + u.ru_stime)\n")
+    done = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "tlscap", *argv], cwd=ROOT,
+                          capture_output=True, text=True, check=True, timeout=600)
+    return float(done.stdout)
 
 
 def _tshark_children() -> set[int]:
@@ -483,9 +507,10 @@ def test_tshark_children_end_with_tlscap(tmp_path, sig):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == (143 if sig == signal.SIGTERM else -signal.SIGKILL)
     assert "Traceback" not in err
-    deadline = time.monotonic() + 10
+    # At once: a tshark pass whose filter matches nothing writes nothing, so no broken pipe would stop it.
+    deadline = time.monotonic() + 1.5
     while children & _tshark_children() and time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.05)
     assert not children & _tshark_children()
 
 
