@@ -359,7 +359,7 @@ def _record_sizes(conn: Connection) -> _Verdict | None:
                                                  "client-chain-incomplete"),
                         "not-visible": ("ok", "client-cert-rejected"),
                         "ok": ("client-cert-rejected",)}.get(cause, ())
-        decide_with = f"a key log of the client (--keylog); or {fixes.READ_SERVER_LOG}"
+        decide_with = fixes.KEYS_OR_SERVER_LOG
     return _Verdict(cause, certainty, summary, fix, frames, alternatives, decide_with)
 
 
@@ -415,7 +415,7 @@ def _not_visible(conn: Connection) -> _Verdict | None:
             "seen.",
             f"To see it: {fixes.KEYLOG_HOWTO}; or {fixes.READ_SERVER_LOG}.",
             tuple(frames[:2]), ("ok", "client-cert-rejected"),
-            f"a key log of the client (--keylog); or {fixes.READ_SERVER_LOG}")
+            fixes.KEYS_OR_SERVER_LOG)
     if not (conn.tls13 and not conn.decrypted) and conn.version_code != 0x0002:
         return None
     sh = first_message(conn, "ServerHello")
@@ -427,7 +427,7 @@ def _not_visible(conn: Connection) -> _Verdict | None:
         f"To see it: {fixes.KEYLOG_HOWTO}; or, without the client's help, {fixes.READ_SERVER_LOG}; or allow only "
         "TLS 1.2 on the server for a while (nginx: ssl_protocols TLSv1.2) so the handshake is readable.",
         (sh.frame,) if sh else (conn.first_frame,), ("ok", "client-cert-rejected", "client-cert-not-sent"),
-        f"a key log of the client (--keylog); or {fixes.READ_SERVER_LOG}")
+        fixes.KEYS_OR_SERVER_LOG)
 
 
 def _ok(conn: Connection) -> _Verdict:

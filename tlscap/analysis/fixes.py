@@ -114,6 +114,10 @@ KEYLOG_HOWTO = (
 )
 
 
+# What settles a verdict the capture cannot: the client's keys, or the server's own reason.
+KEYS_OR_SERVER_LOG = f"a key log of the client (--keylog); or {READ_SERVER_LOG}"
+
+
 def find_reason() -> str:
     return f"Find the server's reason: {READ_SERVER_LOG}; or {KEYLOG_HOWTO}."
 
