@@ -12,12 +12,14 @@ from pathlib import Path
 from tlscap import __version__, signals
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
+from tlscap.capture.reader import STDIN_NAME
 from tlscap.cli_options import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
     add_report_options,
+    check_stdin_captures,
     choose_format,
     input_paths,
     load_keylogs,
@@ -105,6 +107,7 @@ def _exit_status(report: Report, fail_on: str) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     if args.engine == "tshark":
         find_tshark()  # one clear error before any output when tshark is missing or too old
+    check_stdin_captures(args.captures, engine=args.engine)
     options = options_from(args)
     fmt = choose_format(args)
     refuse_input_as_output(args.output, [*args.captures, *input_paths(args)])
@@ -115,6 +118,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if STDIN_NAME in args.captures:
+        raise UsageError("-: compare reads each capture twice (once per engine); save it to a file first")
     find_tshark()
     options = AnalysisOptions(keylog=load_keylogs(args.keylog))
     disagree = unreadable = 0

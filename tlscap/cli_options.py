@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TextIO
 
 from tlscap.analysis.engine import AnalysisOptions
-from tlscap.output import report_output
+from tlscap.capture.reader import STDIN_NAME
+from tlscap.output import STDOUT_ARG, report_output
 from tlscap.pki.truststore import Truststore, TruststoreError, load_truststore
 from tlscap.report.csv_report import CsvWriter
 from tlscap.report.html_report import HtmlWriter
@@ -80,9 +81,18 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
 def choose_format(args: argparse.Namespace) -> str:
     if args.format:
         return str(args.format)
-    if args.output:
+    if args.output and args.output != STDOUT_ARG:
         return EXTENSION_FORMATS.get(Path(args.output).suffix.lower(), "text")
     return "text" if sys.stdout.isatty() else "json"
+
+
+def check_stdin_captures(captures: Sequence[str], *, engine: str = "native") -> None:
+    """`-` (standard input) can be read once, and only by the native engine."""
+    count = sum(1 for c in captures if c == STDIN_NAME)
+    if count > 1:
+        raise UsageError("-: standard input can be given only once")
+    if count and engine == "tshark":
+        raise UsageError("-: --engine tshark cannot read standard input; save the capture to a file first")
 
 
 def load_keylogs(paths: Sequence[str]) -> KeyLog | None:

@@ -24,6 +24,8 @@ from typing import Any, TextIO, cast
 from tlscap.errors import TlscapError
 
 STDOUT_NAME = "standard output"
+# `-o -`: the report goes to standard output, as without -o.
+STDOUT_ARG = "-"
 
 
 class OutputError(TlscapError):
@@ -96,7 +98,7 @@ def file_identity(path: str) -> tuple[int, int] | None:
 def refuse_input_as_output(output_path: str | None, inputs: Iterable[str]) -> None:
     """Refuse an output path that names one of the inputs (the same file by device and inode, so also
     through hard and symbolic links), before anything is opened for writing."""
-    if output_path is None:
+    if output_path is None or output_path == STDOUT_ARG:
         return
     target = file_identity(output_path)
     if target is None:
@@ -146,8 +148,8 @@ def _new_file_mode(target: str) -> int:
 @contextlib.contextmanager
 def report_output(path: str | None) -> Iterator[TextIO]:
     """Standard output, or `path` written atomically (see the module's docstring). Write errors are
-    OutputErrors naming the path."""
-    if path is None:
+    OutputErrors naming the path. `-` (STDOUT_ARG) is standard output."""
+    if path is None or path == STDOUT_ARG:
         guarded = GuardedStream(_stdout(), STDOUT_NAME)
         yield cast(TextIO, guarded)
         guarded.flush()

@@ -88,6 +88,7 @@ def analyze_capture(
     sink = on_connection or report.connections.append
     run = _Run(options, lambda conn: _count_and_pass(report, conn, sink))
     with reader:
+        reader.on_idle(run.idle)
         info = reader.info
         secrets, comments = info.secrets, info.comments  # grow as a pcapng is read
         decode, on_segment = run.decoder.decode, run.on_segment
@@ -198,6 +199,13 @@ class _Run:
                 self.keylog.merge(parse_keylog(comment, source="pcapng comment"))
         self._secrets_seen, self._comments_seen = len(secrets), len(comments)
         self.embedded_seen = len(secrets) + len(comments)
+
+    def idle(self) -> None:
+        """Standard input was silent for a while (a live pipe): hand on every connection that has
+        finished, without waiting for later packets to move capture time past its grace period or for
+        lower streams still open (so `tcpdump -U -w - | tlscap analyze - --format jsonl` reports each
+        connection when it closes)."""
+        self.collector.hand_on(everything=True)
 
     def on_segment(self, seg: Segment) -> None:
         self.collector.now_ns = seg.timestamp_ns

@@ -13,6 +13,9 @@ past `limits.GZIP_RATIO_FLOOR` of output) or past `limits.GZIP_MAX_OUTPUT`: read
 from __future__ import annotations
 
 import gzip
+import os
+import select
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +30,11 @@ from tlscap.errors import CaptureIssue, CaptureOpenError
 
 CHUNK_SIZE = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+# The capture name that means standard input (`tcpdump -w - | tlscap analyze -`).
+STDIN_NAME = "-"
+# Seconds without new bytes on standard input after which the reader's idle callback runs (a live pipe:
+# the analysis hands on the connections that have closed instead of waiting for the next packet).
+IDLE_SECONDS = 1.0
 
 
 @dataclass(slots=True, kw_only=True)
@@ -92,7 +100,8 @@ class Source:
     or cut gzip stream, an I/O error) ends the data instead of raising.
     """
 
-    __slots__ = ("_read", "_closers", "_compressed", "produced", "offset", "error_code", "error", "message")
+    __slots__ = ("_read", "_closers", "_compressed", "produced", "offset", "error_code", "error", "message",
+                 "idle")
 
     def __init__(
         self,
@@ -110,6 +119,7 @@ class Source:
         self.error_code = "bad-gzip" if gzip_ else "read-error"
         self.error: str | None = None
         self.message: str | None = None  # a whole issue message, when the reason is not a read error
+        self.idle: Callable[[], None] | None = None  # see CaptureReader.on_idle (standard input only)
 
     def more(self, buf: bytes, pos: int, need: int) -> bytes:
         """Return `buf[pos:]` plus enough new data to hold `need` bytes, or all there is."""
@@ -236,6 +246,11 @@ class CaptureReader:
     def __next__(self) -> Frame:
         return next(self._frames)
 
+    def on_idle(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever standard input has been silent for IDLE_SECONDS (between frames, so
+        the analysis's state is consistent); files never wait, so it is never called for them."""
+        self._source.idle = callback
+
     def close(self) -> None:
         """Stop reading and close the file."""
         close = getattr(self._frames, "close", None)
@@ -252,12 +267,63 @@ class CaptureReader:
         self.close()
 
 
+class StdinStream:
+    """Standard input as a capture stream: read as it comes, never sought, never copied whole.
+
+    `read(n)` returns the bytes there are (at least one, up to n; b"" at the end) instead of waiting for
+    n, so a live pipe (`tcpdump -U -w -`) delivers each packet when it is written. While it waits, it
+    calls `idle` (set by the reader's Source) every IDLE_SECONDS. `peek` serves the magic-number check.
+    """
+
+    def __init__(self, fd: int, source_idle: Callable[[], Callable[[], None] | None]) -> None:
+        self.fd = fd
+        self._idle = source_idle
+        self._head = b""
+
+    def peek(self, size: int) -> bytes:
+        while len(self._head) < size:
+            chunk = self._read_some(size - len(self._head))
+            if not chunk:
+                break
+            self._head += chunk
+        return self._head
+
+    def read(self, size: int = CHUNK_SIZE) -> bytes:
+        if self._head:
+            out, self._head = self._head[:size], self._head[size:]
+            return out
+        return self._read_some(size)
+
+    read1 = read
+
+    def _read_some(self, size: int) -> bytes:
+        while True:
+            try:
+                ready, _, _ = select.select([self.fd], [], [], IDLE_SECONDS)
+            except (OSError, ValueError):
+                ready = [self.fd]  # not selectable: a plain blocking read
+            if ready:
+                return os.read(self.fd, max(1, size))
+            idle = self._idle()
+            if idle is not None:
+                idle()
+
+    def tell(self) -> int:
+        raise OSError("standard input has no position")
+
+    def close(self) -> None:
+        pass  # standard input stays open: it is not tlscap's to close
+
+
 def open_capture(path: str | Path) -> CaptureReader:
-    """Open a pcap or pcapng file, gzip-compressed or not, found by its magic number.
+    """Open a pcap or pcapng file, gzip-compressed or not, found by its magic number; `-` (STDIN_NAME)
+    reads standard input as a stream.
 
     Raises CaptureOpenError with a one-line reason when the file cannot be read as a capture.
     """
     name = str(path)
+    if name == STDIN_NAME:
+        return _open_stdin()
     raw = _open_file(name)
     try:
         source, head, compressed = _start(name, raw)
@@ -265,6 +331,23 @@ def open_capture(path: str | Path) -> CaptureReader:
     except CaptureOpenError:
         raw.close()
         raise
+
+
+def _open_stdin() -> CaptureReader:
+    try:
+        fd = sys.stdin.fileno() if sys.stdin is not None else -1
+        os.fstat(fd)
+    except (OSError, ValueError, AttributeError):
+        raise CaptureOpenError(STDIN_NAME, "standard input is closed") from None
+    holder: list[Source] = []
+    stream = StdinStream(fd, lambda: holder[0].idle if holder else None)
+    try:
+        source, head, compressed = _start(STDIN_NAME, stream, holder)
+        return _reader(STDIN_NAME, source, head, compressed)
+    except OSError as exc:
+        raise CaptureOpenError(STDIN_NAME, _one_line(exc)) from None
+    except CaptureOpenError as exc:
+        raise CaptureOpenError(STDIN_NAME, exc.reason.replace("empty file", "standard input is empty")) from None
 
 
 def _open_file(name: str) -> BinaryIO:
@@ -280,17 +363,21 @@ def _open_file(name: str) -> BinaryIO:
         raise CaptureOpenError(name, _one_line(exc)) from None
 
 
-def _start(name: str, raw: BinaryIO) -> tuple[Source, bytes, bool]:
-    """Build the byte source (decompressing if needed) and read the file's first bytes."""
+def _start(name: str, raw: BinaryIO | StdinStream,
+           holder: list[Source] | None = None) -> tuple[Source, bytes, bool]:
+    """Build the byte source (decompressing if needed) and read the file's first bytes; `holder`, when
+    given, gets the source before any read (standard input's stream asks it for its idle callback)."""
     try:
         magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     except OSError as exc:
         raise CaptureOpenError(name, _one_line(exc)) from None
     if magic == _GZIP_MAGIC:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
         source = Source(stream.read1, [stream.close, raw.close], gzip_=True, compressed_position=raw.tell)
     else:
-        source = Source(raw.read, [raw.close], gzip_=False)
+        source = Source(raw.read1 if isinstance(raw, StdinStream) else raw.read, [raw.close], gzip_=False)
+    if holder is not None:
+        holder.append(source)
     head = source.more(b"", 0, 64)
     compressed = magic == _GZIP_MAGIC
     if source.error is not None and len(head) < 4:

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import CaptureReport, Report
+from tlscap.capture.reader import STDIN_NAME
 from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.runner import FileResult, analyze_to_spool, load_result
@@ -74,7 +75,8 @@ def analyze_together(paths: Sequence[str], options: AnalysisOptions, writer: Rep
                 print(f"tlscap: {safe(path)}: {safe(err.message)}", file=sys.stderr)
             read.append((cap, spool, pool.add(cap)))
         for index, (cap, spool, own) in enumerate(read):
-            extra = pool.others(own) if cap.stats.open_to_certificates else ()
+            # Standard input cannot be read twice: its first analysis stands.
+            extra = pool.others(own) if cap.stats.open_to_certificates and cap.path != STDIN_NAME else ()
             if extra:
                 FileResult(index=index, capture=cap, seconds=0.0, spool=spool).discard()
                 cap = analyze_again(cap.path, options, extra, writer)
