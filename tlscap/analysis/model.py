@@ -212,6 +212,8 @@ class ConnectionStats:
     worst_rank: int = 0
     # Verdicts that certificates from other captures could settle (see diagnosis.MORE_CERTIFICATES_MAY_SETTLE).
     open_to_certificates: int = 0
+    # Connections a key log had secrets for (decrypted, or a secret that failed: `decryption-failed`).
+    keyed: int = 0
 
     def add(self, conn: Connection) -> None:
         self.connections += 1
@@ -220,6 +222,8 @@ class ConnectionStats:
             self.by_cause[d.cause] = self.by_cause.get(d.cause, 0) + 1
             if d.certainty != "certain" and d.cause in MORE_CERTIFICATES_MAY_SETTLE:
                 self.open_to_certificates += 1
+        if conn.decrypted or conn.key_problem is not None:
+            self.keyed += 1
         if conn.findings:
             self.with_findings += 1
         for f in conn.findings:
@@ -241,6 +245,7 @@ class CaptureReport:
     stats: ConnectionStats = field(default_factory=ConnectionStats)
     unreadable: bool = False
     ca_certificates: list[bytes] = field(default_factory=list)  # DER, for the other captures of a scan
+    excluded: int = 0  # TLS connections that --host, --port or --sni left out
 
 
 @dataclass(slots=True, kw_only=True)
