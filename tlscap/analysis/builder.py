@@ -21,6 +21,8 @@ from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.pki.certificate import name_to_rfc4514, summarize_certificate
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
+from tlscap.tls.client_stacks import identify
+from tlscap.tls.fingerprint import fingerprint
 from tlscap.tls.record_sizes import SizedRecord
 from tlscap.tls.session import TlsEvent
 
@@ -127,8 +129,10 @@ def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
             conn.client_finished = True
         else:
             conn.server_finished = True
-    if isinstance(ev.parsed, M.ClientHello) and not conn.client_alpn:
+    if isinstance(ev.parsed, M.ClientHello) and conn.client_fingerprint is None:
         conn.client_alpn = tuple(ev.parsed.alpn)
+        conn.client_fingerprint = fingerprint(ev.parsed)
+        conn.client_stack = identify(conn.client_fingerprint)
     if ev.damaged is not None:
         conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=ev.name,
                                          detail=ev.damaged, truncated=ev.truncated))

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from tlscap.errors import CaptureIssue
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.verify import CaListComparison, PathResult
+from tlscap.tls.client_stacks import StackMatch
+from tlscap.tls.fingerprint import ClientFingerprint
 from tlscap.tls.record_sizes import SizedRecord, Tls13Inference
 
 SEVERITIES = ("error", "warning", "info")
@@ -178,6 +180,9 @@ class Connection:
     diagnosis: Diagnosis | None = None
     cipher_suite_code: int | None = None
     client_alpn: tuple[str, ...] = ()  # the protocols the client's (first) ClientHello offered
+    # The client's (first) ClientHello: its JA4/JA3, and the TLS stack they identify (client_stacks).
+    client_fingerprint: ClientFingerprint | None = None
+    client_stack: StackMatch | None = None
     # TLS 1.3 without keys: the first encrypted records, and what their sizes say (tls.record_sizes).
     encrypted_records: list[SizedRecord] = field(default_factory=list)
     record_inference: Tls13Inference | None = None

@@ -78,8 +78,25 @@ def _scalars_dict(conn: Connection) -> dict[str, Any]:
         "decrypted": conn.decrypted,
         "start_time": iso_time(conn.first_time_ns),
         "wireshark_filter": wireshark_filter(conn),
+        "client_fingerprint": fingerprint_dict(conn),
+        "client_stack": stack_dict(conn),
         "diagnosis": diagnosis_dict(conn.diagnosis),
     }
+
+
+def fingerprint_dict(conn: Connection) -> dict[str, str] | None:
+    fp = conn.client_fingerprint
+    if fp is None:
+        return None
+    return {"ja4": fp.ja4, "ja4_r": fp.ja4_r, "ja3": fp.ja3, "ja3_full": fp.ja3_full}
+
+
+def stack_dict(conn: Connection) -> dict[str, Any] | None:
+    match = conn.client_stack
+    if match is None:
+        return None
+    return {"family": match.stack.family, "name": match.label,
+            "selects_certificate_by_ca_list": match.stack.selects_by_ca_list, "matched_by": match.matched_by}
 
 
 def wireshark_filter(conn: Connection) -> str:
