@@ -70,15 +70,15 @@ def test_without_keys_nothing_changes():
     assert not analyzed("tls13-expired-client-cert.pcap", keys=False).decrypted
 
 
-def test_key_log_for_other_connections_is_reported_and_harmless():
+def test_key_log_for_other_connections_is_no_warning():
+    """A key log that has no secret for this connection (one key log given for many captures) is not a
+    failure: no decryption-failed (issue 18); the capture's line on stderr counts what it covered."""
     other = load_keylog_file(SAMPLES / "tls13-success.keylog")
     conn = with_keylog("tls13-expired-client-cert.pcap", other)
-    assert not conn.decrypted
+    assert not conn.decrypted and conn.key_problem is None
     codes = {f.code for f in conn.findings}
     # what the record sizes say stands: nginx answered curl (ALPN http/1.1) and closed first
-    assert codes == {"handshake-encrypted", "decryption-failed", "inferred-rejection"}
-    (f,) = [f for f in conn.findings if f.code == "decryption-failed"]
-    assert "no secret for this connection" in f.message
+    assert codes == {"handshake-encrypted", "inferred-rejection"}
 
 
 def test_wrong_key_is_reported_once_and_plaintext_analysis_unchanged():

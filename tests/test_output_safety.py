@@ -100,7 +100,7 @@ def test_terminal_report_shows_escapes_visibly(report):
 def test_csv_cells_are_neutralized(report):
     output = render_csv(report)
     assert _UNSAFE.search(output.replace("\r\n", "\n")) is None
-    rows = list(csv.DictReader(io.StringIO(output)))
+    rows = list(csv.DictReader(io.StringIO(output.removeprefix("\ufeff"))))
     assert [row["code"] for row in rows] == ["client-cert-expired"]
     assert rows[0]["sni"] == "'" + H.SNI  # a formula no more
     assert "CN=\\<script\\>alert(1)\\</script\\>" in rows[0]["message"]

@@ -89,14 +89,14 @@ def test_csv_writes_each_capture_when_it_ends_with_its_errors_first():
     writer.connection(connection(0))
     assert out.getvalue().count("\n") == 1  # the header only: the capture's errors are not known yet
     writer.end_capture(CaptureReport(path="a.pcap", errors=[CaptureIssue(code="truncated-file", message="cut")]))
-    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    rows = list(csv.reader(io.StringIO(out.getvalue().removeprefix("\ufeff"))))
     assert [(r[0], r[1], r[8]) for r in rows[1:]] == [("a.pcap", "", "truncated-file"),
                                                       ("a.pcap", "0", "client-cert-expired")]
     writer.begin_capture("b.pcap")
     writer.connection(connection(1))
     writer.end_capture(CaptureReport(path="b.pcap"))
     writer.finish(Report())
-    assert [r[:2] for r in csv.reader(io.StringIO(out.getvalue()))][3:] == [["b.pcap", "1"]]
+    assert [r[:2] for r in csv.reader(io.StringIO(out.getvalue().removeprefix("\ufeff")))][3:] == [["b.pcap", "1"]]
 
 
 def test_markdown_cause_rows_and_examples_follow_the_groups_largest_first():

@@ -32,7 +32,7 @@ from tlscap.analysis.model import (
 )
 from tlscap.errors import CaptureIssue
 from tlscap.report import html_report
-from tlscap.report.csv_report import HEADER, neutralize, render_csv
+from tlscap.report.csv_report import BOM, HEADER, neutralize, render_csv
 from tlscap.report.grouping import group_causes, render_groups_text
 from tlscap.report.html_report import ladder_arrows, render_html
 from tlscap.report.markdown_report import md, render_markdown
@@ -139,7 +139,7 @@ def test_groups_split_by_advertised_ca_list_and_skip_info_findings():
 
 def test_csv_has_one_row_per_finding_and_capture_error():
     report = Report(captures=[analyze_capture(str(MULTI))])
-    rows = list(csv.reader(io.StringIO(render_csv(report))))
+    rows = list(csv.reader(io.StringIO(render_csv(report).removeprefix(BOM))))
     assert tuple(rows[0]) == HEADER
     findings = [(c.id, f.code) for c in report.captures[0].connections for f in c.findings]
     assert [(int(r[1]), r[8]) for r in rows[1:]] == findings
@@ -157,7 +157,7 @@ def test_csv_neutralizes_formulas(cell):
 
 
 def test_csv_cells_from_a_capture_never_start_a_formula(hostile):
-    rows = list(csv.reader(io.StringIO(render_csv(hostile))))
+    rows = list(csv.reader(io.StringIO(render_csv(hostile).removeprefix(BOM))))
     assert len(rows) == 3  # header, the capture error, the finding
     for row in rows[1:]:
         for cell in row:
@@ -165,7 +165,7 @@ def test_csv_cells_from_a_capture_never_start_a_formula(hostile):
     assert rows[1][9] == "capture-error" and rows[1][8] == "truncated-file"
     evil = Report(captures=[CaptureReport(path="=HYPERLINK(\"http://x\")", connections=[
         connection(0, sni="@evil", message="-2+3")])])
-    (row,) = list(csv.reader(io.StringIO(render_csv(evil))))[1:]
+    (row,) = list(csv.reader(io.StringIO(render_csv(evil).removeprefix(BOM))))[1:]
     assert row[0] == "'=HYPERLINK(\"http://x\")" and row[4] == "'@evil" and row[11] == "'-2+3"
 
 
@@ -286,8 +286,8 @@ def test_markdown_html_and_csv_render_every_connection():
     at = datetime.now(UTC) + timedelta(days=1)
     assert render_html(report, show_all=True, at=at).count('<article class="conn"') == len(conns)
     assert f"**{len(conns)}** TLS connections · **{len(failing)}** with findings" in render_markdown(report)
-    rows = list(csv.reader(io.StringIO(render_csv(report))))
+    rows = list(csv.reader(io.StringIO(render_csv(report).removeprefix(BOM))))
     assert rows[0] == list(HEADER) and {int(r[1]) for r in rows[1:]} == {c.id for c in failing}
     assert "**0** TLS connections" in render_markdown(Report())
-    assert render_csv(Report()).splitlines() == [",".join(HEADER)]
+    assert render_csv(Report()).splitlines() == [BOM + ",".join(HEADER)]
     assert '<article class="conn"' not in render_html(Report())

@@ -23,9 +23,9 @@ from tlscap.cli_options import (
     choose_format,
     input_paths,
     load_keylogs,
-    make_writer,
     options_from,
     output,
+    writer_for,
 )
 from tlscap.engines.compare import compare_engines
 from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark, find_tshark
@@ -34,7 +34,7 @@ from tlscap.output import STDOUT_NAME, OutputError, io_error, refuse_input_as_ou
 from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
-from tlscap.scan.together import analyze_together
+from tlscap.scan.together import analyze_together, capture_notes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,8 +77,8 @@ def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWr
         if writer is not None:
             writer.begin_capture(path)
         cap = analyze(path, options, on_connection=writer.connection if writer is not None else None)
-        for err in cap.errors:
-            print(f"tlscap: {safe(path)}: {safe(err.message)}", file=sys.stderr)
+        for note in capture_notes(path, cap, options):
+            print(note, file=sys.stderr)
         if writer is not None:
             writer.end_capture(cap)
         report.captures.append(cap)
@@ -112,8 +112,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     fmt = choose_format(args)
     refuse_input_as_output(args.output, [*args.captures, *input_paths(args)])
     with output(args.output) as out:
-        report = analyze_all(args.captures, options, make_writer(fmt, out, show_all=args.all, at=args.at),
-                             engine=args.engine)
+        report = analyze_all(args.captures, options, writer_for(args, fmt, out), engine=args.engine)
     return _exit_status(report, args.fail_on)
 
 

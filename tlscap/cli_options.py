@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from tlscap.analysis.collector import host_network
 from tlscap.analysis.engine import AnalysisOptions
 from tlscap.capture.reader import STDIN_NAME
 from tlscap.output import STDOUT_ARG, report_output
 from tlscap.pki.truststore import Truststore, TruststoreError, load_truststore
+from tlscap.report.csv_report import ROW_KINDS as CSV_ROWS
 from tlscap.report.csv_report import CsvWriter
 from tlscap.report.html_report import HtmlWriter
 from tlscap.report.json_report import JsonlWriter, JsonWriter
@@ -22,6 +25,7 @@ from tlscap.report.markdown_report import MarkdownWriter
 from tlscap.report.safe_text import safe
 from tlscap.report.text_report import TextWriter
 from tlscap.report.writer import ReportWriter
+from tlscap.scan.discovery import named_like_capture
 from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -59,9 +63,13 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS,
                         help="report format (default: text on a terminal, else json; or by -o's extension)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report there instead of stdout")
-    parser.add_argument("--host", metavar="IP", help="only connections to or from this address")
+    parser.add_argument("--host", metavar="IP|CIDR",
+                        help="only connections to or from this address or prefix (10.0.0.5, 10.0.0.0/8, "
+                             "2001:db8::/32); host names are refused (the capture holds addresses)")
     parser.add_argument("--port", type=tcp_port, metavar="N", help="only connections on this port")
-    parser.add_argument("--sni", metavar="NAME", help="only connections whose ClientHello names this server")
+    parser.add_argument("--sni", metavar="NAME",
+                        help="only connections whose ClientHello names this server (case and a trailing dot "
+                             "ignored; * and ? as in shell patterns: '*.example.com')")
     parser.add_argument("--at", type=parse_time, metavar="TIME",
                         help="judge certificate validity at this ISO-8601 time instead of the capture's")
     parser.add_argument("--keylog", action="append", default=[], metavar="FILE",
@@ -76,6 +84,13 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
                         help="text/md/html: show every connection, not only those with findings")
     parser.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
                         help="exit 1 when a finding at or above this severity exists (default: error)")
+    parser.add_argument("--keylog-dir", action="append", default=[], metavar="DIR",
+                        help="a folder of key logs: every one is read, and each capture uses the secrets whose "
+                             "ClientHello random it contains, whichever file they came in; repeatable")
+    parser.add_argument("--csv-rows", choices=CSV_ROWS, default="findings",
+                        help="csv: one row per finding (default) or one per connection (cause, side, certainty, "
+                             "start time, endpoints, SNI, version, the client certificate's subject, issuer and "
+                             "expiry)")
 
 
 def choose_format(args: argparse.Namespace) -> str:
@@ -125,10 +140,63 @@ def load_truststores(paths: Sequence[str], password: str | None) -> Truststore |
     return truststore
 
 
+def checked_host(text: str | None) -> str | None:
+    """--host as given, once it is known to be an IP address or CIDR prefix (else a one-line UsageError)."""
+    if text is None:
+        return None
+    try:
+        host_network(text)
+    except ValueError:
+        raise UsageError(f"--host {safe(text)!r}: not an IP address or CIDR prefix (e.g. 10.0.0.5, 10.0.0.0/8, "
+                         "2001:db8::/32); host names are not resolved, the capture holds addresses") from None
+    return text
+
+
+def describe_filters(args: argparse.Namespace) -> str | None:
+    """The filters given, as typed (for the reports' "N excluded by the filters" line); None without any."""
+    given = [f"--{name} {value}" for name, value in (("host", getattr(args, "host", None)),
+                                                     ("port", getattr(args, "port", None)),
+                                                     ("sni", getattr(args, "sni", None))) if value]
+    return " ".join(given) or None
+
+
 def options_from(args: argparse.Namespace) -> AnalysisOptions:
-    return AnalysisOptions(host=args.host, port=args.port, sni=args.sni, at=args.at,
-                           keylog=load_keylogs(args.keylog),
+    """The analysis options of the command line: filters, --at, key logs (--keylog, --keylog-dir) and
+    truststores."""
+    host = checked_host(args.host)
+    keylog = load_keylogs(args.keylog)
+    folders = getattr(args, "keylog_dir", [])
+    if folders:
+        merged = keylog if keylog is not None else KeyLog()
+        for folder in folders:
+            for note in merge_keylog_dir(merged, folder):
+                if not getattr(args, "quiet", False):
+                    print(f"tlscap: {note}", file=sys.stderr)
+        keylog = merged if len(merged) or merged.rsa else keylog
+    return AnalysisOptions(host=host, port=args.port, sni=args.sni, at=args.at, keylog=keylog,
                            truststore=load_truststores(args.truststore, args.truststore_password))
+
+
+def merge_keylog_dir(keylog: KeyLog, folder: str) -> list[str]:
+    """Read every key log under `folder` (recursively, in name order) into `keylog`; notes on what was not."""
+    if not os.path.isdir(folder):
+        raise UsageError(f"{folder}: --keylog-dir needs a folder")
+    notes: list[str] = []
+    read = 0
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = os.path.join(dirpath, filename)
+            try:
+                keylog.merge(load_keylog_file(path))
+                read += 1
+            except KeyLogError as exc:
+                if named_like_capture(filename):
+                    continue  # captures often sit beside their key logs
+                notes.append(f"--keylog-dir: skipped {exc}")
+    if read == 0:
+        notes.append(f"--keylog-dir: no key log found in {folder}")
+    return notes
 
 
 @contextlib.contextmanager
@@ -139,22 +207,44 @@ def output(path: str | None) -> Iterator[TextIO]:
         yield stream
 
 
+def text_width(fmt: str, output_path: str | None) -> int | None:
+    """The width to wrap the text report to: the terminal's, when the report goes to a terminal; None
+    (no wrapping) in a pipe, a file, or another format."""
+    if fmt != "text" or output_path not in (None, STDOUT_ARG):
+        return None
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    return max(40, shutil.get_terminal_size().columns)
+
+
+def writer_for(args: argparse.Namespace, fmt: str, out: TextIO) -> ReportWriter:
+    """make_writer with the command line's --all, --at, filters, --csv-rows and the terminal's width."""
+    return make_writer(fmt, out, show_all=args.all, at=args.at, filters=describe_filters(args),
+                       csv_rows=getattr(args, "csv_rows", "findings"), width=text_width(fmt, args.output))
+
+
 def input_paths(args: argparse.Namespace) -> list[str]:
     """The files a report's run reads besides its captures: key logs and truststores."""
     return [*getattr(args, "keylog", []), *getattr(args, "truststore", [])]
 
 
-def make_writer(fmt: str, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> ReportWriter:
+def make_writer(fmt: str, out: TextIO, *, show_all: bool = False, at: datetime | None = None,
+                filters: str | None = None, csv_rows: str = "findings", width: int | None = None) -> ReportWriter:
+    """The writer of `fmt`; `filters` (describe_filters) makes every format say how many connections the
+    filters left out (JSON always does, in its summary); `width` wraps the text report's lines."""
     if fmt == "json":
         return JsonWriter(out)
     if fmt == "jsonl":
         return JsonlWriter(out)
     if fmt == "text":
-        return TextWriter(out, show_all=show_all, at=at)
+        return TextWriter(out, show_all=show_all, at=at, filters=filters, width=width)
     if fmt == "md":
-        return MarkdownWriter(out, show_all=show_all, at=at)
+        return MarkdownWriter(out, show_all=show_all, at=at, filters=filters)
     if fmt == "html":
-        return HtmlWriter(out, show_all=show_all, at=at)
+        return HtmlWriter(out, show_all=show_all, at=at, filters=filters)
     if fmt == "csv":
-        return CsvWriter(out)
+        return CsvWriter(out, rows=csv_rows, filters=filters)
     raise ValueError(f"unknown report format {fmt!r}")

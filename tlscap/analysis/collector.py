@@ -9,7 +9,9 @@ MAX_WAITING finished ones.
 
 from __future__ import annotations
 
+import fnmatch
 import heapq
+import ipaddress
 from collections.abc import Callable
 
 from tlscap.analysis.builder import build_connection
@@ -43,6 +45,8 @@ class ConnectionCollector:
             known = summarize_certificate(der)
             self.certificates.setdefault(known.sha256, known)
         self.ca_seen: list[bytes] = []  # DER of the CA certificates this capture showed
+        self.excluded = 0  # TLS connections --host, --port or --sni left out
+        self._filter = ConnectionFilter.of(options)
         self.now_ns = 0
         # Set when the file ended early: connections finalized from then on were still open at its end.
         self.capture_cut: str | None = None
@@ -63,7 +67,7 @@ class ConnectionCollector:
             return False
         conn = build_connection(tracker)
         conn.capture_cut = self.capture_cut
-        if selected(conn, self.options):
+        if self._filter.selects(conn):
             self.waiting[conn.id] = conn
             heapq.heappush(self._waiting_ids, conn.id)
             for info in [*conn.server_certificates, *conn.client_certificates]:
@@ -73,6 +77,8 @@ class ConnectionCollector:
                         if (cert.basic_constraints_ca or cert.self_issued) and \
                                 len(self.ca_seen) < MAX_CA_CERTIFICATES_SHARED:
                             self.ca_seen.append(cert.der)
+        else:
+            self.excluded += 1
         return True
 
     def late_segment(self, stream: int, *, frame: int, time_ns: int, src: tuple[str, int], fin: bool,
@@ -110,13 +116,54 @@ class ConnectionCollector:
         return heap[0] if heap else None
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def host_network(text: str) -> IpNetwork:
+    """`--host`: an IPv4 or IPv6 address, or a CIDR prefix (host bits allowed: 10.1.2.3/8 is 10.0.0.0/8).
+    ValueError for anything else (a host name is not resolved: the capture has addresses)."""
+    return ipaddress.ip_network(text.strip(), strict=False)
+
+
+def sni_matches(pattern: str, sni: str | None) -> bool:
+    """`--sni`: the ClientHello's server name equals the pattern, ignoring case and a trailing dot;
+    `*` and `?` match as in shell patterns (`*.example.com` matches every name under example.com,
+    not example.com itself). A connection without SNI never matches."""
+    if not sni:
+        return False
+    name, wanted = sni.lower().rstrip("."), pattern.lower().rstrip(".")
+    if "*" in wanted or "?" in wanted:
+        return fnmatch.fnmatchcase(name, wanted.replace("[", "[[]"))
+    return name == wanted
+
+
+class ConnectionFilter:
+    """--host, --port and --sni, parsed once per capture."""
+
+    def __init__(self, host: str | None, port: int | None, sni: str | None) -> None:
+        self.network = host_network(host) if host else None
+        self.port = port
+        self.sni = sni
+
+    @classmethod
+    def of(cls, options: object) -> ConnectionFilter:
+        return cls(getattr(options, "host", None), getattr(options, "port", None), getattr(options, "sni", None))
+
+    def selects(self, conn: Connection) -> bool:
+        if self.network is not None and not any(_in(ip, self.network) for ip in (conn.client.ip, conn.server.ip)):
+            return False
+        if self.port and self.port not in (conn.client.port, conn.server.port):
+            return False
+        return not self.sni or sni_matches(self.sni, conn.sni)
+
+
+def _in(ip: str, network: IpNetwork) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in network
+    except ValueError:
+        return False
+
+
 def selected(conn: Connection, options: object) -> bool:
     """Whether the connection passes --host, --port and --sni."""
-    host = getattr(options, "host", None)
-    port = getattr(options, "port", None)
-    sni = getattr(options, "sni", None)
-    if host and host not in (conn.client.ip, conn.server.ip):
-        return False
-    if port and port not in (conn.client.port, conn.server.port):
-        return False
-    return not (sni and (conn.sni or "").lower() != sni.lower())
+    return ConnectionFilter.of(options).selects(conn)

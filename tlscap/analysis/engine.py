@@ -123,6 +123,7 @@ def analyze_capture(
     record_capture_info(report, info)
     run.collector.capture_cut = capture_cut(report)
     run.finish()
+    report.excluded = run.collector.excluded
     report.ca_certificates = list(run.collector.ca_seen)
     report.errors.extend(run.issues)
     return report

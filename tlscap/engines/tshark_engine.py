@@ -178,6 +178,7 @@ def analyze_capture_tshark(
     outcome = _run_tshark(tshark, str(path), run, full=len(keylog) > 0, reorder=not truncated,
                           max_frames=_frame_limit(info))
     run.finish()
+    report.excluded = run.collector.excluded
     if info is not None:
         record_capture_info(report, info)
         if outcome.error and not info.issues:

@@ -42,7 +42,7 @@ from tlscap.report.text_report import (
     verdict_parts,
     verdict_standing,
 )
-from tlscap.report.writer import write_report
+from tlscap.report.writer import excluded_note, write_report
 from tlscap.timefmt import utc_datetime
 
 MARK = {"error": "✗", "warning": "!", "info": "i"}
@@ -360,6 +360,10 @@ def _counts(captures: int, connections: int, with_findings: int, errors: int) ->
     return f'<p class="counts">{text}</p>'
 
 
+def _excluded(note: str | None) -> str:
+    return "" if note is None else f'<p class="counts excluded">{h(note)}</p>'
+
+
 def _s(n: int) -> str:
     return "" if n == 1 else "s"
 
@@ -561,8 +565,10 @@ class HtmlWriter:
     captures (without their connections); each shown connection's table row and article are rendered
     as it comes and wait in two `TextSpool`s, so memory does not grow with the number of connections."""
 
-    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> None:
+    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None,
+                 filters: str | None = None) -> None:
         self.out, self.show_all, self.at = out, show_all, at
+        self.filters = filters
         self.captures: list[CaptureReport] = []
         self.connections = self.with_findings = 0
         self.tally = CauseTally()
@@ -596,6 +602,7 @@ class HtmlWriter:
         head = [
             "<header><h1>tlscap report</h1>",
             _counts(len(self.captures), self.connections, self.with_findings, errors),
+            _excluded(excluded_note(report, self.filters)),
             "</header>",
             _causes(self.tally.causes()),
             _errors(self.captures),
@@ -635,8 +642,9 @@ _FRAME_BY_FRAME_NOTE = (
 )
 
 
-def render_html(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:
+def render_html(report: Report, *, show_all: bool = False, at: datetime | None = None,
+                filters: str | None = None) -> str:
     """The whole report as one self-contained HTML page."""
     buf = io.StringIO()
-    write_report(HtmlWriter(buf, show_all=show_all, at=at), report)
+    write_report(HtmlWriter(buf, show_all=show_all, at=at, filters=filters), report)
     return buf.getvalue()

@@ -228,6 +228,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
         "connections_with_findings": sum(cap.stats.with_findings for cap in report.captures),
         "findings_by_code": dict(sorted(by_code.items())),
         "connections_by_cause": dict(sorted(by_cause.items())),
+        "connections_excluded": sum(cap.excluded for cap in report.captures),
     }
 
 

@@ -30,7 +30,7 @@ from tlscap.report.grouping import (
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.text_report import render_connection
-from tlscap.report.writer import write_report
+from tlscap.report.writer import excluded_note, write_report
 
 MAX_ROWS_PER_CAUSE = 50
 MAX_EXAMPLES_PER_CAUSE = 2
@@ -176,8 +176,10 @@ class MarkdownWriter:
     the cause tally, per group the rows and example its cause's section shows, and the rows of the
     connections table (in a `TextSpool`), not the connections."""
 
-    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> None:
+    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None,
+                 filters: str | None = None) -> None:
         self.out, self.show_all, self.at = out, show_all, at
+        self.filters = filters
         self.captures: list[CaptureReport] = []
         self.connections = self.with_findings = 0
         self.tally = CauseTally()
@@ -218,6 +220,9 @@ class MarkdownWriter:
         causes = self.tally.causes()
         errors = sum(len(c.errors) for c in self.captures)
         out = ["# tlscap report", "", _counts(len(self.captures), self.connections, self.with_findings, errors), ""]
+        excluded = excluded_note(report, self.filters)
+        if excluded is not None:
+            out[-1:-1] = ["", md(excluded)]
         if causes:
             out.extend(_causes_section(causes))
             for cause in causes:
@@ -233,8 +238,9 @@ class MarkdownWriter:
         self._rows.close()
 
 
-def render_markdown(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:
+def render_markdown(report: Report, *, show_all: bool = False, at: datetime | None = None,
+                    filters: str | None = None) -> str:
     """The whole report as Markdown."""
     buf = io.StringIO()
-    write_report(MarkdownWriter(buf, show_all=show_all, at=at), report)
+    write_report(MarkdownWriter(buf, show_all=show_all, at=at, filters=filters), report)
     return buf.getvalue()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +19,7 @@ from tlscap.report.grouping import CauseFacts, CauseTally, cause_facts, cause_se
 from tlscap.report.json_report import wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
-from tlscap.report.writer import write_report
+from tlscap.report.writer import excluded_note, write_report
 from tlscap.timefmt import short_time, utc_datetime
 
 ARROW = {"client": "C→S", "server": "S→C"}
@@ -270,8 +272,11 @@ class TextWriter:
     the summary table below. Connections whose verdict is `ok` and that have no findings only count, unless
     `show_all`."""
 
-    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None) -> None:
+    def __init__(self, out: TextIO, *, show_all: bool = False, at: datetime | None = None,
+                 filters: str | None = None, width: int | None = None) -> None:
         self.out = out
+        self.filters = filters
+        self.width = width  # wrap walkthroughs and capture headers to it (a terminal's width); None: never
         self.show_all = show_all
         self.at = at
         self.rows: list[list[object]] = []
@@ -306,14 +311,14 @@ class TextWriter:
             if text.stale_list:
                 self.failing_with_stale_list += 1
         if text.walkthrough is not None and self._capture is not None:
-            self._capture.write("\n" + text.walkthrough + "\n")
+            self._capture.write("\n" + wrap_lines(text.walkthrough, self.width) + "\n")
         else:
             self._hidden += 1
 
     def end_capture(self, cap: CaptureReport) -> None:
         lines = [capture_header(cap)]
         lines += [f"  capture error ({err.code}): {safe(err.message)}" for err in cap.errors]
-        self._body.write("\n".join(lines) + "\n")
+        self._body.write(wrap_lines("\n".join(lines), self.width) + "\n")
         if self._capture is not None:
             self._capture.copy_to(self._body)
             self._capture.close()
@@ -324,7 +329,7 @@ class TextWriter:
         self._body.write("\n")
 
     def finish(self, report: Report) -> None:
-        self.out.write(self.verdict_summary() + "\n")
+        self.out.write(self.verdict_summary(excluded_note(report, self.filters)) + "\n")
         self._body.copy_to(self.out)
         self._body.close()
         self.out.write("summary\n" + summary_table(self.rows) + "\n")
@@ -342,16 +347,44 @@ class TextWriter:
                 f"\nEvery failing connection ({self.failing}) met a server whose advertised CA list lacks CAs of the "
                 "truststore given: the server most likely runs with an older truststore. Reload or restart it.\n")
 
-    def verdict_summary(self) -> str:
-        """The report's first lines: how many connections, how many ok, then the cause and group tables."""
+    def verdict_summary(self, excluded: str | None = None) -> str:
+        """The report's first lines: how many connections, how many ok (how many the filters left out),
+        then the cause and group tables."""
         failing = self.connections - self.ok
         head = (f"verdicts: {self.connections} TLS connection{'s' if self.connections != 1 else ''}, "
                 f"{self.ok} ok, {failing} failing or not visible")
+        if excluded is not None:
+            head += f"\n{safe(excluded)}"
         tables = render_cause_tables(self.causes.causes())
         return head + "\n" + ("\n" + tables if tables else "")
 
 
-def render_text(report: Report, *, show_all: bool = False, at: datetime | None = None) -> str:
+# Where a wrapped line's continuation starts: under the text of a walkthrough line (after frame, time and
+# direction), after a finding's mark, else four spaces in.
+_FRAME_LINE = re.compile(r"^\s*frame\s+\d+\s+\+\S+\s+\S+\s+")
+_FINDING_LINE = re.compile(r"^\s*[✗!i] ")
+
+
+def wrap_lines(text: str, width: int | None) -> str:
+    """Lines longer than `width` wrapped at spaces, each continuation indented under its line's text (no
+    word is cut: a long name stays whole). `width` None: the text as it is."""
+    if width is None:
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        head = _FRAME_LINE.match(line) or _FINDING_LINE.match(line)
+        indent = len(head.group()) if head else len(line) - len(line.lstrip(" ")) + 4
+        indent = min(indent, width // 2)
+        out.extend(textwrap.wrap(line, width=width, subsequent_indent=" " * indent, break_long_words=False,
+                                 break_on_hyphens=False, drop_whitespace=True) or [line])
+    return "\n".join(out)
+
+
+def render_text(report: Report, *, show_all: bool = False, at: datetime | None = None,
+                filters: str | None = None) -> str:
     out = io.StringIO()
-    write_report(TextWriter(out, show_all=show_all, at=at), report)
+    write_report(TextWriter(out, show_all=show_all, at=at, filters=filters), report)
     return out.getvalue()

@@ -29,3 +29,13 @@ def write_report(writer: ReportWriter, report: Report) -> None:
             writer.connection(conn)
         writer.end_capture(cap)
     writer.finish(report)
+
+
+def excluded_note(report: Report, filters: str | None) -> str | None:
+    """How many TLS connections the filters (--host, --port, --sni: `filters` says which were given)
+    left out, for every report format; None when no filter was given and none was left out."""
+    excluded = sum(cap.excluded for cap in report.captures)
+    if filters is None and not excluded:
+        return None
+    given = f" ({filters})" if filters else ""
+    return f"{excluded} TLS connection{'s' if excluded != 1 else ''} excluded by the filters{given}"

@@ -35,6 +35,7 @@ from tlscap.cli_options import (
     make_writer,
     options_from,
     output,
+    writer_for,
 )
 from tlscap.errors import TlscapError
 from tlscap.output import STDOUT_NAME, OutputError, io_error, refuse_input_as_output, silence_stdout
@@ -45,7 +46,7 @@ from tlscap.report.markdown_report import MarkdownWriter
 from tlscap.report.safe_text import safe
 from tlscap.report.text_report import TextWriter
 from tlscap.report.writer import ReportWriter
-from tlscap.scan.discovery import Discovery, Problem, discover, named_like_capture
+from tlscap.scan.discovery import Discovery, Problem, discover
 from tlscap.scan.progress import Progress, wants_bar
 from tlscap.scan.runner import (
     SPOOL_WRITE_ERROR,
@@ -57,8 +58,7 @@ from tlscap.scan.runner import (
     connection_renderer,
     failed_capture,
 )
-from tlscap.scan.together import CaPool, analyze_again
-from tlscap.tls.keylog import KeyLog, KeyLogError, load_keylog_file
+from tlscap.scan.together import CaPool, analyze_again, capture_notes
 
 
 def default_jobs() -> int:
@@ -102,9 +102,6 @@ def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                     "paths and report them as one.")
     scan.add_argument("paths", nargs="+", metavar="PATH", help="capture files or folders (walked recursively)")
     add_report_options(scan)
-    scan.add_argument("--keylog-dir", action="append", default=[], metavar="DIR",
-                      help="a folder of key logs: every one is read, and each capture uses the secrets whose "
-                           "ClientHello random it contains, whichever file they came in; repeatable")
     scan.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
                       help=f"worker processes (default: the number of cores, here {default_jobs()})")
     scan.add_argument("--include", action="append", default=[], metavar="GLOB",
@@ -155,38 +152,8 @@ class _Tally:
 
 
 def _options(args: argparse.Namespace) -> AnalysisOptions:
-    """`analyze`'s options (filters, --at, --keylog, --truststore), plus the key logs of --keylog-dir."""
-    options = options_from(args)
-    if not args.keylog_dir:
-        return options
-    keylog = options.keylog if options.keylog is not None else KeyLog()
-    for folder in args.keylog_dir:
-        for note in _merge_keylog_dir(keylog, folder):
-            if not args.quiet:
-                print(f"tlscap: {note}", file=sys.stderr)
-    return replace(options, keylog=keylog if len(keylog) or keylog.rsa else options.keylog)
-
-
-def _merge_keylog_dir(keylog: KeyLog, folder: str) -> list[str]:
-    """Read every key log under `folder` (recursively, in name order) into `keylog`; notes on what was not."""
-    if not os.path.isdir(folder):
-        raise UsageError(f"{folder}: --keylog-dir needs a folder")
-    notes: list[str] = []
-    read = 0
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames.sort()
-        for filename in sorted(filenames):
-            path = os.path.join(dirpath, filename)
-            try:
-                keylog.merge(load_keylog_file(path))
-                read += 1
-            except KeyLogError as exc:
-                if named_like_capture(filename):
-                    continue  # captures often sit beside their key logs
-                notes.append(f"--keylog-dir: skipped {exc}")
-    if read == 0:
-        notes.append(f"--keylog-dir: no key log found in {folder}")
-    return notes
+    """`analyze`'s options (filters, --at, --keylog, --keylog-dir, --truststore)."""
+    return options_from(args)
 
 
 class _Scan:
@@ -198,9 +165,10 @@ class _Scan:
     """
 
     def __init__(self, found: Discovery, *, fmt: str, quiet: bool, show_all: bool = False,
-                 at: datetime | None = None) -> None:
+                 at: datetime | None = None, args: argparse.Namespace | None = None) -> None:
         self.found = found
         self.fmt = fmt
+        self.args = args  # for the writer's filters, --csv-rows and width (writer_for)
         self.show_all, self.at = show_all, at
         self.candidates = found.candidates
         # Each entry's report once it is done, without its connections (they go to the writer).
@@ -228,7 +196,8 @@ class _Scan:
         Lines: as soon as it is done). Ctrl-C propagates; `finish` then writes what was done."""
         self.options = options
         if self.fmt != "jsonl":
-            self.writer = make_writer(self.fmt, out, show_all=self.show_all, at=self.at)
+            self.writer = (writer_for(self.args, self.fmt, out) if self.args is not None
+                           else make_writer(self.fmt, out, show_all=self.show_all, at=self.at))
         try:
             with contextlib.closing(runner.run(self.candidates, options)) as results:
                 for result in results:
@@ -243,8 +212,8 @@ class _Scan:
             if err.code == SPOOL_WRITE_ERROR:  # a full or failing $TMPDIR: every next file would fail too
                 where, _, cause = err.message.partition(": ")
                 raise OutputError(where, cause)
-        for err in cap.errors:
-            self.progress.message(f"tlscap: {safe(cap.path)}: {safe(err.message)}")
+        for note in capture_notes(cap.path, cap, self.options):
+            self.progress.message(note)
         self.tally.add(cap)
         self.progress.done(cap, self.candidates[result.index].size)
         own = self.pool.add(cap)
@@ -284,7 +253,7 @@ class _Scan:
             return
         # ... or its part of the text, Markdown, HTML or CSV report
         assert isinstance(writer, (TextWriter, MarkdownWriter, HtmlWriter, CsvWriter))
-        render = _render(self.fmt, show_all=self.show_all)
+        render = _render(self.fmt, show_all=self.show_all, csv_rows=self._csv_rows)
         make = connection_renderer(render, path=path, position=position, at=self.at)
         for item in result.rendered(render, make):
             writer.add(item)
@@ -318,6 +287,10 @@ class _Scan:
         self.tally.add(cap)
         return True
 
+    @property
+    def _csv_rows(self) -> str:
+        return str(getattr(self.args, "csv_rows", "findings"))
+
     def report(self) -> Report:
         return Report(captures=[cap for cap in self.slots if cap is not None])
 
@@ -326,12 +299,12 @@ class _Scan:
         return sum(1 for c in self.candidates if self.slots[c.position] is not None)
 
 
-def _render(fmt: str, *, show_all: bool) -> Render:
+def _render(fmt: str, *, show_all: bool, csv_rows: str = "findings") -> Render:
     """What the workers render each connection into for this report format."""
     if fmt in ("json", "jsonl"):
         return "json"
     if fmt == "csv":
-        return "csv"
+        return "csv-connections" if csv_rows == "connections" else "csv"
     if fmt in ("text", "md", "html"):
         return cast(Render, f"{fmt}-all" if show_all else fmt)
     raise ValueError(f"unknown report format {fmt!r}")
@@ -352,11 +325,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     with spool_folder as spool_dir:
         # For the JSON and text reports the workers also render each connection: the parent only copies.
         try:
-            runner = _runner(args, spool_dir, render=_render(fmt, show_all=args.all))
+            runner = _runner(args, spool_dir, render=_render(fmt, show_all=args.all, csv_rows=args.csv_rows))
         except ExecutorUnavailable as exc:
             raise UsageError(str(exc)) from exc
         with output(args.output) as out:
-            scan = _Scan(found, fmt=fmt, quiet=args.quiet, show_all=args.all, at=args.at)
+            scan = _Scan(found, fmt=fmt, quiet=args.quiet, show_all=args.all, at=args.at, args=args)
             try:
                 scan.run(runner, options, out)
             except KeyboardInterrupt:

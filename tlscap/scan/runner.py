@@ -35,7 +35,7 @@ from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import CaptureReport, CertificateChainInfo, Connection, ConnectionStats
 from tlscap.errors import CaptureIssue, TlscapError
 from tlscap.output import OutputError, describe
-from tlscap.report.csv_report import finding_rows
+from tlscap.report.csv_report import connection_row, finding_rows
 from tlscap.report.grouping import GroupKey
 from tlscap.report.html_report import connection_html
 from tlscap.report.json_report import connection_json
@@ -52,9 +52,10 @@ _HARD_LIMIT_GRACE_SECONDS = 5.0
 
 # What a worker's spool holds for each connection (see analyze_to_spool): the pickled connection (None),
 # its JSON text ("json"), or, pickled, what `connection_renderer` makes of it for the report format: a
-# text_report.ConnectionText ("text"; "text-all" for --all), csv_report.finding_rows ("csv"), a
+# text_report.ConnectionText ("text"; "text-all" for --all), csv_report.finding_rows ("csv") or
+# connection_row ("csv-connections"), a
 # markdown_report.ConnectionMd ("md", "md-all") or an html_report.ConnectionHtml ("html", "html-all").
-Render = Literal["json", "text", "text-all", "csv", "md", "md-all", "html", "html-all"] | None
+Render = Literal["json", "text", "text-all", "csv", "csv-connections", "md", "md-all", "html", "html-all"] | None
 TEXT_RENDERS = ("text", "text-all")
 
 
@@ -68,6 +69,8 @@ def connection_renderer(render: Render, *, path: str, position: int,
         return lambda conn: connection_text(conn, show_all=show_all, at=at)
     if render == "csv":
         return lambda conn: finding_rows(path, conn)
+    if render == "csv-connections":
+        return lambda conn: connection_row(path, conn)
     if render in ("html", "html-all"):
         return lambda conn: connection_html(conn, position=position, path=path, show_all=show_all, at=at)
     if render in ("md", "md-all"):

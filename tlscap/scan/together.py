@@ -49,6 +49,17 @@ class CaPool:
         return tuple(der for sha, der in self.certificates.items() if sha not in own)
 
 
+def capture_notes(path: str, cap: CaptureReport, options: AnalysisOptions) -> list[str]:
+    """The lines stderr gets for a capture: its errors, and with a key log, how many of its TLS connections
+    the key logs covered (one line, instead of a warning on every connection they have no secret for)."""
+    notes = [f"tlscap: {safe(path)}: {safe(err.message)}" for err in cap.errors]
+    if options.keylog is not None and not cap.unreadable:
+        total = cap.stats.connections
+        notes.append(f"tlscap: {safe(path)}: the key logs covered {cap.stats.keyed} of {total} TLS "
+                     f"connection{'s' if total != 1 else ''}")
+    return notes
+
+
 def analyze_again(path: str, options: AnalysisOptions, extra: tuple[bytes, ...], writer: ReportWriter,
                   *, label: str | None = None) -> CaptureReport:
     """Analyze one capture with the CA certificates of the others, streaming its connections to `writer`
@@ -71,8 +82,8 @@ def analyze_together(paths: Sequence[str], options: AnalysisOptions, writer: Rep
         for index, path in enumerate(paths):
             spool = os.path.join(folder, f"{index}.connections")
             cap = load_result(analyze_to_spool(path, options, spool), path)
-            for err in cap.errors:
-                print(f"tlscap: {safe(path)}: {safe(err.message)}", file=sys.stderr)
+            for note in capture_notes(path, cap, options):
+                print(note, file=sys.stderr)
             read.append((cap, spool, pool.add(cap)))
         for index, (cap, spool, own) in enumerate(read):
             # Standard input cannot be read twice: its first analysis stands.

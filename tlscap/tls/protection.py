@@ -53,14 +53,17 @@ def find_protection(
     cipher_suite: int,
     server_extensions: list[int],
 ) -> tuple[ConnectionProtection | None, str | None]:
-    """The protection for this connection, or (None, why not) when the key log cannot open it."""
+    """The protection for this connection; (None, why not) when the key log has secrets for its ClientHello
+    random that cannot open it; (None, None) when there is no key log or no secret for it."""
     if keylog is None or not len(keylog):
         return None, None
     if client_random is None:
-        return None, "the ClientHello is not in the capture, so its random cannot be matched to the key log"
+        return None, None  # nothing to match the key log with: not a failure of a secret
     secrets = keylog.for_random(client_random)
     if not secrets:
-        return None, "the key log has no secret for this connection's ClientHello random"
+        # A key log given for many captures covers some connections only: a connection it has no
+        # secret for is counted (ConnectionStats.keyed), not warned about.
+        return None, None
     server_side = not client_side
     try:
         if version == 0x0304 or 0x7F00 <= version <= 0x7FFF:
