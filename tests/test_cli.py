@@ -35,7 +35,7 @@ def test_expired_sample_text_report_reads_like_the_playbook():
     block = out[out.index("connection 0"):]
     # The verdict heads the block; the walkthrough follows it, then the findings.
     assert block.startswith("connection 0   ✗ client-cert-expired   (client side, certain)\n")
-    assert "  Wireshark: tcp.stream == 0" in block
+    assert "  tcp.stream 0   Wireshark filter: tcp.stream == 0   (verdict frames 6, 8)\n" in block
     assert (block.index("verdict:") < block.index("CertificateRequest") < block.index("chain of 2")
             < block.index("✗ client-cert-expired (frame 8)"))
     # The report opens with the verdict tables, before any capture's walkthrough.

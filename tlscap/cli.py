@@ -12,12 +12,14 @@ from pathlib import Path
 from tlscap import __version__, signals
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
+from tlscap.capture.annotate import annotate
 from tlscap.capture.reader import STDIN_NAME
 from tlscap.cli_options import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    add_analysis_inputs,
     add_report_options,
     check_stdin_captures,
     choose_format,
@@ -30,7 +32,16 @@ from tlscap.cli_options import (
 from tlscap.engines.compare import compare_engines
 from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark, find_tshark
 from tlscap.errors import TlscapError
-from tlscap.output import STDOUT_NAME, OutputError, io_error, refuse_input_as_output, silence_stdout
+from tlscap.output import (
+    STDOUT_ARG,
+    STDOUT_NAME,
+    OutputError,
+    binary_output,
+    io_error,
+    refuse_input_as_output,
+    silence_stdout,
+)
+from tlscap.report.comments import connection_comments
 from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
@@ -56,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     certs = sub.add_parser("certs", help="write every certificate seen as PEM, named by SHA-256")
     certs.add_argument("captures", nargs="+", metavar="CAPTURE")
     certs.add_argument("--out", required=True, metavar="DIR", help="folder to write the PEM files to")
+
+    annotate = sub.add_parser("annotate", help="write the capture as pcapng with a comment on every frame a "
+                                               "finding or verdict names (for Wireshark)")
+    annotate.add_argument("capture", metavar="CAPTURE")
+    annotate.add_argument("-o", "--output", required=True, metavar="FILE",
+                          help="the annotated pcapng to write (never one of the inputs; - for standard output)")
+    add_analysis_inputs(annotate)
 
     compare = sub.add_parser("compare", help="run both engines and list every fact on which they disagree")
     compare.add_argument("captures", nargs="+", metavar="CAPTURE")
@@ -170,6 +188,38 @@ def cmd_certs(args: argparse.Namespace) -> int:
     return EXIT_USAGE if report.captures and all(c.unreadable for c in report.captures) else EXIT_OK
 
 
+def cmd_annotate(args: argparse.Namespace) -> int:
+    if args.capture == STDIN_NAME:
+        raise UsageError("-: annotate reads the capture twice (to judge it, then to copy it); save it to a file "
+                         "first")
+    options = options_from(args)
+    refuse_input_as_output(args.output, [args.capture, *input_paths(args)])
+    comments: dict[int, list[str]] = {}
+
+    def collect(conn: Connection) -> None:
+        for frame, texts in connection_comments(conn).items():
+            comments.setdefault(frame, []).extend(texts)
+
+    cap = analyze_capture(args.capture, options, on_connection=collect)
+    for note in capture_notes(args.capture, cap, options):
+        print(note, file=sys.stderr)
+    if read_nothing(cap):
+        return EXIT_USAGE
+    with binary_output(args.output) as out:
+        result = annotate(args.capture, comments, out)
+    where = STDOUT_NAME if args.output == STDOUT_ARG else args.output
+    print(f"tlscap: {safe(where)}: {sum(len(comments[n]) for n in result.commented)} comments on "
+          f"{len(result.commented)} of {result.frames} frames ({cap.stats.connections} TLS connections)",
+          file=sys.stderr)
+    if result.dropped:
+        print(f"tlscap: {safe(args.capture)}: frames {', '.join(map(str, result.dropped[:10]))} are Simple Packet "
+              "Blocks, which cannot carry a comment", file=sys.stderr)
+    if result.stopped:
+        print(f"tlscap: {safe(args.capture)}: copied up to frame {result.frames}: {safe(result.stopped)}",
+              file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     signals.install()  # again for callers of cli.main itself; tlscap.entry did it before the imports
     try:
@@ -192,6 +242,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_compare(args)
         if args.command == "certs":
             return cmd_certs(args)
+        if args.command == "annotate":
+            return cmd_annotate(args)
     except (UsageError, EngineUnavailable, TlscapError) as exc:
         if isinstance(exc, OutputError) and exc.path == STDOUT_NAME:
             silence_stdout()

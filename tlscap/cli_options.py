@@ -93,6 +93,22 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
                              "expiry)")
 
 
+def add_analysis_inputs(parser: argparse.ArgumentParser) -> None:
+    """What a command that judges connections without writing a report reads besides the capture: key
+    logs, truststores, --at (annotate, certs). The filters are off."""
+    parser.set_defaults(host=None, port=None, sni=None)
+    parser.add_argument("--keylog", action="append", default=[], metavar="FILE",
+                        help="NSS key log (SSLKEYLOGFILE) to decrypt with; repeatable")
+    parser.add_argument("--keylog-dir", action="append", default=[], metavar="DIR",
+                        help="a folder of key logs, all read; repeatable")
+    parser.add_argument("--truststore", action="append", default=[], metavar="PATH",
+                        help="the truststore the server is meant to use; repeatable")
+    parser.add_argument("--truststore-password", metavar="PASSWORD",
+                        help=f"password of a PKCS#12 or Java keystore truststore (or set {PASSWORD_ENV})")
+    parser.add_argument("--at", type=parse_time, metavar="TIME",
+                        help="judge certificate validity at this ISO-8601 time instead of the capture's")
+
+
 def choose_format(args: argparse.Namespace) -> str:
     if args.format:
         return str(args.format)

@@ -19,7 +19,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import Any, TextIO, cast
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from tlscap.errors import TlscapError
 
@@ -159,26 +159,52 @@ def report_output(path: str | None) -> Iterator[TextIO]:
     except OSError as exc:
         raise io_error(path, exc) from None
     if not is_regular:
-        yield from _in_place(path)
+        yield from cast(Iterator[TextIO], _in_place(path))
         return
-    yield from _atomic(path)
+    yield from cast(Iterator[TextIO], _atomic(path))
 
 
-def _in_place(path: str) -> Iterator[TextIO]:
+@contextlib.contextmanager
+def binary_output(path: str, *, doing: str = "cannot write the capture") -> Iterator[BinaryIO]:
+    """`report_output` for bytes (an annotated capture): `-` is standard output, a regular file is
+    written atomically, anything else in place. Write errors are OutputErrors naming the path."""
+    if path == STDOUT_ARG:
+        stream = _stdout()
+        guarded = GuardedStream(cast(TextIO, stream.buffer), STDOUT_NAME)
+        yield cast(BinaryIO, guarded)
+        guarded.flush()
+        return
     try:
-        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+        is_regular = not os.path.exists(path) or stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as exc:
+        raise io_error(path, exc, doing) from None
+    if not is_regular:
+        yield from cast(Iterator[BinaryIO], _in_place(path, binary=True))
+        return
+    yield from cast(Iterator[BinaryIO], _atomic(path, binary=True))
+
+
+def _open_for_writing(target: str | int, binary: bool) -> IO[Any]:
+    if binary:
+        return open(target, "wb")  # noqa: SIM115 - the caller closes it
+    return open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115 - the caller closes it
+
+
+def _in_place(path: str, *, binary: bool = False) -> Iterator[IO[Any]]:
+    try:
+        stream = _open_for_writing(path, binary)
     except OSError as exc:
         raise io_error(path, exc) from None
-    guarded = GuardedStream(stream, path)
+    guarded = GuardedStream(cast(TextIO, stream), path)
     try:
-        yield cast(TextIO, guarded)
+        yield cast(IO[Any], guarded)
         guarded.flush()
     finally:
         with contextlib.suppress(OSError):
             stream.close()
 
 
-def _atomic(path: str) -> Iterator[TextIO]:
+def _atomic(path: str, *, binary: bool = False) -> Iterator[IO[Any]]:
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tlscap-tmp", dir=folder)
@@ -186,10 +212,10 @@ def _atomic(path: str) -> Iterator[TextIO]:
         raise io_error(path, exc) from None
     done = False
     try:
-        stream = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+        stream = _open_for_writing(fd, binary)
         try:
-            guarded = GuardedStream(stream, path)
-            yield cast(TextIO, guarded)
+            guarded = GuardedStream(cast(TextIO, stream), path)
+            yield cast(IO[Any], guarded)
             guarded.flush()
             try:
                 os.fchmod(fd, _new_file_mode(path))

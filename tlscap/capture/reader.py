@@ -350,6 +350,18 @@ def _open_stdin() -> CaptureReader:
         raise CaptureOpenError(STDIN_NAME, exc.reason.replace("empty file", "standard input is empty")) from None
 
 
+def open_blocks(path: str) -> tuple[Source, bytes]:
+    """A capture file's bytes (decompressed when gzip) as a Source and its first bytes, for code that
+    copies its blocks (`capture.annotate`); the same errors as `open_capture`."""
+    raw = _open_file(path)
+    try:
+        source, head, _compressed = _start(path, raw)
+    except CaptureOpenError:
+        raw.close()
+        raise
+    return source, head
+
+
 def _open_file(name: str) -> BinaryIO:
     try:
         return open(name, "rb", buffering=CHUNK_SIZE)  # closed by Source.close

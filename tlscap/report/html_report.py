@@ -79,7 +79,7 @@ li.f.error{border-color:#cf222e;background:#ffebe9}li.f.warning{border-color:#bf
 dl.cert{display:grid;grid-template-columns:max-content auto;gap:1px 12px;margin:6px 0 10px 18px}
 dl.cert dt{color:#57606a}dl.cert dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;
 overflow-wrap:anywhere}.bad{color:#cf222e;font-weight:600}
-td code{white-space:nowrap}
+td code{white-space:nowrap}button.copy{font-size:12px;padding:0 6px;margin-left:4px;cursor:pointer}
 svg.ladder{display:block;max-width:100%;height:auto;border:1px solid #eaeef2;background:#fff;margin:8px 0}
 svg text{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:#1b1f24}
 svg .life{stroke:#8c959f;stroke-width:1.5}svg .hdr{fill:#f6f8fa;stroke:#8c959f}svg .who{font-weight:700}
@@ -145,6 +145,23 @@ _SCRIPT = """
     filter.addEventListener("input", apply);
     severity.addEventListener("change", apply);
     apply();
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("button.copy"), function (button) {
+    button.addEventListener("click", function () {
+      var text = button.getAttribute("data-copy");
+      var done = function () { button.textContent = "copied"; };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(done, function () { fallback(text); done(); });
+      } else { fallback(text); done(); }
+    });
+  });
+  function fallback(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand("copy"); } catch (e) { /* the filter stays visible beside the button */ }
+    document.body.removeChild(area);
   }
   document.documentElement.setAttribute("data-tlscap-ready", String(document.scripts.length));
 })();
@@ -526,7 +543,10 @@ def _verdict(conn: Connection) -> str:
     rows = [f'<p class="f {sev}"><b>verdict: <code>{h(d.cause)}</code></b> ({h(verdict_standing(d))}) — '
             f"{h(summary)}</p>"]
     rows += [f'<div class="{"fix" if label == "fix" else "muted"}">{h(label)}: {h(text)}</div>' for label, text in rest]
-    rows.append(f'<div class="muted">Wireshark: <code>{h(wireshark_filter(conn))}</code></div>')
+    shown = wireshark_filter(conn)
+    rows.append(f'<div class="muted">tcp.stream <code>{conn.id}</code> · Wireshark filter: <code>{h(shown)}</code> '
+                f'<button type="button" class="copy" data-copy="{h(shown)}" title="copy the display filter">copy'
+                "</button></div>")
     return f'<div class="verdict">{"".join(rows)}</div>'
 
 

@@ -87,6 +87,21 @@ def _trust_mark(conn: Connection, name: str) -> str:
     return "  (in the truststore)" if name in check.matched else ""
 
 
+def client_hello_details(conn: Connection) -> list[str]:
+    """The client's stack and fingerprints, under its first ClientHello."""
+    fp = conn.client_fingerprint
+    if fp is None:
+        return []
+    match = conn.client_stack
+    if match is None:
+        stack = "client stack: not in tlscap's table"
+    else:
+        picks = ("picks its certificate by the server's CA list" if match.stack.selects_by_ca_list
+                 else "sends the certificate it is given")
+        stack = f"client stack: {match.label} ({picks})"
+    return [safe(stack), f"JA4 {fp.ja4}" + (f"   JA3 {fp.ja3}" if fp.ja3 else "")]
+
+
 def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
     """The frame-by-frame lines of one connection."""
     events: list[tuple[int, int, str, str, list[str]]] = []  # frame, order, sender, text, details
@@ -95,6 +110,7 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
     # authentication asks again), matched to the handshake entries in order.
     requests = list(conn.certificate_requests)
     chains = list(conn.client_certificates)
+    hello_shown = False
     for h in conn.handshake:
         order += 1
         details: list[str] = []
@@ -117,6 +133,9 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
                 details.extend(_cert_details(cert, i, when))
         elif h.encrypted:
             text += " (encrypted)"
+        elif h.message == "ClientHello" and h.sender == "client" and not hello_shown:
+            hello_shown = True
+            details = client_hello_details(conn)
         text += repeated(h.count, h.last_frame)
         events.append((h.frame, order, h.sender, text, details))
     for a in conn.alerts:
@@ -194,9 +213,16 @@ def verdict_lines(conn: Connection) -> list[str]:
            "  " + "   ".join(safe(part) for part in connection_title(conn)[1:])
            + f"   started {short_time(conn.first_time_ns)}"]
     out += [f"  {label}: {safe(text)}" for label, text in verdict_parts(d)]
-    frames = f"   (frames {', '.join(map(str, d.frames))})" if d.frames else ""
-    out.append(f"  Wireshark: {wireshark_filter(conn)}{frames}")
+    out.append(wireshark_line(conn))
     return out
+
+
+def wireshark_line(conn: Connection) -> str:
+    """The connection in Wireshark: its tcp.stream number (its id), the display filter that shows it, and
+    the frames its verdict names."""
+    d = conn.diagnosis
+    frames = f"   (verdict frames {', '.join(map(str, d.frames))})" if d is not None and d.frames else ""
+    return f"  tcp.stream {conn.id}   Wireshark filter: {wireshark_filter(conn)}{frames}"
 
 
 def verdict_standing(d: Diagnosis) -> str:
