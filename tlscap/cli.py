@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tlscap import __version__, signals
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
@@ -39,9 +40,11 @@ from tlscap.output import (
     binary_output,
     io_error,
     refuse_input_as_output,
+    report_output,
     silence_stdout,
 )
 from tlscap.report.comments import connection_comments
+from tlscap.report.json_report import dumps
 from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.cli_scan import add_scan_parser, cmd_scan
@@ -64,9 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "(needs tshark 3.6 or later)")
     add_scan_parser(sub)
 
-    certs = sub.add_parser("certs", help="write every certificate seen as PEM, named by SHA-256")
+    certs = sub.add_parser("certs", help="write every certificate seen as PEM, named by SHA-256, and index.json")
     certs.add_argument("captures", nargs="+", metavar="CAPTURE")
-    certs.add_argument("--out", required=True, metavar="DIR", help="folder to write the PEM files to")
+    certs.add_argument("--out", required=True, metavar="DIR",
+                       help="folder to write the PEM files and index.json (sha256 -> subject, issuer, validity, "
+                            "who sent it, frames) to")
+    add_analysis_inputs(certs)
 
     annotate = sub.add_parser("annotate", help="write the capture as pcapng with a comment on every frame a "
                                                "finding or verdict names (for Wireshark)")
@@ -154,38 +160,72 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if disagree or unreadable else EXIT_OK
 
 
+# Places (capture, connection, frame) listed per certificate in index.json; beyond, they are counted.
+MAX_INDEX_PLACES = 1000
+
+
 def cmd_certs(args: argparse.Namespace) -> int:
+    check_stdin_captures(args.captures)
+    options = options_from(args)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{out}: cannot create the folder: {exc.strerror or exc}") from exc
-    written: set[str] = set()
+    index_path = out / "index.json"
+    refuse_input_as_output(str(index_path), [*args.captures, *input_paths(args)])
+    index: dict[str, dict[str, Any]] = {}
+    hidden = 0  # TLS 1.3 connections whose certificates stayed encrypted
+    path = ""
 
     def write_certificates(conn: Connection) -> None:
+        nonlocal hidden
+        if conn.tls13 and not conn.decrypted:
+            hidden += 1
         for info in [*conn.server_certificates, *conn.client_certificates]:
             for cert in info.chain:
-                if cert.sha256 in written:
-                    continue
-                body = base64.encodebytes(cert.der).decode("ascii").replace("\n", "")
-                lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-                pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
-                target = out / f"{cert.sha256}.pem"
-                try:
-                    target.write_text(pem, encoding="ascii")
-                except OSError as exc:
-                    target.unlink(missing_ok=True)  # no half-written PEM file
-                    raise io_error(str(target), exc, "cannot write the certificate") from None
-                written.add(cert.sha256)
+                entry = index.get(cert.sha256)
+                if entry is None:
+                    _write_pem(out, cert.sha256, cert.der)
+                    entry = index[cert.sha256] = {
+                        "subject": cert.subject, "issuer": cert.issuer, "serial": cert.serial,
+                        "not_before": cert.to_dict()["not_before"], "not_after": cert.to_dict()["not_after"],
+                        "sent_by": [], "frames": [], "seen": 0}
+                if info.sender not in entry["sent_by"]:
+                    entry["sent_by"].append(info.sender)
+                entry["seen"] += 1
+                if len(entry["frames"]) < MAX_INDEX_PLACES:
+                    entry["frames"].append({"capture": path, "connection": conn.id, "frame": info.frame,
+                                            "from": info.sender})
 
     report = Report()
     for path in args.captures:
-        cap = analyze_capture(path, AnalysisOptions(), on_connection=write_certificates)
-        for err in cap.errors:
-            print(f"tlscap: {safe(path)}: {safe(err.message)}", file=sys.stderr)
+        cap = analyze_capture(path, options, on_connection=write_certificates)
+        for note in capture_notes(path, cap, options):
+            print(note, file=sys.stderr)
         report.captures.append(cap)
-    print(f"{len(written)} certificate{'s' if len(written) != 1 else ''} written to {out}", file=sys.stderr)
-    return EXIT_USAGE if report.captures and all(c.unreadable for c in report.captures) else EXIT_OK
+    with report_output(str(index_path)) as stream:
+        stream.write(dumps(dict(sorted(index.items())), indent=2) + "\n")
+    written = len(index)
+    print(f"{written} certificate{'s' if written != 1 else ''} written to {out} (index: {index_path})",
+          file=sys.stderr)
+    if hidden:
+        which = f"{hidden} TLS 1.3 connection{'s' if hidden != 1 else ''}"
+        print(f"tlscap: {which} kept the certificates encrypted: give --keylog (or --keylog-dir) with the key "
+              "log of the client or server", file=sys.stderr)
+    return EXIT_USAGE if report.captures and all(read_nothing(c) for c in report.captures) else EXIT_OK
+
+
+def _write_pem(folder: Path, sha256: str, der: bytes) -> None:
+    body = base64.encodebytes(der).decode("ascii").replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+    target = folder / f"{sha256}.pem"
+    try:
+        target.write_text(pem, encoding="ascii")
+    except OSError as exc:
+        target.unlink(missing_ok=True)  # no half-written PEM file
+        raise io_error(str(target), exc, "cannot write the certificate") from None
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
