@@ -18,12 +18,13 @@ never counted as a cause of their own while the cause is visible.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from tlscap.analysis import fixes
 from tlscap.analysis.context import RuleContext
 from tlscap.analysis.encrypted_tls13 import verdict_words
-from tlscap.analysis.issuer import NOT_LOADED, THREE_CAUSES, WRONG_CA, assess_rekeyed, assess_unlisted
+from tlscap.analysis.issuer import INCOMPLETE, NOT_LOADED, THREE_CAUSES, WRONG_CA, assess_rekeyed, assess_unlisted
 from tlscap.analysis.model import CertificateChainInfo, Connection, Diagnosis, Finding
 from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, short_name
 from tlscap.analysis.timeline import first_message, saw_hello
@@ -217,11 +218,38 @@ def _not_sent(conn: Connection, rejected: tuple[int, str, bool] | None) -> _Verd
     if accepted:
         return None  # the server asked, took none, and served the request: verification is optional there
     frame = cc.frame if cc is not None else finding.frames[-1]
-    return _Verdict(
-        "client-cert-not-sent", "certain",
-        _sentence(f"The server asked for a client certificate (CertificateRequest, frame {cr.frame}) and the "
-                  f"client sent none (frame {frame}){_rejected_words(rejected)}"),
-        fixes.send_certificate(cr.ca_names), (cr.frame, frame))
+    summary = (f"The server asked for a client certificate (CertificateRequest, frame {cr.frame}) and the client "
+               f"sent none (frame {frame}){_rejected_words(rejected)}")
+    return _by_stack(conn, _Verdict("client-cert-not-sent", "certain", _sentence(summary),
+                                    fixes.send_certificate(cr.ca_names), (cr.frame, frame)), cr.ca_names)
+
+
+def _by_stack(conn: Connection, verdict: _Verdict, ca_names: Sequence[str]) -> _Verdict:
+    """An empty client Certificate, read with what the client's TLS stack does with the CA list: a stack that
+    picks its certificate by the listed CA names sends nothing when its certificate is from another CA or lacks
+    its intermediate, so "none configured" is then only one of the readings."""
+    match = conn.client_stack
+    if match is None:
+        return verdict
+    if not match.stack.selects_by_ca_list:
+        return replace(verdict, summary=f"{verdict.summary[:-1]}: the client, {match.label} by its ClientHello, "
+                                        "has no certificate configured.",
+                       fix=fixes.send_certificate(ca_names, stack_known=True))
+    check = conn.ca_list_check
+    unlisted = tuple(check.missing) if check is not None else ()
+    listed = (f"the CA names the server lists ({fixes.listed_words(ca_names)})" if ca_names else
+              "the CA names the server lists (encrypted here; a key log shows them)")
+    summary = (f"{verdict.summary[:-1]}. The client is {match.label} (by its ClientHello), which sends a certificate "
+               f"only when its chain reaches one of {listed}: it may hold a certificate from another CA, or one "
+               "whose keystore entry lacks the intermediate, rather than none at all"
+               + (f"; the truststore given holds {fixes.listed_words(unlisted)}, which the server does not list"
+                  if unlisted else "") + ".")
+    alternatives = (WRONG_CA, INCOMPLETE, *((NOT_LOADED,) if unlisted else ()))
+    decide_with = (f"the issuer of the certificate the client holds, against the listed CAs: "
+                   f"{match.stack.keystore_check}")
+    return replace(verdict, certainty="likely", summary=summary,
+                   fix=fixes.selected_out(match.label, ca_names, unlisted),
+                   alternatives=alternatives, decide_with=decide_with)
 
 
 def _from_finding(code: str, finding: Finding, cc: CertificateChainInfo, base: tuple[int, ...],
@@ -352,6 +380,8 @@ def _record_sizes(conn: Connection) -> _Verdict | None:
     if words is None:
         return None
     cause, certainty, summary, fix, frames = words
+    if cause == "client-cert-not-sent":
+        return _by_stack(conn, _Verdict(cause, certainty, summary, fix, frames), ())
     alternatives: tuple[str, ...] = ()
     decide_with = None
     if certainty != "certain":

@@ -67,13 +67,20 @@ def rule_client_cert_not_sent(conn: Connection, ctx: RuleContext) -> list[Findin
         return []
     listed = (f" It lists {len(cr.ca_names)} acceptable CA name(s): " + "; ".join(cr.ca_names[:3])
               + ("; …" if len(cr.ca_names) > 3 else "") + ".") if cr.ca_names else ""
+    match = conn.client_stack
+    if match is None:
+        why = "the client has no certificate configured, or none issued by a CA the server accepts"
+    elif match.stack.selects_by_ca_list:
+        why = (f"the client is {match.label}, which sends a certificate only when its chain reaches a listed CA: it "
+               "may hold one from another CA, or one without its intermediate")
+    else:
+        why = f"the client ({match.label}) has no certificate configured"
     return [Finding(
         code="client-cert-not-sent", severity="error", frames=frames,
         message=(f"the server asked for a client certificate (CertificateRequest, frame {cr.frame}) but "
-                 f"{seen}: the client has no certificate configured, or none issued by a CA the server "
-                 f"accepts.{listed}"),
-        fix=("Configure the client with its certificate and key (curl --cert/--key, a Java keystore, "
-             "the browser's certificate store), issued by one of the CAs the server lists."),
+                 f"{seen}: {why}.{listed}"),
+        fix=(fixes.selected_out(match.label, cr.ca_names, ()) if match is not None and match.stack.selects_by_ca_list
+             else fixes.send_certificate(cr.ca_names, stack_known=match is not None)),
     )]
 
 

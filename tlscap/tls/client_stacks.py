@@ -3,12 +3,12 @@
 Stacks differ in what they do with a CertificateRequest's CA names (RFC 5246 §7.4.4
 certificate_authorities, RFC 8446 §4.2.4):
 
-- OpenSSL's command-line clients, curl, wget and Python's `ssl` send the certificate they are
+- OpenSSL's clients (curl, openssl s_client, Python's `ssl`) and gnutls-cli send the certificate they are
   configured with, whatever the server lists; an empty Certificate from them means none is configured.
 - Java (JSSE's X509KeyManager.chooseClientAlias), Go's crypto/tls (CertificateRequestInfo.SupportsCertificate),
-  GnuTLS, .NET/SChannel and browsers (NSS, BoringSSL) pick a certificate whose chain reaches one of the
-  listed names, and send an empty Certificate when none does: the client may hold a certificate from an
-  unlisted CA, or one without its intermediate.
+  GnuTLS's own selection (wget), .NET/SChannel and browsers (NSS, BoringSSL) pick a certificate whose chain
+  reaches one of the listed names, and send an empty Certificate when none does: the client may hold a
+  certificate from an unlisted CA, or one without its intermediate.
 
 `KNOWN_HELLOS` maps a hello's JA4 stack part (`ClientFingerprint.ja4_stack_part`: what stays the same
 whatever the server) to the stack; each entry comes from a capture of that client that the project made
@@ -35,19 +35,19 @@ class ClientStack:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StackMatch:
-    """A ClientHello recognized as a stack's: the stack, its version when the table knows it, and how."""
+    """A ClientHello recognized as a stack's: the stack, the client program when the table knows it, and how."""
 
     stack: ClientStack
-    version: str | None  # "17.0.15", or None when only the family is known
-    matched_by: str  # "JA4 stack part t13…" or "feature: …"
+    client: str | None  # "Java 17.0.15 (JSSE)", or None when only the family is known
+    matched_by: str  # "JA4 …" or "feature: …"
 
     @property
     def label(self) -> str:
-        return f"{self.stack.name} {self.version}" if self.version else self.stack.name
+        return self.client or self.stack.name
 
 
 OPENSSL = ClientStack(
-    family="openssl", name="OpenSSL (curl, openssl s_client, wget, Python ssl)", selects_by_ca_list=False,
+    family="openssl", name="an OpenSSL client (curl, openssl s_client, Python ssl)", selects_by_ca_list=False,
     keystore_check="the --cert / -cert file the client is given: `openssl x509 -noout -subject -issuer -in client.pem`",
 )
 JAVA = ClientStack(
@@ -63,7 +63,15 @@ GO = ClientStack(
 )
 GNUTLS = ClientStack(
     family="gnutls", name="GnuTLS", selects_by_ca_list=True,
-    keystore_check="the --x509certfile the client is given: `certtool -i --infile client.pem`",
+    keystore_check="the certificate file the client is given (wget --certificate=…): `certtool -i --infile "
+                   "client.pem`",
+)
+# gnutls-cli hands GnuTLS its certificate from its own callback, which does not look at the CA list: given a
+# certificate from an unlisted CA, gnutls-cli 3.7.9 sent it where wget (GnuTLS 3.7.9 as well) sent an empty
+# Certificate (samples/client-stacks/hello-gnutls-cli.pcap, hello-wget.pcap).
+GNUTLS_CLI = ClientStack(
+    family="gnutls", name="gnutls-cli", selects_by_ca_list=False,
+    keystore_check="the --x509certfile gnutls-cli is given: `certtool -i --infile client.pem`",
 )
 NSS = ClientStack(
     family="nss", name="NSS (Firefox)", selects_by_ca_list=True,
@@ -79,10 +87,24 @@ SCHANNEL = ClientStack(
     family="schannel", name=".NET / SChannel", selects_by_ca_list=True,
     keystore_check="`certutil -user -store My` (or certmgr.msc): the issuer of the certificate and its chain",
 )
-STACKS = (OPENSSL, JAVA, GO, GNUTLS, NSS, BORINGSSL, SCHANNEL)
+STACKS = (OPENSSL, JAVA, GO, GNUTLS, GNUTLS_CLI, NSS, BORINGSSL, SCHANNEL)
 
-# JA4 stack part -> (stack, version, the client that sent it when the table was built).
-KNOWN_HELLOS: dict[str, tuple[ClientStack, str]] = {}
+# (JA4 stack part, stack, the client program), each from a capture the project made; the comment says which.
+_HELLOS: tuple[tuple[str, ClientStack, str], ...] = (
+    # samples/tls12-*.pcap (nginx): curl --tlsv1.2 --tls-max 1.2
+    ("t1228_d943125447b4_a44c6288192a", OPENSSL, "curl 7.88.1 / OpenSSL 3.0"),
+    # samples/tls13-{expired-client-cert,full-chain,...}.pcap (nginx): curl --tlsv1.3
+    ("t1304_16476d049b0b_303c7117418d", OPENSSL, "curl 7.88.1 / OpenSSL 3.0"),
+    # samples/tls12-alert-*.pcap (s_server): openssl s_client -tls1_2
+    ("t1228_d943125447b4_e7e480e5a997", OPENSSL, "openssl s_client 3.0"),
+    # samples/tls13-alert-*.pcap: openssl s_client -tls1_3; samples/tls13-stacks/*-python-*.pcap: Python 3.11's
+    # ssl with TLS 1.3 only sends the same hello. tls13-post-handshake-auth.pcap: s_client -enable_pha
+    ("t1304_16476d049b0b_78f1d400d464", OPENSSL, "OpenSSL 3.0 (openssl s_client or Python ssl)"),
+    ("t1304_16476d049b0b_cd9951635fb1", OPENSSL, "openssl s_client 3.0"),
+    # samples/tls13-stacks/*-gnutls-*.pcap: gnutls-cli --priority NORMAL:-VERS-ALL:+VERS-TLS1.3
+    ("t1304_9caa18292e23_2cc26d266019", GNUTLS_CLI, "gnutls-cli 3.7.9"),
+)
+KNOWN_HELLOS: dict[str, tuple[ClientStack, str]] = {part: (stack, client) for part, stack, client in _HELLOS}
 
 _STATUS_REQUEST_V2 = "0011"  # RFC 6961; in practice only JSSE offers it
 
@@ -92,9 +114,9 @@ def identify(fp: ClientFingerprint) -> StackMatch | None:
     part = fp.ja4_stack_part
     known = KNOWN_HELLOS.get(part)
     if known is not None:
-        return StackMatch(stack=known[0], version=known[1], matched_by=f"JA4 {fp.ja4}")
+        return StackMatch(stack=known[0], client=known[1], matched_by=f"JA4 {fp.ja4}")
     extensions = fp.ja4_r.split("_")[2].split(",")
     if _STATUS_REQUEST_V2 in extensions:
-        return StackMatch(stack=JAVA, version=None, matched_by="feature: it offers status_request_v2, which only "
+        return StackMatch(stack=JAVA, client=None, matched_by="feature: it offers status_request_v2, which only "
                                                                  "Java's JSSE sends")
     return None
