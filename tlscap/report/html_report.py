@@ -37,6 +37,7 @@ from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.text_report import (
     capture_header,
+    client_hello_details,
     connection_title,
     inferred_lines,
     verdict_parts,
@@ -550,10 +551,16 @@ def _verdict(conn: Connection) -> str:
     return f'<div class="verdict">{"".join(rows)}</div>'
 
 
+def _client_line(conn: Connection) -> str:
+    """The client's TLS stack and its JA4/JA3, as under the ClientHello in the text report."""
+    parts = client_hello_details(conn)
+    return f'<div class="muted mono">{h(" · ".join(parts))}</div>' if parts else ""
+
+
 def _connection_article(ci: int, path: str, conn: Connection, at: datetime | None) -> str:
     head = connection_title(conn)
     return (f'<article class="conn" id="{_anchor(ci, conn)}"><h3 class="mono">{h(" · ".join(head))}</h3>'
-            f'<div class="muted">capture {h(path)}</div>'
+            f'<div class="muted">capture {h(path)}</div>{_client_line(conn)}'
             f"{_verdict(conn)}{ladder_svg(conn, at)}{_findings(conn)}{_details(conn, at)}</article>")
 
 
