@@ -159,9 +159,9 @@ def test_annotate_never_overwrites_an_input_and_writes_atomically(tmp_path: Path
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a pcap or pcapng capture" in r.stderr
     assert old.read_bytes() == b"the previous file"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tlscap-tmp")]
-    r = subprocess.run([sys.executable, "-m", "tlscap", "annotate", "-", "-o", str(tmp_path / "y.pcapng")],
-                       input=MULTI.read_bytes(), capture_output=True, timeout=60, cwd=ROOT)
-    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1
+    piped = subprocess.run([sys.executable, "-m", "tlscap", "annotate", "-", "-o", str(tmp_path / "y.pcapng")],
+                           input=MULTI.read_bytes(), capture_output=True, timeout=60, cwd=ROOT)
+    assert piped.returncode == 2 and len(piped.stderr.splitlines()) == 1
 
 
 def test_annotate_to_standard_output(tmp_path: Path) -> None:

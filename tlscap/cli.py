@@ -15,6 +15,7 @@ from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
 from tlscap.capture.annotate import annotate
 from tlscap.capture.reader import STDIN_NAME
+from tlscap.cli_help import help_options, main_epilog
 from tlscap.cli_options import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -55,11 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tlscap",
         description="Explain TLS handshakes, and mutual-TLS failures, in packet captures.",
+        epilog=main_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tlscap {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    analyze = sub.add_parser("analyze", help="one report for the given captures")
+    analyze = sub.add_parser("analyze", help="one report for the given captures", **help_options("analyze"))  # type: ignore[arg-type]
     analyze.add_argument("captures", nargs="+", metavar="CAPTURE")
     add_report_options(analyze)
     analyze.add_argument("--engine", choices=("native", "tshark"), default="native",
@@ -67,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "(needs tshark 3.6 or later)")
     add_scan_parser(sub)
 
-    certs = sub.add_parser("certs", help="write every certificate seen as PEM, named by SHA-256, and index.json")
+    certs = sub.add_parser("certs", help="write every certificate seen as PEM, named by SHA-256, and index.json",
+                           **help_options("certs"))  # type: ignore[arg-type]
     certs.add_argument("captures", nargs="+", metavar="CAPTURE")
     certs.add_argument("--out", required=True, metavar="DIR",
                        help="folder to write the PEM files and index.json (sha256 -> subject, issuer, validity, "
@@ -75,13 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_inputs(certs)
 
     annotate = sub.add_parser("annotate", help="write the capture as pcapng with a comment on every frame a "
-                                               "finding or verdict names (for Wireshark)")
+                                               "finding or verdict names (for Wireshark)",
+                              **help_options("annotate"))  # type: ignore[arg-type]
     annotate.add_argument("capture", metavar="CAPTURE")
     annotate.add_argument("-o", "--output", required=True, metavar="FILE",
                           help="the annotated pcapng to write (never one of the inputs; - for standard output)")
     add_analysis_inputs(annotate)
 
-    compare = sub.add_parser("compare", help="run both engines and list every fact on which they disagree")
+    compare = sub.add_parser("compare", help="run both engines and list every fact on which they disagree",
+                             **help_options("compare"))  # type: ignore[arg-type]
     compare.add_argument("captures", nargs="+", metavar="CAPTURE")
     compare.add_argument("--keylog", action="append", default=[], metavar="FILE",
                          help="NSS key log (SSLKEYLOGFILE) both engines decrypt with")

@@ -23,6 +23,7 @@ from typing import TextIO, cast
 from tlscap import signals
 from tlscap.analysis.engine import AnalysisOptions
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Report
+from tlscap.cli_help import help_options
 from tlscap.cli_options import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,  # noqa: F401 - importers of cli_scan use it
@@ -99,7 +100,7 @@ def add_scan_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     scan = subparsers.add_parser(
         "scan", help="every capture under the folders (recursive), in parallel",
         description="Find every capture (pcap, pcapng, gzip-compressed or not; found by content) under the "
-                    "paths and report them as one.")
+                    "paths and report them as one.", **help_options("scan"))  # type: ignore[arg-type]
     scan.add_argument("paths", nargs="+", metavar="PATH", help="capture files or folders (walked recursively)")
     add_report_options(scan)
     scan.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
@@ -176,6 +177,7 @@ class _Scan:
         self.waiting: dict[int, FileResult] = {}  # done, not written yet (by entry position)
         self.written = 0  # entries written, in discovery order
         self.writer: ReportWriter | None = None
+        self.out: TextIO | None = None  # the report's stream (Progress.guard of the one run got)
         self.options = AnalysisOptions()
         # The CA certificates the files showed, and per file whose verdicts they may settle the SHA-256s of its
         # own: such a file waits, and is analyzed again with the others' CAs once all are done (together.py).
@@ -195,6 +197,8 @@ class _Scan:
         """Analyze every candidate, writing each file's part of the report when its turn comes (JSON
         Lines: as soon as it is done). Ctrl-C propagates; `finish` then writes what was done."""
         self.options = options
+        # On the terminal the bar is drawn on, the report is written whole lines at a time, below it.
+        out = self.out = self.progress.guard(out)
         if self.fmt != "jsonl":
             self.writer = (writer_for(self.args, self.fmt, out) if self.args is not None
                            else make_writer(self.fmt, out, show_all=self.show_all, at=self.at))
@@ -268,7 +272,7 @@ class _Scan:
                 self._write(position)
         self.written = len(self.slots)
         self.writer.finish(self.report())
-        out.flush()
+        (self.out or out).flush()
 
     def _analyze_again(self, position: int, writer: ReportWriter) -> bool:
         """A file whose verdicts CA certificates of other files may settle, analyzed again with them (in

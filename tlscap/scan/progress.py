@@ -7,8 +7,9 @@ or with --quiet, there is no bar; messages still go to stderr unless quiet.
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from tlscap.analysis.model import CaptureReport
 
@@ -58,6 +59,15 @@ class Progress:
         else:
             print(text, file=self.stream, flush=True)
 
+    def guard(self, out: TextIO) -> TextIO:
+        """The report's stream, made safe to write while the bar is drawn: when the report goes to the
+        terminal the bar is on, it is written a whole line at a time with the bar cleared first and
+        redrawn below (a line's start waits for its end), so no bar fragment is glued into a report
+        line. Any other stream is returned as it is."""
+        if self._bar is None or not _same_terminal(out, self.stream):
+            return out
+        return cast(TextIO, _BarGuard(out, self))
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
@@ -68,6 +78,50 @@ class Progress:
             f"{self.files}/{self.total_files} files, {self.connections} connections, {self.findings} findings",
             refresh=True,
         )
+
+
+class _BarGuard:
+    """See Progress.guard."""
+
+    def __init__(self, stream: TextIO, progress: Progress) -> None:
+        self._stream = stream
+        self._progress = progress
+        self._tail = ""  # the start of a line, waiting for its end while the bar is drawn
+
+    def write(self, text: str) -> int:
+        bar = self._progress._bar
+        if bar is None:  # the bar is gone: write as it comes
+            self._stream.write(self._tail + text)
+            self._tail = ""
+            return len(text)
+        data = self._tail + text
+        cut = data.rfind("\n") + 1
+        self._tail = data[cut:]
+        if cut:
+            bar.clear()
+            self._stream.write(data[:cut])
+            self._stream.flush()
+            bar.refresh()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._tail and self._progress._bar is None:
+            self._stream.write(self._tail)
+            self._tail = ""
+        self._stream.flush()
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._stream, attr)
+
+
+def _same_terminal(a: TextIO, b: TextIO) -> bool:
+    """Whether both streams are terminals, the same one."""
+    try:
+        if not (a.isatty() and b.isatty()):
+            return False
+        return os.fstat(a.fileno()).st_rdev == os.fstat(b.fileno()).st_rdev
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _make_bar(total_files: int, total_bytes: int, stream: TextIO) -> Any:
