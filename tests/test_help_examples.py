@@ -50,8 +50,9 @@ def test_help_shows_examples_and_exit_codes(command: str) -> None:
 def _serve_and_curl(stop: subprocess.Popen) -> None:  # type: ignore[type-arg]
     """Mutual-TLS connections to an openssl s_server on 127.0.0.1:LIVE_PORT until `stop` ends."""
     server = subprocess.Popen(
-        ["openssl", "s_server", "-accept", f"127.0.0.1:{LIVE_PORT}", "-tls1_2", "-www", "-cert", str(PKI / "server.pem"),
-         "-key", str(PKI / "server.key"), "-verify", "1", "-CAfile", str(PKI / "trust-root-and-client-ca.pem")],
+        ["openssl", "s_server", "-accept", f"127.0.0.1:{LIVE_PORT}", "-tls1_2", "-www",
+         "-cert", str(PKI / "server.pem"), "-key", str(PKI / "server.key"), "-verify", "1",
+         "-CAfile", str(PKI / "trust-root-and-client-ca.pem")],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

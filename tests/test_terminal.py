@@ -21,7 +21,9 @@ BAR_MARK = " files, "  # the bar's postfix: "3/26 files, 4 connections, 5 findin
 
 def screen_lines(raw: str) -> list[str]:
     """The lines a terminal shows for `raw`: `\\r` moves to the line's start, text overwrites."""
-    lines, line, col = [], [], 0
+    lines: list[str] = []
+    line: list[str] = []
+    col = 0
     for ch in raw:
         if ch == "\r":
             col = 0
