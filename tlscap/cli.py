@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     analyze = sub.add_parser("analyze", help="one report for the given captures", **help_options("analyze"))  # type: ignore[arg-type]
-    analyze.add_argument("captures", nargs="+", metavar="CAPTURE")
+    analyze.add_argument("captures", nargs="+", metavar="CAPTURE",
+                         help="pcap or pcapng file, gzip-compressed or not; - reads standard input")
     add_report_options(analyze)
     analyze.add_argument("--engine", choices=("native", "tshark"), default="native",
                          help="native (default, fastest) or tshark: Wireshark's dissectors read the transport "

@@ -62,7 +62,8 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
     """Format, output, filters, time, keys, truststore, --all and --fail-on: the same for analyze and scan."""
     parser.add_argument("--format", choices=FORMATS,
                         help="report format (default: text on a terminal, else json; or by -o's extension)")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report there instead of stdout")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the report there (atomically) instead of standard output; - is standard output")
     parser.add_argument("--host", metavar="IP|CIDR",
                         help="only connections to or from this address or prefix (10.0.0.5, 10.0.0.0/8, "
                              "2001:db8::/32); host names are refused (the capture holds addresses)")
