@@ -35,6 +35,12 @@ golden: $(STAMP)
 samples: system-deps $(STAMP)
 	bash samples/make_samples.sh
 
+# samples/client-stacks/ (issue 22): Java, Go and other TLS stacks as mutual-TLS clients of nginx; needs
+# OpenJDK 17, golang-go, gcc, gnutls-bin, wget, chromium, firefox-esr, libnss3-tools (the script says what is missing).
+.PHONY: samples-client-stacks
+samples-client-stacks: system-deps $(STAMP)
+	bash samples/make_client_stacks.sh
+
 # Debian packages the tests drive (tshark is the oracle; openssl/nginx/curl/tcpdump make captures).
 system-deps:
 	@missing=""; \
