@@ -67,6 +67,11 @@ def _sample_group(capture: Path) -> str:
             fields = line.split("\t")
             if fields[0] == capture.name:
                 return f"{fields[1]} / {fields[2]}"
+    if capture.parent.name == "client-stacks" and manifest.exists():
+        for line in manifest.read_text().splitlines()[1:]:
+            fields = line.split("\t")
+            if fields[0] == capture.name:
+                return f"nginx / {fields[2]}"
     if capture.name.startswith(("tls13-alert", "tls12-alert")) or "post-handshake" in capture.name:
         return "openssl s_server / s_client"
     if capture.parent.name == "verdict" and "alert-" in capture.name:

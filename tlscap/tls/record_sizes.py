@@ -149,12 +149,18 @@ def infer_tls13(records: Sequence[SizedRecord], ends: Sequence[StreamEnd], suite
         return Tls13Inference(alerts=alerts, notes=("no encrypted server flight before the client's records "
                                                     "(early data, or a capture that misses the server's flight)",))
     client = [r for r in records[first_client:] if r.from_client]
-    flight = _client_flight(client, sizes)
+    pad = 0
+    flight = _client_flight(client, sizes, pad)
+    for pad in _paddings(client, sizes) if flight is None else ():
+        flight = _client_flight(client, sizes, pad)
+        if flight is not None:
+            break
     if flight is None:
         first = ", ".join(str(r.length) for r in client[:3])
         return Tls13Inference(alerts=alerts, notes=(f"the client's first records ({first} bytes) fit no flight this "
                                                     "suite allows (padding?)",))
     kind, used, certain, readings, cert_bytes = flight
+    certain = certain and not pad  # padded records fit, but only as likely
     last = used[-1]
     verdict = _server_answer(records, ends, last, sizes, client_keeps_open)
     rejected, rejected_by, rejection_frame, answer_readings = verdict
@@ -169,13 +175,22 @@ def infer_tls13(records: Sequence[SizedRecord], ends: Sequence[StreamEnd], suite
 _Flight = tuple[str, list[SizedRecord], bool, list[Reading], int | None]
 
 
-def _client_flight(client: list[SizedRecord], sizes: Sizes) -> _Flight | None:
-    """The client's flight after the server's Finished: which records, what kind, how sure."""
-    c = [r.length for r in client[:3]]
+def _paddings(client: list[SizedRecord], sizes: Sizes) -> list[int]:
+    """Record padding (RFC 8446 §5.4) the client may add to every record, read off a record that would be a
+    Finished: Java's JSSE adds 16 bytes to each. At most 255 bytes, so a large record is not taken for one."""
+    return sorted({r.length - sizes.finished for r in client[1:3] if 0 < r.length - sizes.finished <= 255})
+
+
+def _client_flight(client: list[SizedRecord], sizes: Sizes, pad: int) -> _Flight | None:
+    """The client's flight after the server's Finished: which records, what kind, how sure. With `pad`, every
+    record is taken to carry that many bytes of padding: the sizes then fit only as likely, never certain."""
+    c = [r.length - pad for r in client[:3]]
     fin, empty = sizes.finished, sizes.empty_certificate
+    padded = f" once the {pad} bytes of padding every client record carries are taken off" if pad else ""
 
     def read(record: SizedRecord, carries: str, basis: str) -> Reading:
-        return Reading(frame=record.frame, from_client=True, length=record.length, carries=carries, basis=basis)
+        return Reading(frame=record.frame, from_client=True, length=record.length, carries=carries,
+                       basis=basis + padded)
 
     if c[0] == fin:
         return ("none", client[:1], False,
@@ -247,6 +262,11 @@ def _server_answer(records: Sequence[SizedRecord], ends: Sequence[StreamEnd], la
                               "data, though the client offered a protocol that keeps connections open (ALPN "
                               "http/1.1 or h2): it most likely refused the request (nginx answers 400 and closes)")
         return True, "close", frame, [went_on, ended]
+    if closer is not None and closer[1] and any(not r.from_client and r.length == sizes.alert and r.frame >= closer[0]
+                                                for r in later):
+        # The client closed first and the server answered with its own close_notify: nginx does so after a
+        # 400 it was about to close on as well as after an answer the client was done with.
+        return None, None, None, [went_on]
     return False, None, None, [went_on]
 
 
