@@ -26,7 +26,7 @@ from tlscap.analysis.context import RuleContext
 from tlscap.analysis.encrypted_tls13 import verdict_words
 from tlscap.analysis.issuer import INCOMPLETE, NOT_LOADED, THREE_CAUSES, WRONG_CA, assess_rekeyed, assess_unlisted
 from tlscap.analysis.model import CertificateChainInfo, Connection, Diagnosis, Finding
-from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, short_name
+from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, NGINX_CERT_PAGES, short_name
 from tlscap.analysis.timeline import first_message, saw_hello
 from tlscap.pki.certificate import parse_name_der
 from tlscap.pki.verify import PathResult
@@ -156,7 +156,7 @@ def _last_message_frame(conn: Connection) -> tuple[int, ...]:
 def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
     cr = conn.certificate_request
     if cr is None:
-        return None
+        return _refused_without_request(conn)
     rejected = rejection(conn)
     cc = conn.client_certificate
     not_sent = _not_sent(conn, rejected)
@@ -207,6 +207,26 @@ def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
     return None
 
 
+def _refused_without_request(conn: Connection) -> _Verdict | None:
+    """No CertificateRequest in this handshake, yet nginx's page about the client certificate: the client
+    resumed a session (a ticket or session id), which carries the certificate of the handshake that made it."""
+    http = conn.http
+    page = next((p for p in NGINX_CERT_PAGES if http is not None and http.title and p in http.title), None)
+    if http is None or page is None:
+        return None
+    asked = ("the server asked for no client certificate in this handshake (it asks none when the client resumes "
+             f"a session), and answered HTTP {http.status} “{http.title}” (frame {http.frame}): ")
+    if page == "No required SSL certificate was sent":
+        return _Verdict("client-cert-not-sent", "certain", _sentence(
+            asked + "the session the client resumed was made without a client certificate"),
+            fixes.send_certificate(None, stack_known=conn.client_stack is not None)
+            + " Then make the client start a new session (restart it, or clear its session cache), since the "
+            "resumed one carries no certificate.", (http.frame,))
+    return _Verdict("client-cert-rejected", "certain", _sentence(
+        asked + "the certificate of the session the client resumed failed verification"),
+        fixes.find_reason(), (http.frame,))
+
+
 def _not_sent(conn: Connection, rejected: tuple[int, str, bool] | None) -> _Verdict | None:
     cr = conn.certificate_request
     cc = conn.client_certificate
@@ -224,7 +244,7 @@ def _not_sent(conn: Connection, rejected: tuple[int, str, bool] | None) -> _Verd
                                     fixes.send_certificate(cr.ca_names), (cr.frame, frame)), cr.ca_names)
 
 
-def _by_stack(conn: Connection, verdict: _Verdict, ca_names: Sequence[str]) -> _Verdict:
+def _by_stack(conn: Connection, verdict: _Verdict, ca_names: Sequence[str] | None) -> _Verdict:
     """An empty client Certificate, read with what the client's TLS stack does with the CA list: a stack that
     picks its certificate by the listed CA names sends nothing when its certificate is from another CA or lacks
     its intermediate, so "none configured" is then only one of the readings."""
@@ -237,7 +257,7 @@ def _by_stack(conn: Connection, verdict: _Verdict, ca_names: Sequence[str]) -> _
                        fix=fixes.send_certificate(ca_names, stack_known=True))
     check = conn.ca_list_check
     unlisted = tuple(check.missing) if check is not None else ()
-    listed = (f"the CA names the server lists ({fixes.listed_words(ca_names)})" if ca_names else
+    listed = (f"the CA names the server lists ({fixes.listed_words(ca_names)})" if ca_names is not None else
               "the CA names the server lists (encrypted here; a key log shows them)")
     summary = (f"{verdict.summary[:-1]}. The client is {match.label} (by its ClientHello), which sends a certificate "
                f"only when its chain reaches one of {listed}: it may hold a certificate from another CA, or one "
@@ -248,7 +268,7 @@ def _by_stack(conn: Connection, verdict: _Verdict, ca_names: Sequence[str]) -> _
     decide_with = (f"the issuer of the certificate the client holds, against the listed CAs: "
                    f"{match.stack.keystore_check}")
     return replace(verdict, certainty="likely", summary=summary,
-                   fix=fixes.selected_out(match.label, ca_names, unlisted),
+                   fix=fixes.selected_out(match.label, match.stack.chain_fix, ca_names, unlisted),
                    alternatives=alternatives, decide_with=decide_with)
 
 
@@ -381,7 +401,7 @@ def _record_sizes(conn: Connection) -> _Verdict | None:
         return None
     cause, certainty, summary, fix, frames = words
     if cause == "client-cert-not-sent":
-        return _by_stack(conn, _Verdict(cause, certainty, summary, fix, frames), ())
+        return _by_stack(conn, _Verdict(cause, certainty, summary, fix, frames), None)
     alternatives: tuple[str, ...] = ()
     decide_with = None
     if certainty != "certain":
@@ -423,6 +443,17 @@ def _handshake_failure(conn: Connection) -> _Verdict | None:
     else:
         return None
     last = conn.handshake[-1] if conn.handshake else None
+    if alert is None and end is not None and end.kind == "FIN" and end.sender == "client" and last is not None \
+            and last.sender == "server":
+        return _Verdict(
+            "handshake-failed", "likely",
+            f"The client closed the connection (FIN, frame {end.frame}) without answering the server's flight "
+            f"(last {last.message}, frame {last.frame}) and without an alert: it gave up on this handshake. "
+            "Browsers open spare connections and close those they do not use; otherwise the client refused the "
+            "server's certificate or parameters without saying so.",
+            fixes.client_gave_up(), (end.frame,), ("ok",),
+            "the client's own error message (curl -v, the browser's error page or net-export log, Java's "
+            "-Djavax.net.debug=ssl), and whether another connection of the same client completed")
     after = f" after {last.message} from the {last.sender} (frame {last.frame})" if last else ""
     return _Verdict(
         "handshake-failed", "likely",

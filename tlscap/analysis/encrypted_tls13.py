@@ -55,7 +55,7 @@ def rule_record_sizes(conn: Connection, ctx: RuleContext) -> list[Finding]:
             code="client-cert-not-sent", severity="error", frames=frames[:1],
             message=(f"the server asked for a client certificate and the client answered with an empty Certificate "
                      f"({INFERRED}, TLS 1.3 without keys: {_basis(inference)})."),
-            fix=fixes.send_certificate(()),
+            fix=fixes.send_certificate(None),
         )]
     if inference.server_rejected and inference.rejection_frame is not None:
         after = "certificate" if inference.client_certificate == "chain" else "Finished"
@@ -88,7 +88,7 @@ def verdict_words(conn: Connection) -> tuple[str, str, str, str, tuple[int, ...]
     if inference.client_certificate == "empty":
         return ("client-cert-not-sent", "certain",
                 f"The server asked for a client certificate and the client sent an empty one ({what}).",
-                fixes.send_certificate(()), flight)
+                fixes.send_certificate(None), flight)
     if inference.server_rejected:
         frames = (*flight, *((inference.rejection_frame,) if inference.rejection_frame else ()))
         how = (f"To read the reason: {fixes.KEYLOG_HOWTO}; or, {SERVER_ROUTES}.")

@@ -39,27 +39,27 @@ def not_yet_valid(subject: str) -> str:
             "or reissue the certificate with a start date in the past.")
 
 
-def send_certificate(ca_names: Sequence[str], stack_known: bool = False) -> str:
-    """The fix for an empty Certificate. Unless the client's stack is known to send whatever it is given,
-    it also says that some stacks send nothing when their certificate is from an unlisted CA."""
+def send_certificate(ca_names: Sequence[str] | None, stack_known: bool = False) -> str:
+    """The fix for an empty Certificate; `ca_names` None when the capture does not show the list. Unless the
+    client's stack is known to send whatever it is given, it also says that some stacks send nothing when
+    their certificate is from an unlisted CA."""
     hint = "" if stack_known else (" Java, Go and browsers send no certificate when theirs is not issued by a "
                                    "listed CA.")
+    issuer = ("a CA the server accepts" if ca_names is None else
+              f"one of the CAs the server lists ({listed_words(ca_names)})")
     return (f"Client side: configure the client with its certificate and key ({CLIENT_CERT_OPTIONS}), issued by "
-            f"one of the CAs the server lists ({listed_words(ca_names)}).{hint}")
+            f"{issuer}.{hint}")
 
 
-def selected_out(stack: str, ca_names: Sequence[str], unlisted: Sequence[str]) -> str:
-    """The fix for an empty Certificate from a stack that picks its certificate by the CA list."""
+def selected_out(client: str, chain_fix: str, ca_names: Sequence[str] | None, unlisted: Sequence[str]) -> str:
+    """The fix for an empty Certificate from a client that picks its certificate by the CA list."""
     server = (f" Server side, if the client's certificate is from {listed_words(unlisted)} (in the truststore "
               f"given, not listed by the server): reload the server so that it lists it ({SERVER_TRUSTSTORES})."
               if unlisted else "")
-    listed = f"({listed_words(ca_names)})" if ca_names else "(the CA names are encrypted in this capture)"
-    return (f"Client side: look at the certificate {stack} holds (see decide_with). If it is issued by a CA the "
+    listed = f"({listed_words(ca_names)})" if ca_names is not None else "(the CA names are encrypted in this capture)"
+    return (f"Client side: look at the certificate {client} holds (see decide_with). If it is issued by a CA the "
             f"server does not list {listed}, give the client one from a listed CA; if it is issued by an "
-            "intermediate under a listed CA, put the intermediate into the keystore entry with the certificate "
-            "(`openssl pkcs12 -export -in client.pem -inkey client.key -certfile intermediate.pem -out client.p12`; "
-            f"Go: the certificate file must hold the leaf then the intermediate); if it holds none, configure one "
-            f"({CLIENT_CERT_OPTIONS}).{server}")
+            f"intermediate under a listed CA, {chain_fix}; if it holds none, configure one.{server}")
 
 
 def send_intermediates(missing: Sequence[str], issuer: str) -> str:
@@ -137,6 +137,13 @@ KEYS_OR_SERVER_LOG = f"a key log of the client (--keylog); or {READ_SERVER_LOG}"
 
 def find_reason() -> str:
     return f"Find the server's reason: {READ_SERVER_LOG}; or {KEYLOG_HOWTO}."
+
+
+def client_gave_up() -> str:
+    return ("Client side: if the client showed an error, it is about the server (its certificate, its name or the "
+            "parameters it chose): read the client's message (curl -v, the browser's certificate error page, Java's "
+            "-Djavax.net.debug=ssl). If another connection of the same client completed right after, this one was "
+            "a spare and nothing needs fixing.")
 
 
 def capture_again(what: str) -> str:

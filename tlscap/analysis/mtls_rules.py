@@ -79,7 +79,8 @@ def rule_client_cert_not_sent(conn: Connection, ctx: RuleContext) -> list[Findin
         code="client-cert-not-sent", severity="error", frames=frames,
         message=(f"the server asked for a client certificate (CertificateRequest, frame {cr.frame}) but "
                  f"{seen}: {why}.{listed}"),
-        fix=(fixes.selected_out(match.label, cr.ca_names, ()) if match is not None and match.stack.selects_by_ca_list
+        fix=(fixes.selected_out(match.label, match.stack.chain_fix, cr.ca_names, ())
+             if match is not None and match.stack.selects_by_ca_list
              else fixes.send_certificate(cr.ca_names, stack_known=match is not None)),
     )]
 
@@ -264,7 +265,7 @@ def rule_handshake_alert(conn: Connection, ctx: RuleContext) -> list[Finding]:
                                                                               "bad_certificate"):
             meaning = (f"right after the client's empty Certificate (frame {empty.frame}): the server requires a "
                        "client certificate and got none")
-            fix = fixes.send_certificate(conn.certificate_request.ca_names if conn.certificate_request else ())
+            fix = fixes.send_certificate(conn.certificate_request.ca_names if conn.certificate_request else None)
         out.append(Finding(
             code="handshake-alert", severity=severity, frames=_alert_frames(a),
             message=(f"the {a.sender} sent a {a.level or 'unknown-level'} {a.description} alert "

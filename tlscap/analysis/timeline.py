@@ -24,10 +24,13 @@ def handshake_complete(conn: Connection) -> bool:
     """The handshake finished: both Finished messages seen, or the one that is sent last.
 
     In a full TLS <= 1.2 handshake the server's Finished answers the client's; in an abbreviated
-    (resumed) one, the client's answers the server's. So the later one proves the earlier one.
+    (resumed) one, the client's answers the server's. So the later one proves the earlier one. In TLS 1.3
+    the client's Finished always comes last (RFC 8446 §2).
     """
     if conn.client_finished and conn.server_finished:
         return True
+    if conn.tls13:
+        return conn.client_finished  # TLS 1.3: the client's Finished is the last message, full or resumed
     full = any(h.message in ("Certificate", "ServerKeyExchange", "ServerHelloDone") and h.sender == "server"
                for h in conn.handshake)
     return conn.server_finished if full else conn.client_finished

@@ -84,7 +84,7 @@ def _scalars_dict(conn: Connection) -> dict[str, Any]:
     }
 
 
-def fingerprint_dict(conn: Connection) -> dict[str, str] | None:
+def fingerprint_dict(conn: Connection) -> dict[str, str | None] | None:
     fp = conn.client_fingerprint
     if fp is None:
         return None
