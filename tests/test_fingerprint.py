@@ -10,8 +10,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from foxio_ja4_vectors import JA4_R_VECTORS, JA4_VECTORS
+
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import CaptureReport
 from tlscap.tls.fingerprint import alpn_chars, fingerprint

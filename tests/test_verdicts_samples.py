@@ -70,8 +70,9 @@ CLASSIC: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     "tls13-alert-unlisted-ca.pcap": {"plain": [SIZES_REJECTED], "keys": [WRONG_CA_LIKELY]},
     "tls13-alert-no-client-cert.pcap": {"plain": [SIZES_NOT_SENT], "keys": [NOT_SENT]},
     "tls13-alert-missing-intermediate.pcap": {"plain": [SIZES_REJECTED], "keys": [INCOMPLETE_LIKELY]},
-    # the main handshake asks for no certificate; the request after it is encrypted
-    "tls13-post-handshake-auth.pcap": {"plain": [SIZES_OK], "keys": [EXPIRED]},
+    # the main handshake asks for no certificate; the request after it is encrypted, and the client closes
+    # first with the server's close_notify right after, which a refusal and an ordinary end both show
+    "tls13-post-handshake-auth.pcap": {"plain": [HIDDEN], "keys": [EXPIRED]},
     "snaplen-truncated.pcap": {"plain": [TRUNCATED], "keys": [TRUNCATED]},
     # success, expired client-markw, client-bob from Partner Root CA, no certificate
     "multi-connection.pcap": {"plain": [OK_LIKELY, EXPIRED, WRONG_CA_LIKELY, NOT_SENT],
@@ -110,6 +111,33 @@ TLS13_WITHOUT_KEYS: dict[str, list[tuple[str, str, str]]] = {
         "expired", "not-yet-valid", "wrong-usage", "foreign-ca", "missing-intermediate", "rekeyed-ca",
         "stale-truststore", "alert-foreign-ca", "alert-wrong-usage", "alert-not-yet-valid")},
 }
+# samples/client-stacks/ (MANIFEST.tsv): Java, Go and other clients against nginx. An empty Certificate from a
+# client that picks its certificate by the CA list (Java, Go, wget/GnuTLS, browsers) is "not sent", but only
+# likely "none configured"; curl, s_client, Python and gnutls-cli sent a chain from the unlisted Partner root.
+SELECTED_OUT = ("client-cert-not-sent", "client", "likely")
+# The browsers opened spare connections and closed them after the server's flight, without a word.
+GAVE_UP = ("handshake-failed", "unknown", "likely")
+CLIENT_STACKS: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    **{f"{client}-{version}-success.pcap": {"plain": [OK_LIKELY], "keys": [OK]}
+       for client in ("java", "go") for version in ("tls12",)},
+    # TLS 1.3 without keys: the client closed first and nginx closed right after, as it does after a 400
+    # too, so the sizes cannot tell an answer from a refusal.
+    **{f"{client}-tls13-success.pcap": {"plain": [HIDDEN], "keys": [OK]} for client in ("java", "go")},
+    **{f"{client}-{version}-{case}.pcap": {"plain": [SELECTED_OUT], "keys": [SELECTED_OUT]}
+       for client in ("java", "go") for version in ("tls12", "tls13")
+       for case in ("unlisted-ca", "leaf-without-intermediate", "no-keystore")},
+    **{f"{client}-unlisted-ca.pcap": {"plain": [HIDDEN], "keys": [WRONG_CA_LIKELY]}
+       for client in ("curl", "openssl-s_client", "python-ssl-system", "python-ssl-venv", "gnutls-cli")},
+    "wget-unlisted-ca.pcap": {"plain": [SELECTED_OUT], "keys": [SELECTED_OUT]},
+    # wget closed first and nginx did not close after it: the connection went on
+    "wget-success.pcap": {"plain": [SIZES_OK], "keys": [OK]},
+    # two spare connections, the request with an empty Certificate, then a resumed session (no
+    # CertificateRequest) that nginx answers "400 No required SSL certificate was sent"; without keys
+    # that refusal after the resumed handshake is all the sizes show
+    "chromium-no-keystore.pcap": {"plain": [GAVE_UP, GAVE_UP, SELECTED_OUT, ("handshake-failed", "unknown", "likely")],
+                                  "keys": [GAVE_UP, GAVE_UP, SELECTED_OUT, NOT_SENT]},
+    "firefox-unlisted-ca.pcap": {"plain": [GAVE_UP, GAVE_UP, SELECTED_OUT], "keys": [GAVE_UP, GAVE_UP, SELECTED_OUT]},
+}
 # The truststore each verdict-set server was configured with (samples/verdict/MANIFEST.tsv).
 CONFIGURED = {
     "missing-intermediate": "pki/trust-root-only.pem",
@@ -132,6 +160,9 @@ def _runs() -> list[tuple[Path, str, list[tuple[str, str, str]]]]:
                 if version == "tls13" and run == "plain":
                     expected = TLS13_WITHOUT_KEYS[scenario]
                 out.append((capture, trust if run == "trust" else run, expected))
+    for name, runs in CLIENT_STACKS.items():
+        for run, expected in runs.items():
+            out.append((SAMPLES / "client-stacks" / name, run, expected))
     return out
 
 

@@ -31,6 +31,7 @@ class ClientStack:
     name: str  # what a person calls it: "Java (JSSE)"
     selects_by_ca_list: bool  # sends only a certificate whose chain reaches a listed CA name
     keystore_check: str  # how to see which certificate (and issuer) the client holds
+    chain_fix: str = "the client's certificate file must hold its certificate, then the intermediate"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,12 +55,15 @@ JAVA = ClientStack(
     family="java-jsse", name="Java (JSSE)", selects_by_ca_list=True,
     keystore_check="`keytool -list -v -keystore client.p12` (the keystore of -Djavax.net.ssl.keyStore): the "
                    "issuer of its PrivateKeyEntry and whether the entry holds the intermediate",
+    chain_fix="the keystore entry must hold the whole chain: `openssl pkcs12 -export -in client.pem -inkey "
+              "client.key -certfile intermediate.pem -out client.p12`, then point -Djavax.net.ssl.keyStore at it",
 )
 GO = ClientStack(
     family="go", name="Go crypto/tls", selects_by_ca_list=True,
     keystore_check="the certificate file the Go program loads (tls.LoadX509KeyPair): "
                    "`openssl crl2pkcs7 -nocrl -certfile client.pem | openssl pkcs7 -print_certs -noout` "
                    "lists the subjects and issuers it holds",
+    chain_fix="the certificate file given to tls.LoadX509KeyPair must hold the leaf, then the intermediate",
 )
 GNUTLS = ClientStack(
     family="gnutls", name="GnuTLS", selects_by_ca_list=True,
@@ -77,15 +81,21 @@ NSS = ClientStack(
     family="nss", name="NSS (Firefox)", selects_by_ca_list=True,
     keystore_check="the browser's certificate manager (Settings → Certificates → Your Certificates): the "
                    "issuer of the certificate",
+    chain_fix="import a PKCS#12 that holds the intermediate with the certificate (openssl pkcs12 -export "
+              "-certfile intermediate.pem)",
 )
 BORINGSSL = ClientStack(
     family="boringssl", name="BoringSSL (Chrome, Chromium)", selects_by_ca_list=True,
     keystore_check="the operating system's or browser's certificate store (chrome://certificate-manager): the "
                    "issuer of the certificate",
+    chain_fix="import a PKCS#12 that holds the intermediate with the certificate, or the intermediate into the "
+              "certificate store",
 )
 SCHANNEL = ClientStack(
     family="schannel", name=".NET / SChannel", selects_by_ca_list=True,
     keystore_check="`certutil -user -store My` (or certmgr.msc): the issuer of the certificate and its chain",
+    chain_fix="import the intermediate into the Intermediate Certification Authorities store (certutil -addstore CA "
+              "intermediate.cer), or a PFX that holds it",
 )
 STACKS = (OPENSSL, JAVA, GO, GNUTLS, GNUTLS_CLI, NSS, BORINGSSL, SCHANNEL)
 
@@ -103,6 +113,21 @@ _HELLOS: tuple[tuple[str, ClientStack, str], ...] = (
     ("t1304_16476d049b0b_cd9951635fb1", OPENSSL, "openssl s_client 3.0"),
     # samples/tls13-stacks/*-gnutls-*.pcap: gnutls-cli --priority NORMAL:-VERS-ALL:+VERS-TLS1.3
     ("t1304_9caa18292e23_2cc26d266019", GNUTLS_CLI, "gnutls-cli 3.7.9"),
+    # samples/client-stacks/ (MANIFEST.tsv): each client with its defaults; Java pinned to TLS 1.2, then 1.3
+    # (jdk.tls.client.protocols), and Go to 1.2 (MaxVersion), send other hellos
+    ("t1331_e8f1e7e78f70_b26ce05bbdd6", OPENSSL, "curl 7.88.1 / OpenSSL 3.0"),
+    ("t1331_e8f1e7e78f70_1f22a2ca17c4", OPENSSL, "openssl s_client 3.0"),
+    ("t1331_e8f1e7e78f70_d41ae481755e", OPENSSL, "Python 3.11 ssl (Debian's, OpenSSL 3.0)"),
+    ("t1318_85036bcba153_d41ae481755e", OPENSSL, "Python 3.11 ssl (Python's cipher list, OpenSSL 3.0)"),
+    ("t1329_723694b0fccc_2cc26d266019", GNUTLS_CLI, "gnutls-cli 3.7.9"),
+    ("t1329_723694b0fccc_899037bd0b8c", GNUTLS, "wget 1.21.3 (GnuTLS 3.7.9)"),
+    ("t1234_0ca14b6c4d46_1f7ae294493e", JAVA, "Java 17.0.15 (JSSE)"),
+    ("t1303_55b375c5d22e_c1c26d69a8d8", JAVA, "Java 17.0.15 (JSSE)"),
+    ("t1216_8cdfa2d4673b_ac0d2f4ec206", GO, "Go 1.19 crypto/tls"),
+    ("t1319_9dc949149365_97f8aa674fd9", GO, "Go 1.19 crypto/tls"),
+    ("t1315_8daaf6152771_cb7bf5808d99", BORINGSSL, "Chromium 156"),
+    ("t1315_8daaf6152771_e2d80978ab2e", BORINGSSL, "Chromium 156"),
+    ("t1316_86a278354501_3cbfd9057e0d", NSS, "Firefox 153 ESR"),
 )
 KNOWN_HELLOS: dict[str, tuple[ClientStack, str]] = {part: (stack, client) for part, stack, client in _HELLOS}
 
