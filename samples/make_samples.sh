@@ -554,6 +554,8 @@ main() {
     verdict_set
     # ... and without the tls13-stacks section: write it back from the captures already there.
     if [ -f "$SAMPLES/tls13-stacks/MANIFEST.tsv" ]; then bash "$SAMPLES/make_tls13_stacks.sh" readme; fi
+    # ... and the client-stacks section.
+    if [ -f "$SAMPLES/client-stacks/MANIFEST.tsv" ]; then bash "$SAMPLES/make_client_stacks.sh" readme; fi
     log "done: $(du -sh "$SAMPLES" | cut -f1) in $SAMPLES"
 }
 

@@ -38,10 +38,11 @@ class GoldenRun:
 
 
 def sample_captures() -> list[Path]:
-    """Every sample but samples/tls13-stacks/, whose 99 one-connection captures are held to what they were
-    built to show by tests/test_verdicts_samples.py and tests/test_record_sizes.py instead."""
+    """Every sample but samples/tls13-stacks/ and samples/client-stacks/, whose one-client captures are held to
+    what they were built to show by tests/test_verdicts_samples.py, tests/test_client_stacks.py and
+    tests/test_record_sizes.py instead."""
     found = [*(ROOT / "samples").rglob("*.pcap"), *(ROOT / "samples").rglob("*.pcapng")]
-    return sorted(p.relative_to(ROOT) for p in found if p.parent.name != "tls13-stacks")
+    return sorted(p.relative_to(ROOT) for p in found if p.parent.name not in ("tls13-stacks", "client-stacks"))
 
 
 def _configured_truststores() -> dict[Path, Path]:
