@@ -117,3 +117,20 @@ def test_the_sample_lists_name_real_files() -> None:
 def test_every_table_entry_is_a_distinct_hello() -> None:
     parts = list(KNOWN_HELLOS)
     assert len(parts) == len(set(parts))
+
+
+def test_a_truststore_holding_an_unlisted_ca_adds_the_server_side_reading(tmp_path) -> None:
+    """The server was meant to trust the partner root too (a truststore of root, client CA and partner root)
+    but lists only the first two: server-ca-not-loaded joins the alternatives, and the fix says to reload."""
+    from tlscap.pki.truststore import load_truststore
+
+    pki = STACKS_DIR / "pki"
+    bundle = tmp_path / "configured.pem"
+    bundle.write_text("".join((pki / n).read_text() for n in ("root-ca.pem", "client-ca.pem", "partner-root-ca.pem")))
+    capture = STACKS_DIR / "java-tls12-unlisted-ca.pcap"
+    report = analyze_capture(str(capture), AnalysisOptions(
+        keylog=load_keylog_file(capture.with_suffix(".keylog")), truststore=load_truststore([str(bundle)])))
+    d = report.connections[0].diagnosis
+    assert (d.cause, d.certainty) == ("client-cert-not-sent", "likely")
+    assert "server-ca-not-loaded" in d.alternatives
+    assert "Stack Partner Root CA" in d.summary and "reload the server" in d.fix
