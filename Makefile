@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-APT_PACKAGES := tshark tcpdump openssl curl nginx default-jre-headless chromium
+APT_PACKAGES := tshark tcpdump openssl curl nginx apache2 default-jre-headless chromium
 SAMPLE ?= samples/tls12-expired-client-cert.pcap
 
 .PHONY: demo test lint bench golden samples system-deps venv clean fuzz
@@ -44,7 +44,7 @@ samples-client-stacks: system-deps $(STAMP)
 # Debian packages the tests drive (tshark is the oracle; openssl/nginx/curl/tcpdump make captures).
 system-deps:
 	@missing=""; \
-	for p in tshark tcpdump openssl curl nginx keytool chromium; do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in tshark tcpdump openssl curl nginx apache2 keytool chromium; do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \

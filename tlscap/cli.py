@@ -7,6 +7,7 @@ import base64
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from tlscap.cli_options import (
     output,
     writer_for,
 )
+from tlscap.cli_server_log import add_server_log_options, load_server_log, server_log_note
 from tlscap.engines.compare import compare_engines
 from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark, find_tshark
 from tlscap.errors import TlscapError
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("captures", nargs="+", metavar="CAPTURE",
                          help="pcap or pcapng file, gzip-compressed or not; - reads standard input")
     add_report_options(analyze)
+    add_server_log_options(analyze)
     analyze.add_argument("--engine", choices=("native", "tshark"), default="native",
                          help="native (default, fastest) or tshark: Wireshark's dissectors read the transport "
                               "(needs tshark 3.6 or later)")
@@ -112,6 +115,8 @@ def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWr
         if writer is not None:
             writer.end_capture(cap)
         report.captures.append(cap)
+    if options.server_log is not None:
+        report.server_log = options.server_log.summary()
     if writer is not None:
         writer.finish(report)
     return report
@@ -138,11 +143,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.engine == "tshark":
         find_tshark()  # one clear error before any output when tshark is missing or too old
     check_stdin_captures(args.captures, engine=args.engine)
-    options = options_from(args)
+    options = replace(options_from(args), server_log=load_server_log(args))
     fmt = choose_format(args)
-    refuse_input_as_output(args.output, [*args.captures, *input_paths(args)])
+    refuse_input_as_output(args.output, [*args.captures, *input_paths(args), *args.server_log])
     with output(args.output) as out:
         report = analyze_all(args.captures, options, writer_for(args, fmt, out), engine=args.engine)
+    if options.server_log is not None:
+        print(server_log_note(options.server_log), file=sys.stderr)
     return _exit_status(report, args.fail_on)
 
 

@@ -127,3 +127,6 @@ MAX_BUFFERED_BYTES = 256 * MIB
 
 # --- scan ------------------------------------------------------------------------------------------
 SCAN_FILE_TIMEOUT: float | None = None  # seconds; `tlscap scan --file-timeout` sets it per run
+
+# --server-log: client-certificate messages kept from the logs given; more are counted, not kept.
+MAX_SERVER_LOG_MESSAGES = 200_000

@@ -52,7 +52,8 @@ class ConnectionCollector:
         self.capture_cut: str | None = None
         # The rules' context is the same for every connection (the certificates fill in as they come).
         self._context = RuleContext(at=getattr(options, "at", None), truststore=getattr(options, "truststore", None),
-                                    capture_certificates=self.certificates)
+                                    capture_certificates=self.certificates,
+                                    server_log=getattr(options, "server_log", None))
 
     def opened(self, stream: int) -> None:
         self.open.add(stream)

@@ -74,7 +74,7 @@ SUPPORT: dict[str, tuple[str, ...]] = {
     "ok": (),
 }
 SYMPTOMS = ("handshake-alert", "encrypted-alert", "http-error-after-handshake", "client-cert-untrusted",
-            "handshake-incomplete", "decryption-failed")
+            "handshake-incomplete", "decryption-failed", "server-log")
 # Causes whose fix is known; symptoms (_FOLLOWERS) of such a cause take its fix instead of a generic one.
 ACTIONABLE = frozenset(CAUSE_SIDES) - {"ok", "client-cert-issuer-not-requested", "client-cert-rejected",
                                        "handshake-failed", "capture-incomplete", "not-visible"}
@@ -103,6 +103,7 @@ def diagnose(conn: Connection, ctx: RuleContext) -> Diagnosis:
     """The connection's one verdict; reorders `conn.findings` so that its evidence comes first."""
     verdict = (_capture_start(conn) or _client_certificate(conn, ctx) or _capture_damage(conn)
                or _record_sizes(conn) or _handshake_failure(conn) or _not_visible(conn) or _ok(conn))
+    verdict = _with_server_log(conn, verdict)
     order_findings(conn, verdict.cause)
     if verdict.cause in ACTIONABLE and verdict.certainty != "undecided":
         conn.findings = [replace(f, fix=f"As the verdict says: {verdict.fix}") if f.code in _FOLLOWERS else f
@@ -505,6 +506,40 @@ def _ok(conn: Connection) -> _Verdict:
         () if certain else ("client-cert-rejected",),
         None if certain else ("a key log (--keylog) to read the server's HTTP answer: nginx completes the "
                               "handshake and answers 400 when it rejects a certificate"))
+
+
+# --------------------------------------------------------------------------- the server's own log
+
+
+# What the server's log settles on its own; the issuer codes (18-21) do not tell a client with the wrong CA
+# from a server that did not load the right one.
+_LOG_DECIDES = frozenset({"client-cert-expired", "client-cert-not-yet-valid", "client-cert-not-sent",
+                          "client-cert-wrong-usage", "client-chain-broken"})
+_ISSUER_CAUSES = frozenset({WRONG_CA, INCOMPLETE, NOT_LOADED, "client-cert-issuer-not-requested"})
+
+
+def _with_server_log(conn: Connection, verdict: _Verdict) -> _Verdict:
+    """The verdict with the server's own words (`--server-log`): they confirm a verdict the capture shows,
+    and settle one it cannot (TLS 1.3 without keys, a reason the capture does not carry)."""
+    message = next((m for m in conn.server_log if m.cause != "handshake-failed"), None)
+    if message is None:
+        return verdict
+    said = f"the server's log ({message.source}, {message.time_utc:%H:%M:%S}Z) says “{message.text}”"
+    agrees = message.cause == verdict.cause or (message.cause in _ISSUER_CAUSES and verdict.cause in _ISSUER_CAUSES)
+    if agrees or verdict.certainty == "certain":
+        return replace(verdict, summary=f"{verdict.summary} {_capital(said)}.")
+    if message.cause in _LOG_DECIDES:
+        return _Verdict(message.cause, "certain", _sentence(f"{_capital(said)}. What the capture shows: "
+                                                            f"{verdict.summary[:1].lower()}{verdict.summary[1:]}"),
+                        fixes.for_logged_cause(message.cause), verdict.frames)
+    if message.cause in _ISSUER_CAUSES:
+        ca_names = conn.certificate_request.ca_names if conn.certificate_request else None
+        return _Verdict(WRONG_CA, "likely", _sentence(
+            f"{_capital(said)}: the server does not trust the CA the client's certificate chains to. What the "
+            f"capture shows: {verdict.summary[:1].lower()}{verdict.summary[1:]}"),
+            fixes.other_ca("a CA the server does not trust", ca_names or ()), verdict.frames, (NOT_LOADED, INCOMPLETE),
+            "the client's chain (a key log shows it) against the CAs the server is configured with")
+    return replace(verdict, summary=f"{verdict.summary} {_capital(said)}.")
 
 
 # --------------------------------------------------------------------------- words

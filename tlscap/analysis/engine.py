@@ -15,6 +15,7 @@ from enum import Enum
 from tlscap import limits
 from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
 from tlscap.analysis.model import CaptureReport, Connection
+from tlscap.analysis.server_log import ServerLog
 from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import link_type_title
@@ -54,6 +55,8 @@ class AnalysisOptions:
     known_certificates: tuple[bytes, ...] = ()
     # Whether key-log material inside the capture (pcapng DSBs, comments) is used.
     embedded_secrets: bool = True
+    # The server's error logs (--server-log): their client-certificate messages, matched to connections.
+    server_log: ServerLog | None = None
 
 
 # Container allocations between two runs of the cycle collector's youngest generation (Python: 700).

@@ -146,6 +146,18 @@ def client_gave_up() -> str:
             "a spare and nothing needs fixing.")
 
 
+def for_logged_cause(cause: str) -> str:
+    """The fix for a cause the server's log names, when the capture does not show the certificate."""
+    subject = "the client's certificate"
+    return {
+        "client-cert-expired": renew(subject, True),
+        "client-cert-not-yet-valid": not_yet_valid(subject),
+        "client-cert-not-sent": send_certificate(None),
+        "client-cert-wrong-usage": wrong_usage(subject),
+        "client-chain-broken": rebuild_chain(),
+    }.get(cause, find_reason())
+
+
 def capture_again(what: str) -> str:
     return f"Capture again: {what}."
 

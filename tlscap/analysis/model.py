@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tlscap.analysis.server_log import LogMessage
 from tlscap.errors import CaptureIssue
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.verify import CaListComparison, PathResult
@@ -183,6 +184,8 @@ class Connection:
     # The client's (first) ClientHello: its JA4/JA3, and the TLS stack they identify (client_stacks).
     client_fingerprint: ClientFingerprint | None = None
     client_stack: StackMatch | None = None
+    # The server's own log lines about this connection's client certificate (--server-log).
+    server_log: tuple[LogMessage, ...] = ()
     # TLS 1.3 without keys: the first encrypted records, and what their sizes say (tls.record_sizes).
     encrypted_records: list[SizedRecord] = field(default_factory=list)
     record_inference: Tls13Inference | None = None
@@ -256,6 +259,8 @@ class CaptureReport:
 @dataclass(slots=True, kw_only=True)
 class Report:
     captures: list[CaptureReport] = field(default_factory=list)
+    # With --server-log: ServerLog.summary() (messages, matched, unmatched, not_kept).
+    server_log: dict[str, int] | None = None
 
     def connections(self) -> list[Connection]:
         return [c for cap in self.captures for c in cap.connections]

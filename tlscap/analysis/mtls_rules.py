@@ -396,6 +396,23 @@ def rule_http_error(conn: Connection, ctx: RuleContext) -> list[Finding]:
     )]
 
 
+def rule_server_log(conn: Connection, ctx: RuleContext) -> list[Finding]:
+    """Each line of the server's log (--server-log) written about this connection's client certificate."""
+    out = []
+    for message in conn.server_log:
+        at_ns = int(message.time_utc.timestamp() * 1e9)
+        before = [f for f, t in conn.frame_times_ns.items() if t <= at_ns]
+        frame = max(before) if before else conn.last_frame
+        out.append(Finding(
+            code="server-log", severity="info" if message.cause == "ok" else "error", frames=(frame,),
+            message=(f"the {message.server} log ({message.source}) says at {message.time_utc:%Y-%m-%d %H:%M:%S}Z, "
+                     f"for client {message.client_ip}"
+                     f"{f':{message.client_port}' if message.client_port is not None else ''}: “{message.text}”."),
+            fix=fixes.for_logged_cause(message.cause),
+        ))
+    return out
+
+
 def rule_decryption_failed(conn: Connection, ctx: RuleContext) -> list[Finding]:
     if conn.key_problem is None:
         return []
@@ -425,4 +442,5 @@ RULES: tuple[Rule, ...] = (
     rule_encrypted_alert,
     rule_http_error,
     rule_decryption_failed,
+    rule_server_log,
 )

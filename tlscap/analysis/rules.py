@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tlscap.analysis import mtls_rules, truststore_rules
 from tlscap.analysis.context import RuleContext
@@ -22,6 +22,9 @@ Rule = Callable[[Connection, RuleContext], list[Finding]]
 def apply_rules(conn: Connection, context: RuleContext | datetime | None = None) -> None:
     """Fill `conn.outcome` and `conn.findings` (a bare datetime is taken as the context's `at`)."""
     ctx = context if isinstance(context, RuleContext) else RuleContext(at=context)
+    if ctx.server_log is not None and not conn.server_log:
+        conn.server_log = ctx.server_log.take(conn.client.ip, conn.client.port, _utc(conn.first_time_ns),
+                                              _utc(conn.last_time_ns))
     read_record_sizes(conn)
     conn.outcome = outcome(conn)
     conn.ca_list_check = truststore_rules.ca_list_comparison(conn, ctx)
@@ -35,6 +38,10 @@ def apply_rules(conn: Connection, context: RuleContext | datetime | None = None)
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.frames[:1] or (0,)))
     conn.findings = findings
     conn.diagnosis = diagnose(conn, ctx)
+
+
+def _utc(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 
 
 def later_handshakes(conn: Connection) -> list[Connection]:

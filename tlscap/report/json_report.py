@@ -229,6 +229,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
         "findings_by_code": dict(sorted(by_code.items())),
         "connections_by_cause": dict(sorted(by_cause.items())),
         "connections_excluded": sum(cap.excluded for cap in report.captures),
+        **({"server_log": report.server_log} if report.server_log is not None else {}),
     }
 
 

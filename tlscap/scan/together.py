@@ -98,5 +98,7 @@ def analyze_together(paths: Sequence[str], options: AnalysisOptions, writer: Rep
                 cap = replace(cap, connections=[], ca_certificates=[])
                 writer.end_capture(cap)
             report.captures.append(cap)
+    if options.server_log is not None:
+        report.server_log = options.server_log.summary()
     writer.finish(report)
     return report
