@@ -10,11 +10,13 @@ the truststore the server was configured with).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
+from tlscap.analysis.server_log import LogParser, ServerLog
 from tlscap.pki.truststore import load_truststore
 from tlscap.tls.keylog import load_keylog_file
 
@@ -82,6 +84,14 @@ CLASSIC: dict[str, dict[str, list[tuple[str, str, str]]]] = {
                                                "trust:bundle-AB.pem": [NOT_LOADED]},
     "stale-truststore/stale-truststore-reloaded.pcap": {"plain": [OK_LIKELY], "keys": [OK],
                                                         "trust:bundle-AB.pem": [OK]},
+    # TLS 1.3 without keys: client-alice, client-markw (expired), client-bob (Partner Root CA), no certificate;
+    # the server's log names the reasons the sizes cannot. Apache's success ends as a refusal would.
+    "server-log/nginx-tls13.pcap": {
+        "plain": [SIZES_OK, SIZES_REJECTED, SIZES_REJECTED, SIZES_NOT_SENT],
+        "log:nginx-error.log": [SIZES_OK, EXPIRED, WRONG_CA_LIKELY, NOT_SENT]},
+    "server-log/apache-tls13.pcap": {
+        "plain": [HIDDEN, SIZES_REJECTED, SIZES_REJECTED, SIZES_NOT_SENT],
+        "log:apache-error.log": [HIDDEN, EXPIRED, WRONG_CA_LIKELY, NOT_SENT]},
 }
 
 # samples/verdict/: (TLS 1.2 verdicts by run, TLS 1.3 verdicts by run); TLS 1.3 without keys is HIDDEN.
@@ -170,12 +180,17 @@ RUNS = _runs()
 
 
 def analyze(capture: Path, run: str):
-    keylog = truststore = None
-    if run != "plain":
+    keylog = truststore = server_log = None
+    if run.startswith("log:"):  # the server's error log of the same run (written in UTC), no key log
+        parser = LogParser(timedelta(0))
+        lines = (capture.parent / run.split(":", 1)[1]).read_text().splitlines()
+        messages = [m for n, line in enumerate(lines, 1) if (m := parser.parse(line, f"log:{n}")) is not None]
+        server_log = ServerLog(messages, timedelta(0))
+    elif run != "plain":
         keylog = load_keylog_file(capture.with_suffix(".keylog"))
     if run.startswith("trust:"):
         truststore = load_truststore([str(capture.parent / run.split(":", 1)[1])])
-    return analyze_capture(str(capture), AnalysisOptions(keylog=keylog, truststore=truststore))
+    return analyze_capture(str(capture), AnalysisOptions(keylog=keylog, truststore=truststore, server_log=server_log))
 
 
 @pytest.mark.parametrize(("capture", "run", "expected"), RUNS,

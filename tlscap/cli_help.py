@@ -10,6 +10,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "tlscap analyze samples/tls12-expired-client-cert.pcap --format text",
         "tlscap analyze samples/tls13-expired-client-cert.pcap --keylog samples/tls13-expired-client-cert.keylog",
         "tlscap analyze samples/multi-connection.pcap --host 127.0.0.0/8 --sni localhost --format json",
+        "tlscap analyze samples/server-log/nginx-tls13.pcap --server-log samples/server-log/nginx-error.log "
+        "--log-utc-offset +00:00 --format text",
         "tlscap analyze samples/multi-connection.pcap --format csv --csv-rows connections -o connections.csv",
         "gzip -c samples/multi-connection.pcap | tlscap analyze - --format jsonl",
         "tcpdump -i lo -U -c 100 -w - 'tcp port 8443' | tlscap analyze - --format jsonl",
