@@ -48,6 +48,18 @@ PKI
 - `MAX_TRUSTSTORE_FILE` = 64 MiB (pki/truststore.py): the `--truststore` file is refused (exit 2).
 - Chain verification stops at depth 12 or 400 steps (pki/verify.py): the chain is reported unverified.
 
+DTLS over UDP (dtls/)
+- `MAX_UDP_FLOWS` = 65,536 UDP conversations numbered at once (dtls/flows.py): past it the least
+  recently active one that is not DTLS is forgotten (a later datagram of it takes a new udp.stream,
+  where Wireshark would continue the old one); DTLS flows past `MAX_DTLS_FLOWS` = 4,096 open at once
+  are finished early, judged as they stand (capture error `too-many-connections` counts both kinds).
+- `MAX_DTLS_PENDING_MESSAGES` = 32 handshake messages being reassembled per direction and
+  `MAX_DTLS_PENDING_BYTES` = 2 MiB held for them (dtls/reassembly.py): a message past either is
+  reported damaged (a `capture-gap` finding), its fragments are not held. `MAX_DTLS_DONE_MESSAGES` =
+  256 message_seq numbers remembered per direction for telling retransmissions apart.
+- `IDLE_DTLS_FLOW_NS` = 60 s of capture time (dtls/flows.py): UDP has no close, so a DTLS flow quiet
+  that long is finished and judged; a later datagram of it is only counted on the finished connection.
+
 TCP and analysis (the hot path)
 - `MAX_PENDING_SEGMENTS` = 256 and `MAX_PENDING_BYTES` = 1 MiB of out-of-order data per direction
   (tcp/reassembly.py): the hole before them is declared lost; in a handshake, a `capture-gap` finding.
@@ -124,6 +136,14 @@ FORGET_CONVERSATION_FRAMES = 100_000
 MAX_EVENTS_PER_CONNECTION = 2_000
 MAX_TCP_ENDS_PER_CONNECTION = 16
 MAX_BUFFERED_BYTES = 256 * MIB
+
+# --- DTLS over UDP (dtls/) ---------------------------------------------------------------------
+MAX_UDP_FLOWS = 65_536
+MAX_DTLS_FLOWS = 4_096
+MAX_DTLS_PENDING_MESSAGES = 32
+MAX_DTLS_PENDING_BYTES = 2 * MIB
+MAX_DTLS_DONE_MESSAGES = 256
+IDLE_DTLS_FLOW_NS = 60 * 1_000_000_000
 
 # --- scan ------------------------------------------------------------------------------------------
 SCAN_FILE_TIMEOUT: float | None = None  # seconds; `tlscap scan --file-timeout` sets it per run
