@@ -275,7 +275,9 @@ def test_sigint_during_the_imports_is_not_a_traceback(tmp_path):
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         assert "Traceback" not in err, (delay, err)
-        assert proc.returncode in (130, 1), (delay, proc.returncode, err)
+        # 130, or killed by the signal itself (-2, which a shell shows as 130 too) when it lands while the
+        # interpreter shuts down after the run; 1 when the run ended before the signal.
+        assert proc.returncode in (130, -signal.SIGINT, 1), (delay, proc.returncode, err)
 
 
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
