@@ -107,9 +107,11 @@ def truth_facts(truth: dict) -> FactSet:
 
 
 def tlscap_facts(report: CaptureReport) -> set:
+    """The facts of the TLS-over-TCP connections (DTLS ones are test_corpus_dtls.py's)."""
     facts: set = set()
     for conn in report.connections:
-        facts |= connection_facts(conn)
+        if conn.transport == "tcp":
+            facts |= connection_facts(conn)
     return facts
 
 

@@ -59,6 +59,7 @@ def build_connection(tracker: ConnectionTracker) -> Connection:
         sni=session.sni,
         tunnel=tracker.tunnel,
         frame_times_ns=dict(tracker.frame_times_ns),
+        transport=getattr(tracker, "transport", "tcp"),
     )
     if session.version is not None:
         conn.version_code = session.version
@@ -122,8 +123,11 @@ def _tls13_flight_sent(conn: Connection, frame: int) -> bool:
 
 
 def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
+    retransmission = getattr(ev, "retransmission", False)  # a DTLS copy: listed, not read again
     conn.handshake.append(HandshakeEntry(frame=ev.frame, frames=ev.frames, sender=sender, message=ev.name,
-                                         encrypted=ev.encrypted, damaged=ev.damaged))
+                                         encrypted=ev.encrypted, damaged=ev.damaged, retransmission=retransmission))
+    if retransmission:
+        return
     if ev.name == "Finished":
         if sender == "client":
             conn.client_finished = True

@@ -33,14 +33,16 @@ MAX_CA_CERTIFICATES_SHARED = 256
 class ConnectionCollector:
     """See the module docstring. `opened`/`finalize` bracket a connection; `hand_on` is called often."""
 
-    def __init__(self, options: object, emit: ConnectionSink) -> None:
+    def __init__(self, options: object, emit: ConnectionSink, *,
+                 certificates: dict[str, CertificateSummary] | None = None) -> None:
         self.options = options  # an AnalysisOptions (filters, at, truststore)
         self.emit = emit
         self.open: set[int] = set()
         self._open_ids: list[int] = []  # heap of `open`, with some closed since (removed lazily)
         self.waiting: dict[int, Connection] = {}
         self._waiting_ids: list[int] = []  # heap of the keys of `waiting`
-        self.certificates: dict[str, CertificateSummary] = {}
+        # Shared with another collector of the same capture when given (TCP and UDP connections).
+        self.certificates: dict[str, CertificateSummary] = {} if certificates is None else certificates
         for der in getattr(options, "known_certificates", ()):  # seen in other captures of a scan
             known = summarize_certificate(der)
             self.certificates.setdefault(known.sha256, known)

@@ -20,8 +20,10 @@ from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import link_type_title
 from tlscap.capture.reader import CaptureInfo, open_capture
+from tlscap.decode.datagram import Datagram
 from tlscap.decode.decoder import FIXED_LINK_HEADERS, Decoder, bulk_fields_v4, bulk_fields_v6, flow_bytes
 from tlscap.decode.segment import Segment
+from tlscap.dtls.flows import DtlsTracker, UdpFlows
 from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.pki.truststore import Truststore
 from tlscap.tcp.reassembly import BufferBudget, DirectionReassembler
@@ -124,10 +126,10 @@ def analyze_capture(
             ))
         info = reader.info
     record_capture_info(report, info)
-    run.collector.capture_cut = capture_cut(report)
+    run.collector.capture_cut = run.udp_collector.capture_cut = capture_cut(report)
     run.finish()
-    report.excluded = run.collector.excluded
-    report.ca_certificates = list(run.collector.ca_seen)
+    report.excluded = run.collector.excluded + run.udp_collector.excluded
+    report.ca_certificates = list(run.collector.ca_seen) + list(run.udp_collector.ca_seen)
     report.errors.extend(run.issues)
     return report
 
@@ -177,6 +179,10 @@ class _Run:
         self.open: OrderedDict[int, tuple[Conversation[ConnectionTracker | _Closed], ConnectionTracker]] = (
             OrderedDict())
         self.collector = ConnectionCollector(options, emit)
+        # DTLS connections are numbered by udp.stream: a collector of their own, sharing the certificates.
+        self.udp_collector = ConnectionCollector(options, emit, certificates=self.collector.certificates)
+        self.udp = UdpFlows(self._finalize_udp)
+        self.decoder.on_datagram = self.on_datagram
         self.issues: list[CaptureIssue] = []
         self.evicted = 0
         self._next_sweep = 0  # the frame number of the next sweep for idle connections
@@ -210,6 +216,17 @@ class _Run:
         lower streams still open (so `tcpdump -U -w - | tlscap analyze - --format jsonl` reports each
         connection when it closes)."""
         self.collector.hand_on(everything=True)
+
+    def on_datagram(self, datagram: Datagram) -> None:
+        self.udp_collector.now_ns = datagram.timestamp_ns
+        if datagram.frame >= self._next_sweep:
+            self._sweep(datagram.timestamp_ns, datagram.frame)
+        self.udp.on_datagram(datagram)
+
+    def _finalize_udp(self, tracker: DtlsTracker) -> None:
+        self.udp_collector.opened(tracker.stream)
+        self.udp_collector.finalize(tracker)  # type: ignore[arg-type]  # a tracker of the same shape
+        self.udp_collector.hand_on()
 
     def on_segment(self, seg: Segment) -> None:
         self.collector.now_ns = seg.timestamp_ns
@@ -339,6 +356,7 @@ class _Run:
             self._finalize(conv, tracker)
         self.collector.hand_on()
         self.table.forget_quiet(now_ns, frame)
+        self.udp.sweep(now_ns)
 
     def _finalize(self, conv: Conversation[ConnectionTracker | _Closed], tracker: ConnectionTracker) -> None:
         del self.open[tracker.stream]
@@ -354,6 +372,9 @@ class _Run:
         for conv, tracker in list(self.open.values()):
             self._finalize(conv, tracker)
         self.collector.hand_on(everything=True)
+        self.udp.finish()
+        self.udp_collector.hand_on(everything=True)
+        self.evicted += self.udp.evicted
         if self.evicted:
             self.issues.append(CaptureIssue(
                 code="too-many-connections",

@@ -42,6 +42,7 @@ class HandshakeEntry:
     damaged: str | None = None
     count: int = 1  # identical ChangeCipherSpec records in a row, up to `last_frame`
     last_frame: int | None = None
+    retransmission: bool = False  # DTLS: a copy of a message listed before (not parsed again)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,11 +190,16 @@ class Connection:
     # TLS 1.3 without keys: the first encrypted records, and what their sizes say (tls.record_sizes).
     encrypted_records: list[SizedRecord] = field(default_factory=list)
     record_inference: Tls13Inference | None = None
+    transport: str = "tcp"  # "udp" for DTLS; `id` is then Wireshark's udp.stream
+
+    @property
+    def dtls(self) -> bool:
+        return self.transport == "udp"
 
     @property
     def tls13(self) -> bool:
         return self.version_code is not None and (
-            self.version_code == 0x0304 or 0x7E00 <= self.version_code <= 0x7FFF
+            self.version_code in (0x0304, 0xFEFC) or 0x7E00 <= self.version_code <= 0x7FFF
         )
 
     @property

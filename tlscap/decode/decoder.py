@@ -17,9 +17,11 @@ from __future__ import annotations
 import socket
 import struct
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 
 from tlscap.capture.frame import Frame
+from tlscap.decode.datagram import Datagram
 from tlscap.decode.ip import (
     IPPROTO_TCP,
     IPPROTO_UDP,
@@ -147,13 +149,18 @@ def bulk_fields_v6(data: bytes, ip: int, ethertype: int) -> tuple[int, int, int]
 
 
 class Decoder:
-    """Decodes frames into TCP segments; keep one per capture (it holds pending IP fragments)."""
+    """Decodes frames into TCP segments; keep one per capture (it holds pending IP fragments).
 
-    __slots__ = ("stats", "_reassembler")
+    With `on_datagram` set, every UDP datagram (tunnel carriers included, before they are opened) is
+    also handed to it as a `Datagram`: the DTLS layer numbers UDP flows as Wireshark does and reads DTLS.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("stats", "_reassembler", "on_datagram")
+
+    def __init__(self, on_datagram: Callable[[Datagram], None] | None = None) -> None:
         self.stats: Counter[str] = Counter()
         self._reassembler = FragmentReassembler(self.stats)
+        self.on_datagram = on_datagram
 
     @property
     def pending_fragments(self) -> int:
@@ -237,7 +244,8 @@ class Decoder:
                     # Plain UDP (DNS, QUIC...) is dropped here unless a port names a tunnel.
                     src_port = (data[offset + 20] << 8) | data[offset + 21]
                     dst_port = (data[offset + 22] << 8) | data[offset + 23]
-                    if src_port not in TUNNEL_UDP_PORTS and dst_port not in TUNNEL_UDP_PORTS:
+                    if (src_port not in TUNNEL_UDP_PORTS and dst_port not in TUNNEL_UDP_PORTS
+                            and self.on_datagram is None):
                         self.stats["not-tcp"] += 1
                         return None
                 elif protocol not in TUNNEL_IP_PROTOCOLS and protocol != IPPROTO_ICMP:
@@ -258,6 +266,8 @@ class Decoder:
                 return self._tcp(frame, data, start, captured_end, end, src, dst, tunnel)
             if protocol in (IPPROTO_ICMP, IPPROTO_ICMPV6):
                 return self._icmp_quote(frame, data, start, captured_end, protocol, tunnel)
+            if protocol == IPPROTO_UDP and self.on_datagram is not None:
+                self._udp(frame, data, start, captured_end, end, src, dst, tunnel)
             inner = decapsulate(protocol, data, start, end, src, dst, stats)
             if inner is None:
                 return None
@@ -265,6 +275,23 @@ class Decoder:
             tunnel = (*tunnel, label)
         stats["tunnel-too-deep"] += 1
         return None
+
+    def _udp(self, frame: Frame, data: bytes, start: int, captured_end: int, end: int, src: bytes, dst: bytes,
+             tunnel: tuple[str, ...]) -> None:
+        """Hand the UDP datagram at `start` to `on_datagram` (`data[start:captured_end]` was captured,
+        the datagram ends at `end` on the wire, or where its length field says when that is sooner)."""
+        assert self.on_datagram is not None
+        if start + 8 > captured_end:
+            return
+        length = (data[start + 4] << 8) | data[start + 5]
+        if 8 <= length and start + length < end:
+            end = start + length
+        payload_end = min(end, captured_end)
+        self.on_datagram(Datagram(
+            src_ip=address_text(src), dst_ip=address_text(dst),
+            src_port=(data[start] << 8) | data[start + 1], dst_port=(data[start + 2] << 8) | data[start + 3],
+            payload=data[start + 8 : payload_end], payload_missing=end - payload_end, tunnel=tunnel,
+            frame=frame.number, timestamp_ns=frame.timestamp_ns))
 
     def _icmp_quote(
         self, frame: Frame, data: bytes, start: int, end: int, protocol: int, tunnel: tuple[str, ...]

@@ -17,7 +17,7 @@ from tlscap.report.text_report import MARK, VERDICT_MARK, verdict_standing
 def connection_comments(conn: Connection) -> dict[int, list[str]]:
     """Frame number -> the comments for it, in the order the report lists them."""
     out: dict[int, list[str]] = {}
-    head = f"tlscap tcp.stream {conn.id}:"
+    head = f"tlscap {'udp' if conn.dtls else 'tcp'}.stream {conn.id}:"
     d = conn.diagnosis
     if d is not None:
         mark = VERDICT_MARK.get(d.cause, MARK[cause_severity(d.cause)])

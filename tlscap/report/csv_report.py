@@ -33,6 +33,7 @@ import io
 from typing import TextIO
 
 from tlscap.analysis.model import CaptureReport, Connection, Report
+from tlscap.report.json_report import wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.writer import excluded_note, write_report
@@ -88,7 +89,7 @@ def connection_row(path: str, conn: Connection) -> str:
     row = (path, conn.id, iso_time(conn.first_time_ns), conn.client, conn.server, conn.sni, conn.version,
            conn.outcome, *((d.cause, d.side, d.certainty, d.summary) if d is not None else ("", "", "", "")),
            leaf.subject if leaf else None, leaf.issuer if leaf else None, not_after, codes,
-           f"tcp.stream == {conn.id}")
+           wireshark_filter(conn))
     buf = io.StringIO()
     csv.writer(buf, quoting=csv.QUOTE_MINIMAL).writerow([_cell(v) for v in row])
     return buf.getvalue()

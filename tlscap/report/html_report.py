@@ -32,7 +32,7 @@ from tlscap.report.grouping import (
     servers_label,
     time_label,
 )
-from tlscap.report.json_report import wireshark_filter
+from tlscap.report.json_report import stream_field, wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.text_report import (
@@ -544,8 +544,8 @@ def _verdict(conn: Connection) -> str:
     rows = [f'<p class="f {sev}"><b>verdict: <code>{h(d.cause)}</code></b> ({h(verdict_standing(d))}) — '
             f"{h(summary)}</p>"]
     rows += [f'<div class="{"fix" if label == "fix" else "muted"}">{h(label)}: {h(text)}</div>' for label, text in rest]
-    shown = wireshark_filter(conn)
-    rows.append(f'<div class="muted">tcp.stream <code>{conn.id}</code> · Wireshark filter: <code>{h(shown)}</code> '
+    shown, numbered_by = wireshark_filter(conn), stream_field(conn)
+    rows.append(f'<div class="muted">{numbered_by} <code>{conn.id}</code> · Wireshark filter: <code>{h(shown)}</code> '
                 f'<button type="button" class="copy" data-copy="{h(shown)}" title="copy the display filter">copy'
                 "</button></div>")
     return f'<div class="verdict">{"".join(rows)}</div>'

@@ -68,6 +68,8 @@ def _scalars_dict(conn: Connection) -> dict[str, Any]:
     """The members of a connection's object before its handshake."""
     return {
         "id": conn.id,
+        # DESIGN.md: DTLS connections carry "transport": "udp"; a missing transport means tcp.
+        **({"transport": conn.transport} if conn.transport != "tcp" else {}),
         "client": {"ip": conn.client.ip, "port": conn.client.port},
         "server": {"ip": conn.server.ip, "port": conn.server.port},
         "first_frame": conn.first_frame,
@@ -100,8 +102,14 @@ def stack_dict(conn: Connection) -> dict[str, Any] | None:
 
 
 def wireshark_filter(conn: Connection) -> str:
-    """A display filter that shows this connection in Wireshark: its id is Wireshark's tcp.stream."""
-    return f"tcp.stream == {conn.id}"
+    """A display filter that shows this connection in Wireshark: its id is Wireshark's tcp.stream (udp.stream
+    for DTLS)."""
+    return f"{stream_field(conn)} == {conn.id}"
+
+
+def stream_field(conn: Connection) -> str:
+    """Wireshark's field that numbers this connection: tcp.stream, or udp.stream for DTLS."""
+    return "udp.stream" if conn.transport == "udp" else "tcp.stream"
 
 
 def record_sizes_dict(inference: Tls13Inference) -> dict[str, Any]:
@@ -132,6 +140,8 @@ def _handshake_dict(h: HandshakeEntry) -> dict[str, Any]:
         out["encrypted"] = True
     if h.count > 1:
         out["count"], out["last_frame"] = h.count, h.last_frame
+    if h.retransmission:
+        out["retransmission"] = True
     return out
 
 
@@ -140,8 +150,9 @@ def _handshake_json(h: HandshakeEntry) -> str:
     frames = ", ".join(map(str, h.frames))
     encrypted = ', "encrypted": true' if h.encrypted else ""
     repeated = f', "count": {h.count:d}, "last_frame": {h.last_frame:d}' if h.count > 1 and h.last_frame else ""
+    again = ', "retransmission": true' if h.retransmission else ""
     return (f'{{"frame": {h.frame:d}, "from": {_json_str(h.sender)}, "message": {_json_str(h.message)}, '
-            f'"frames": [{frames}]{encrypted}{repeated}}}')
+            f'"frames": [{frames}]{encrypted}{repeated}{again}}}')
 
 
 @functools.lru_cache(maxsize=1024)

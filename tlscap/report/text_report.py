@@ -16,7 +16,7 @@ from tlscap.analysis.model import CaptureReport, Connection, Diagnosis, Finding,
 from tlscap.analysis.timeline import frame_time_ns
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.grouping import CauseFacts, CauseTally, cause_facts, cause_severity, render_cause_tables
-from tlscap.report.json_report import wireshark_filter
+from tlscap.report.json_report import stream_field, wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.writer import excluded_note, write_report
@@ -50,7 +50,10 @@ def connection_title(conn: Connection) -> list[str]:
     parts = [f"connection {conn.id}", f"{conn.client} → {conn.server}"]
     if conn.sni:
         parts.append(f"SNI {conn.sni}")
-    parts.append(conn.version or "version unknown")
+    if conn.dtls:
+        parts.append(f"{conn.version or 'DTLS, version unknown,'} over UDP")
+    else:
+        parts.append(conn.version or "version unknown")
     parts.append(f"outcome: {conn.outcome}")
     if conn.tunnel:
         parts.append("via " + " / ".join(conn.tunnel))
@@ -137,6 +140,8 @@ def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
             hello_shown = True
             details = client_hello_details(conn)
         text += repeated(h.count, h.last_frame)
+        if h.retransmission:
+            text += " (retransmission)"
         events.append((h.frame, order, h.sender, text, details))
     for a in conn.alerts:
         order += 1
@@ -222,7 +227,7 @@ def wireshark_line(conn: Connection) -> str:
     the frames its verdict names."""
     d = conn.diagnosis
     frames = f"   (verdict frames {', '.join(map(str, d.frames))})" if d is not None and d.frames else ""
-    return f"  tcp.stream {conn.id}   Wireshark filter: {wireshark_filter(conn)}{frames}"
+    return f"  {stream_field(conn)} {conn.id}   Wireshark filter: {wireshark_filter(conn)}{frames}"
 
 
 def verdict_standing(d: Diagnosis) -> str:

@@ -1,0 +1,230 @@
+"""Sans-IO DTLS connection: both directions' datagrams in, the same timeline of TLS events out.
+
+The events are `tls.session.TlsEvent`s (a `DtlsEvent` adds whether a message is a retransmitted copy), and
+the messages are read by the TLS parsers (`tls.messages`), so the rules and the diagnosis read a DTLS
+connection as they read a TLS one. What differs is below the messages: records come whole in datagrams,
+with an epoch (0: plaintext; any other, and every DTLS 1.3 unified header: protected), and handshake
+messages come in fragments that `reassembly` puts together.
+
+No key log is used: protected DTLS records stay opaque (their headers are read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tlscap import limits
+from tlscap.dtls.reassembly import HandshakeReassembler, Incomplete, Malformed, Message, Retransmission
+from tlscap.dtls.records import (
+    CONTENT_ALERT,
+    CONTENT_APPLICATION_DATA,
+    CONTENT_CHANGE_CIPHER_SPEC,
+    CONTENT_HANDSHAKE,
+    CONTENT_TLS12_CID,
+    DtlsRecord,
+    split_datagram,
+)
+from tlscap.errors import TlscapError
+from tlscap.tls import constants as C
+from tlscap.tls import messages as M
+from tlscap.tls.session import TlsEvent
+
+EXTENSION_CONNECTION_ID = 54  # RFC 9146 / RFC 9147: the connection ID the sender wants to receive
+HELLO_VERIFY_REQUEST = 3
+
+
+@dataclass(slots=True, kw_only=True)
+class DtlsEvent(TlsEvent):
+    """A TlsEvent that may be a retransmitted copy of a message already listed (not parsed again)."""
+
+    retransmission: bool = False
+
+
+@dataclass(slots=True)
+class _Direction:
+    handshake: HandshakeReassembler = field(default_factory=HandshakeReassembler)
+    protected_handshakes: dict[int, int] = field(default_factory=dict)  # epoch -> length of its first record
+    cid_length: int | None = None  # the connection ID this side asked to receive
+    app_data_records: int = 0
+    # Read by the report builder as for TLS (DTLS application data is never decrypted here).
+    app_plaintext: bytearray = field(default_factory=bytearray)
+    app_plaintext_frame: int = 0
+
+
+class DtlsSession:
+    """Both directions of one UDP flow, read as DTLS. Sides are the caller's booleans."""
+
+    decrypted = False
+    key_problem: str | None = None
+    key_problem_frame: int | None = None
+
+    def __init__(self) -> None:
+        self.directions: dict[bool, _Direction] = {True: _Direction(), False: _Direction()}
+        self.events: list[TlsEvent] = []
+        self.events_dropped = 0
+        self.client_side: bool | None = None
+        self.version: int | None = None
+        self.cipher_suite: int | None = None
+        self.sni: str | None = None
+        self.hello_retry = False
+        self.tls_seen = False
+        self.client_random: bytes | None = None
+        self.capwap = False
+        self.datagrams_unread = 0  # datagrams of the flow that held no DTLS record (STUN, RTP, ...)
+
+    @property
+    def is_tls(self) -> bool:
+        return self.tls_seen
+
+    def feed_datagram(self, side: bool, payload: bytes, frame: int) -> None:
+        """One datagram's payload from `side`."""
+        # Records to `side`'s peer carry the connection ID the peer asked for.
+        datagram = split_datagram(payload, cid_length=self.directions[not side].cid_length)
+        if not datagram.records:
+            self.datagrams_unread += 1
+            return
+        self.tls_seen = True
+        self.capwap = self.capwap or datagram.capwap
+        for record in datagram.records:
+            self._on_record(side, record, frame)
+        if datagram.stopped is not None and self.client_side is not None and not self._finished(side):
+            self._event(DtlsEvent(kind="desync", frame=frame, frames=(frame,), side=side, error=datagram.stopped))
+
+    def _finished(self, side: bool) -> bool:
+        return any(ev.kind == "handshake" and ev.side == side and ev.name == "Finished" for ev in self.events)
+
+    def finish(self) -> None:
+        """The capture ended: messages still missing fragments become damaged handshake events."""
+        for side, direction in self.directions.items():
+            for gap in direction.handshake.finish():
+                self._incomplete(side, gap)
+
+    # -- records -----------------------------------------------------------------------------------
+
+    def _event(self, event: TlsEvent) -> None:
+        if len(self.events) < limits.MAX_EVENTS_PER_CONNECTION:
+            self.events.append(event)
+        else:
+            self.events_dropped += 1
+
+    def _on_record(self, side: bool, record: DtlsRecord, frame: int) -> None:
+        direction = self.directions[side]
+        ctype = record.content_type
+        if ctype == CONTENT_HANDSHAKE and not record.protected:
+            for event in direction.handshake.feed(record.fragment, frame):
+                self._on_handshake_event(side, event, record)
+        elif ctype == CONTENT_HANDSHAKE:
+            self._protected_handshake(side, direction, record, frame)
+        elif ctype == CONTENT_CHANGE_CIPHER_SPEC:
+            self._event(DtlsEvent(kind="change_cipher_spec", frame=frame, frames=(frame,), side=side,
+                                  name="ChangeCipherSpec", length=record.length))
+        elif ctype == CONTENT_ALERT:
+            plain = not record.protected and record.length == 2
+            ev = DtlsEvent(kind="alert", frame=frame, frames=(frame,), side=side, name="Alert",
+                           encrypted=not plain, length=record.length)
+            if plain:
+                ev.level, ev.description = record.fragment[0], record.fragment[1]
+            self._event(ev)
+        elif ctype in (CONTENT_APPLICATION_DATA, CONTENT_TLS12_CID) or record.unified:
+            # Application data, or a protected record whose type is hidden (DTLS 1.3, connection IDs).
+            direction.app_data_records += 1
+            if direction.app_data_records <= limits.MAX_APP_DATA_EVENTS:
+                self._event(DtlsEvent(kind="application_data", frame=frame, frames=(frame,), side=side,
+                                      name="ApplicationData", length=record.length, encrypted=True))
+
+    def _protected_handshake(self, side: bool, direction: _Direction, record: DtlsRecord, frame: int) -> None:
+        """DTLS <= 1.2 after ChangeCipherSpec: the first handshake record of an epoch is its Finished
+        (RFC 6347 puts it first); the same length again in that epoch is a retransmitted Finished."""
+        first = direction.protected_handshakes.get(record.epoch)
+        if first is None:
+            direction.protected_handshakes[record.epoch] = record.length
+            name, again = "Finished", False
+        elif first == record.length:
+            name, again = "Finished", True
+        else:
+            name, again = "EncryptedHandshakeMessage", False
+        self._event(DtlsEvent(kind="handshake", frame=frame, frames=(frame,), side=side, name=name, encrypted=True,
+                              length=record.length, retransmission=again))
+
+    # -- handshake messages ------------------------------------------------------------------------
+
+    def _on_handshake_event(self, side: bool, event: object, record: DtlsRecord) -> None:
+        if isinstance(event, Message):
+            self._on_message(side, event, record)
+        elif isinstance(event, Retransmission):
+            self._event(DtlsEvent(kind="handshake", frame=event.frame, frames=(event.frame,), side=side,
+                                  name=self._name(event.msg_type, side, event.message_seq), msg_type=event.msg_type,
+                                  retransmission=True))
+        elif isinstance(event, Incomplete):
+            self._incomplete(side, event)
+        elif isinstance(event, Malformed):
+            self._event(DtlsEvent(kind="desync", frame=event.frame, frames=(event.frame,), side=side,
+                                  error=event.detail))
+
+    def _name(self, msg_type: int, side: bool, message_seq: int) -> str:
+        """The message's name; a retransmitted ServerHello keeps the name its original got."""
+        if msg_type == 2:
+            original = next((ev for ev in self.events if ev.kind == "handshake" and ev.side == side
+                             and ev.msg_type == 2 and not getattr(ev, "retransmission", False)), None)
+            if original is not None:
+                return original.name
+        return C.handshake_name(msg_type)
+
+    def _incomplete(self, side: bool, gap: Incomplete) -> None:
+        self._event(DtlsEvent(kind="handshake", frame=gap.frame, frames=gap.frames, side=side,
+                              name=C.handshake_name(gap.msg_type), msg_type=gap.msg_type, damaged=gap.detail,
+                              length=gap.length))
+
+    def _on_message(self, side: bool, msg: Message, record: DtlsRecord) -> None:
+        ev = DtlsEvent(kind="handshake", frame=msg.frame, frames=msg.frames, side=side,
+                       name=C.handshake_name(msg.msg_type), msg_type=msg.msg_type, length=len(msg.body))
+        self._event(ev)
+        try:
+            ev.parsed = self._parse(side, msg, record)
+        except TlscapError as exc:
+            ev.error = str(exc)
+        if isinstance(ev.parsed, M.ServerHello) and ev.parsed.is_hello_retry_request:
+            ev.name = "HelloRetryRequest"
+
+    def _parse(self, side: bool, msg: Message, record: DtlsRecord) -> object | None:
+        t = msg.msg_type
+        if t == 1:
+            hello = M.parse_client_hello(msg.body, dtls=True)
+            if self.client_side is None:
+                self.client_side = side
+            if self.sni is None:
+                self.sni = hello.sni
+            if self.client_random is None:
+                self.client_random = hello.random
+            self.directions[side].cid_length = _cid_length(hello.extensions)
+            return hello
+        if t == 2:
+            sh = M.parse_server_hello(msg.body)
+            if self.client_side is None:
+                self.client_side = not side
+            self.version = sh.version
+            if sh.is_hello_retry_request:
+                self.hello_retry = True
+                return sh
+            self.cipher_suite = sh.cipher_suite
+            self.directions[side].cid_length = _cid_length(sh.extensions)
+            return sh
+        if t == HELLO_VERIFY_REQUEST and self.client_side is None:
+            self.client_side = not side
+        if t == 11:
+            return M.parse_certificate(msg.body, tls13=self._dtls13())
+        if t == 13:
+            version = self.version or record.version or 0xFEFD
+            return M.parse_certificate_request(msg.body, version=version)
+        return None
+
+    def _dtls13(self) -> bool:
+        return self.version is not None and C.is_tls13(self.version)
+
+
+def _cid_length(extensions: list[M.Extension]) -> int | None:
+    """The connection ID length an extension asks for (its first byte is the ID's length)."""
+    for ext in extensions:
+        if ext.type == EXTENSION_CONNECTION_ID and ext.data:
+            return ext.data[0]
+    return None
