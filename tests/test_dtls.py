@@ -242,3 +242,10 @@ def test_json_report_of_a_dtls_capture(tmp_path, expired):
     text = json.dumps(connection_dict(conn))
     assert '"transport": "udp"' in text
 
+
+
+def test_a_known_connection_id_longer_than_the_datagram_stops_reading():
+    # Found by tests/test_fuzz_dtls.py: the length field was read past the datagram's end.
+    payload = D.record(25, b"")[:11] + b"\xcc" * 3
+    datagram = split_datagram(payload, cid_length=30)
+    assert datagram.records == () and "cut short" in (datagram.stopped or "")

@@ -31,4 +31,4 @@ def test_dtls_sample_verdict(row):
     (sent,) = conn.client_certificates
     assert f"frame {sent.frame}:" in row["tshark_client_certificates"]
     alerts = [f"frame {a.frame}: {a.description_code}" for a in conn.alerts if not a.encrypted]
-    assert ",".join(alerts) or "-" == row["tshark_alerts"]
+    assert (",".join(alerts) or "-") == row["tshark_alerts"]

@@ -162,6 +162,8 @@ def _classic(payload: bytes, pos: int, cid_length: int | None) -> tuple[DtlsReco
         size = cid_length if cid_length is not None else _guess_cid_length(payload, pos)
         if size is None:
             return None, pos, "a connection-ID record whose connection ID length does not fit the datagram"
+        if pos + CLASSIC_HEADER_LENGTH + size > len(payload):
+            return None, pos, f"a connection-ID record header cut short ({len(payload) - pos} bytes)"
         cid = payload[pos + 11 : pos + 11 + size]
         header += size
     length = (payload[pos + header - 2] << 8) | payload[pos + header - 1]
