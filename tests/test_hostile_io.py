@@ -549,6 +549,24 @@ def test_file_timeout_reports_what_was_finished_before_the_limit(tmp_path):
     assert len(cap["connections"]) == 20 and "20 connections finished before it" in cap["errors"][0]["message"]
 
 
+def test_file_timeout_keeps_the_frame_count_of_what_was_read(tmp_path):
+    """The file cut by --file-timeout keeps what the engine read before the limit: its frame count (more than
+    the 20 handshakes, fewer than the whole file), format and link type, and the timeout error says at which
+    frame it stopped. Before, the file showed 0 frames."""
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    total = 20 * 9 + 300_000  # each handshake: SYN, SYN/ACK, ACK, 3 data segments, 2 FINs, ACK
+    slow_tail_capture(folder / "slow.pcap")
+    out = tmp_path / "r.json"
+    done = tlscap("scan", str(folder), "--format", "json", "-o", str(out), "--file-timeout", "2", "--quiet")
+    assert done.returncode == 1, done.stderr
+    (cap,) = json.loads(out.read_text())["captures"]
+    assert 20 * 9 < cap["frames"] < total and cap["format"] == "pcap" and cap["link_types"]
+    (error,) = cap["errors"]
+    assert error["code"] == "timeout"
+    assert f"stopped at frame {cap['frames']:,} by the 2 s time limit" in error["message"]
+
+
 # --------------------------------------------------------------------------- temporary files and certs
 
 
@@ -611,28 +629,57 @@ def _even_odd(path: Path, *, connections: int, mss: int, sni: str, syn: bool, wh
         path.write_bytes(raw[:24] + b"".join(records[0::2] + records[1::2]))
 
 
-_LOST_SILENTLY = pytest.mark.xfail(strict=True, reason=(
-    "issue 21 item 14, open: the ClientHello is lost without a capture-gap finding (reassembly declares "
-    "the 1-byte holes lost past 256 waiting segments, or when the peer's ACK passes them; the analysis "
-    "then reports no gap) - see decisions.md 'Output, signals and hostile input'"))
+def _tshark_client_hello_frames(path: Path) -> list[int]:
+    """The frames tshark credits each ClientHello to, with its out-of-order reassembly on."""
+    done = subprocess.run(["tshark", "-o", "tcp.reassemble_out_of_order:TRUE", "-r", str(path), "-Y",
+                           "tls.handshake.type == 1", "-T", "fields", "-e", "frame.number"],
+                          capture_output=True, text=True, timeout=120, check=True)
+    return [int(line) for line in done.stdout.split()]
 
 
 @pytest.mark.parametrize(("mss", "sni", "syn", "whole_capture"), [
     (100, "server.example", True, False),
-    pytest.param(1, "a" * 2000, True, False, marks=_LOST_SILENTLY),
-    pytest.param(1, "a" * 2000, False, False, marks=_LOST_SILENTLY),
+    # 1-byte segments, even ones first: over 1,000 wait at once (once lost past 256 waiting segments).
+    (1, "a" * 2000, True, False),
+    (1, "a" * 2000, False, False),
     (1460, "server.example", True, True),
-    pytest.param(50, "server.example", True, True, marks=_LOST_SILENTLY),
+    # Every frame of the file even-then-odd: the server's ACK passes the client's holes before the odd
+    # segments come (once declared lost there).
+    (50, "server.example", True, True),
     (50, "server.example", False, True),
 ])
 def test_even_odd_segment_order_loses_no_connection(tmp_path, mss, sni, syn, whole_capture):
-    """Every connection is reported, each with its ClientHello, whatever the even/odd order. The
-    connection itself is never missing in these; where its ClientHello is lost silently the case is a
-    strict xfail (it passes, and must be unmarked, once fixed)."""
+    """Every connection is reported, each with its ClientHello, whatever the even/odd order, credited to
+    the frame tshark's out-of-order reassembly credits it to (the one that completes it)."""
     from tlscap.analysis.engine import analyze_capture
 
     path = tmp_path / "eo.pcap"
     _even_odd(path, connections=4, mss=mss, sni=sni, syn=syn, whole_capture=whole_capture)
     cap = analyze_capture(str(path))
     assert sorted(c.client.port for c in cap.connections) == [40000, 40001, 40002, 40003]
-    assert all(any(h.message == "ClientHello" for h in c.handshake) for c in cap.connections)
+    hellos = sorted(h.frame for c in cap.connections for h in c.handshake if h.message == "ClientHello")
+    assert len(hellos) == 4 and hellos == sorted(_tshark_client_hello_frames(path))
+    assert not [f for c in cap.connections for f in c.findings if f.code == "capture-gap"]
+
+
+def test_lost_start_of_a_direction_is_a_capture_gap(tmp_path):
+    """The client's first segment (the start of its ClientHello) is not in the capture, its second is, and
+    the server answers: the connection is reported, with a capture-gap finding that names the client and the
+    first frame after the hole (tshark reads no ClientHello there either)."""
+    from tlscap.analysis.engine import analyze_capture
+
+    path = tmp_path / "lost-start.pcap"
+    hello = A.records(22, A.client_hello(sni="a" * 300))
+    with A.PcapWriter(path) as writer:
+        conv = A.Conversation(writer)
+        conv.open()
+        conv.seq[True] += 100  # the first 100 bytes of the ClientHello: never captured
+        (after_hole,) = conv.send(True, hello[100:])
+        conv.send(False, A.records(22, A.server_hello()) + A.records(22, A.certificate([b"x" * 300])))
+        conv.send(False, A.records(21, b"\x02\x28"))
+        conv.close()
+    assert _tshark_client_hello_frames(path) == []
+    (conn,) = analyze_capture(str(path)).connections
+    (gap,) = [f for f in conn.findings if f.code == "capture-gap"]
+    assert gap.frames == (after_hole,)
+    assert f"from the client (frame {after_hole}: 100 bytes missing before the first TLS record)" in gap.message

@@ -510,8 +510,13 @@ def test_bytes_buffered_across_connections_limit(tmp_path, monkeypatch):
     assert peak < 15 * limits.MIB, peak
 
 
-def test_out_of_order_waiting_segments_limit(tmp_path):
-    """More than 256 waiting segments: the hole before them is declared lost, and said so."""
+@pytest.mark.parametrize("limit", ["MAX_PENDING_SEGMENTS", "MAX_PENDING_BYTES"])
+def test_out_of_order_waiting_segments_limit(tmp_path, monkeypatch, limit):
+    """More segments wait than limits.MAX_PENDING_SEGMENTS, or they cost more than limits.MAX_PENDING_BYTES
+    (each its byte and limits.PENDING_SEGMENT_OVERHEAD): the hole before them is declared lost, and said so.
+    The limits are lowered here, so that a ClientHello in reversed one-byte segments hits them."""
+    lowered = 256 if limit == "MAX_PENDING_SEGMENTS" else 256 * (1 + limits.PENDING_SEGMENT_OVERHEAD)
+    monkeypatch.setattr(limits, limit, lowered)
     hello = A.records(22, A.client_hello("x" * 600))
     path = tmp_path / "reversed.pcap"
     with A.PcapWriter(path) as writer:
@@ -524,7 +529,7 @@ def test_out_of_order_waiting_segments_limit(tmp_path):
         conv.seq[True] = base + len(hello)
         conv.send(False, A.records(22, A.server_hello()))
         conv.close()
-    assert len(hello) - 10 > limits.MAX_PENDING_SEGMENTS
+    assert len(hello) - 10 > 256
     conn = _only(analyze_capture(str(path)))
     gap = next(f for f in conn.findings if f.code == "capture-gap")
     assert "ClientHello from the client" in gap.message

@@ -1,5 +1,6 @@
 """TCP reassembly: order, retransmission, overlap, out-of-order, gaps, snap-length cuts."""
 
+from tlscap import limits
 from tlscap.tcp.reassembly import Chunk, DirectionReassembler, Gap, seq_diff
 
 
@@ -49,13 +50,40 @@ def test_many_one_byte_segments_reversed():
     assert _data(out) == data
 
 
-def test_gap_declared_when_peer_acks_past_hole():
+def test_even_odd_order_is_reassembled_whole():
+    """Even segments first, then odd ones (a reordered capture): every byte is delivered in order, and
+    what completes the stream is the last odd segment (as Wireshark's out-of-order reassembly credits it)."""
+    r = DirectionReassembler()
+    r.push(0, b"", 0, 1, syn=True)
+    data = bytes(range(256)) * 8  # 2,048 one-byte segments, 1,024 of them waiting at once
+    order = list(range(0, len(data), 2)) + list(range(1, len(data), 2))
+    out = []
+    for frame, i in enumerate(order, start=2):
+        out += r.push(1 + i, data[i : i + 1], 0, frame)
+    assert _data(out) == data and not any(isinstance(d, Gap) for d in out)
+    assert not r.pending and r.pending_bytes == 0
+
+
+def test_waiting_limit_counts_bytes_with_a_per_segment_overhead(monkeypatch):
+    """limits.MAX_PENDING_BYTES is read when segments wait, each costing its bytes plus
+    limits.PENDING_SEGMENT_OVERHEAD: past it, the hole before them is declared lost."""
+    monkeypatch.setattr(limits, "MAX_PENDING_BYTES", 10 * (1 + limits.PENDING_SEGMENT_OVERHEAD))
+    r = DirectionReassembler()
+    r.push(0, b"", 0, 1, syn=True)
+    out = []
+    for i in range(1, 12):  # bytes 2, 3, ... wait behind the hole at byte 1
+        out += r.push(1 + i, b"x", 0, 1 + i)
+    assert out[0] == Gap(1, 2) and _data(out) == b"x" * 11
+    assert not r.pending and r.pending_bytes == 0
+
+
+def test_peer_acknowledgement_does_not_give_up_a_hole():
+    """The peer's ACK past a hole does not mean the capture lacks it: reordered frames bring it later."""
     r = DirectionReassembler()
     r.push(1, b"abc", 0, 1)
     assert r.push(10, b"xyz", 0, 2) == []
-    out = r.ack_seen(13, 3)
-    assert out[0] == Gap(6, 2)  # shown at the first frame after the hole
-    assert _data(out) == b"xyz"
+    out = r.push(4, b"defghi", 0, 9)  # after a frame that acknowledged 13, in the capture's order
+    assert _data(out) == b"defghixyz" and [d.frame for d in out] == [9, 2]
 
 
 def test_flush_reports_hole_at_end():
@@ -81,18 +109,9 @@ def test_sequence_wraparound():
     assert seq_diff(1, 0xFFFFFFFF) == 2
 
 
-def test_segment_after_hole_the_peer_already_acknowledged_is_not_held():
-    r = DirectionReassembler()
-    r.push(1, b"abc", 0, 1)
-    r.ack_seen(10, 2)  # the receiver got bytes 4..9, which the capture lacks
-    out = r.push(10, b"xyz", 0, 3)
-    assert out[0] == Gap(6, 3)  # the segment after the hole is this one
-    assert _data(out) == b"xyz"
-
-
 def test_segment_half_the_sequence_space_away_cannot_hang_the_flush():
     r = DirectionReassembler()
     r.push(1, b"abc", 0, 1)
     r.push(1 + (1 << 31), b"far", 0, 2)  # neither ahead nor behind
     out = r.flush(3)
-    assert r.pending == [] and isinstance(out, list)
+    assert not r.pending and isinstance(out, list)

@@ -61,8 +61,12 @@ DTLS over UDP (dtls/)
   that long is finished and judged; a later datagram of it is only counted on the finished connection.
 
 TCP and analysis (the hot path)
-- `MAX_PENDING_SEGMENTS` = 256 and `MAX_PENDING_BYTES` = 1 MiB of out-of-order data per direction
-  (tcp/reassembly.py): the hole before them is declared lost; in a handshake, a `capture-gap` finding.
+- `MAX_PENDING_BYTES` = 1 MiB of out-of-order data per direction, each waiting segment counted as its
+  bytes plus `PENDING_SEGMENT_OVERHEAD` = 128 (what holding it costs: so 1-byte segments are bounded by
+  memory, not by their payload), and `MAX_PENDING_SEGMENTS` = 4,096 waiting segments (tcp/reassembly.py):
+  the hole before them is declared lost; in a handshake, a `capture-gap` finding. Within them segments
+  wait in any order (even/odd, reversed), also after the peer acknowledged past the hole. A ClientHello
+  of up to 8 KiB sent one byte per segment, even ones first, is read whole.
 - `MAX_PLAINTEXT_BEFORE_TLS` = 256 KiB per direction (analysis/tracker.py): the connection is taken
   for another protocol and dropped for good: the rest of it is not read (a new connection on the same
   ports, opened by a SYN, is).
@@ -123,8 +127,9 @@ MAX_COMMENT_CHARS = 4 * MIB
 MAX_TRUSTSTORE_FILE = 64 * MIB
 
 # --- TCP and analysis (lead's hot path) ------------------------------------------------------
-MAX_PENDING_SEGMENTS = 256
+MAX_PENDING_SEGMENTS = 4096
 MAX_PENDING_BYTES = 1 * MIB
+PENDING_SEGMENT_OVERHEAD = 128  # bytes counted per waiting segment besides its payload (object, list slot)
 MAX_PLAINTEXT_BEFORE_TLS = 256 * KIB
 MAX_WAITING = 512
 MAX_CAPTURE_CERTIFICATES = 10_000

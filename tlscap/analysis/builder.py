@@ -106,6 +106,9 @@ def _add_event(conn: Connection, ev: TlsEvent, sender: str) -> None:
         if ev.encrypted:
             conn.encrypted_records.append(SizedRecord(frame=ev.frame, from_client=sender == "client",
                                                       length=ev.length))
+    elif ev.kind == "lost_start":  # whatever came first in this direction (a ClientHello) is missing
+        conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=None,
+                                         detail=ev.error or "stream lost", truncated=ev.truncated))
     elif ev.kind == "desync":
         if conn.handshake and not _handshake_done(conn) and not _tls13_flight_sent(conn, ev.frame):
             conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=None,

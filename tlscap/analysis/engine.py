@@ -13,10 +13,10 @@ from datetime import datetime
 from enum import Enum
 
 from tlscap import limits
-from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
+from tlscap.analysis.collector import MAX_WAITING, ConnectionCollector, ConnectionSink
 from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.server_log import ServerLog
-from tlscap.analysis.tracker import ConnectionTracker
+from tlscap.analysis.tracker import ConnectionTracker, Endpoints
 from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import link_type_title
 from tlscap.capture.reader import CaptureInfo, open_capture
@@ -74,16 +74,20 @@ def tune_gc() -> None:
 
 
 def analyze_capture(
-    path: str, options: AnalysisOptions | None = None, *, on_connection: ConnectionSink | None = None
+    path: str, options: AnalysisOptions | None = None, *, on_connection: ConnectionSink | None = None,
+    report: CaptureReport | None = None,
 ) -> CaptureReport:
     """Analyze one capture file. Never raises for bad data; an unreadable file gives `unreadable`.
 
     Without `on_connection`, the connections are collected in the report (in stream order). With it,
     each connection is handed over as soon as it is finished and judged, and not kept: memory stays
     bounded by the connections open at once, whatever the file's size. `report.stats` counts them.
+    `report`, when given, is the report filled (and returned): a caller that may interrupt the analysis
+    with an exception of its own (scan's --file-timeout) keeps in it what was read before: the capture's
+    facts (frames, format, errors) are recorded on the way out too.
     """
     options = options or AnalysisOptions()
-    report = CaptureReport(path=str(path))
+    report = CaptureReport(path=str(path)) if report is None else report
     try:
         reader = open_capture(path)
     except CaptureOpenError as exc:
@@ -124,6 +128,9 @@ def analyze_capture(
                 message=f"tlscap stopped at frame {frame_number} on an internal error ({type(exc).__name__}: "
                         f"{exc}); the frames before it are analyzed. Please report this capture.",
             ))
+        except BaseException:  # interrupted by the caller: what was read is the caller's to report
+            record_capture_info(report, reader.info)
+            raise
         info = reader.info
     record_capture_info(report, info)
     run.collector.capture_cut = run.udp_collector.capture_cut = capture_cut(report)
@@ -158,6 +165,16 @@ def capture_cut(report: CaptureReport) -> str | None:
 def _count_and_pass(report: CaptureReport, conn: Connection, sink: ConnectionSink) -> None:
     report.stats.add(conn)
     sink(conn)
+
+
+def _endpoints(conv: Conversation[ConnectionTracker | _Closed], seg: Segment, side: bool) -> Endpoints:
+    """The endpoints of each side, indexed by side: the conversation key's own tuples (key[1] is the side
+    True), so that the 16,384 trackers open at once do not each hold a copy."""
+    key = conv.key
+    if key is not None:
+        return key[2], key[1]
+    here, there = (seg.src_ip, seg.src_port), (seg.dst_ip, seg.dst_port)
+    return (there, here) if side else (here, there)
 
 
 class _Closed(Enum):
@@ -252,13 +269,13 @@ class _Run:
         if tracker is None:
             tracker = ConnectionTracker(
                 stream=conv.stream,
-                endpoints={side: (seg.src_ip, seg.src_port), not side: (seg.dst_ip, seg.dst_port)},
+                endpoints=_endpoints(conv, seg, side),
                 tunnel=seg.tunnel,
                 first_frame=seg.frame,
                 first_time_ns=seg.timestamp_ns,
                 socks_port=SOCKS_PORT in (seg.src_port, seg.dst_port),
                 session=TlsSession(self.keylog if len(self.keylog) else None),
-                reassembly={True: DirectionReassembler(self.budget), False: DirectionReassembler(self.budget)},
+                reassembly=(DirectionReassembler(self.budget), DirectionReassembler(self.budget)),
             )
             conv.state = tracker
             conv.quiet_since = None
@@ -369,8 +386,13 @@ class _Run:
         self.table.retire(conv, tracker.last_time_ns, tracker.last_frame)
 
     def finish(self) -> None:
-        for conv, tracker in list(self.open.values()):
+        # In stream order, handing on as soon as more than MAX_WAITING wait: up to MAX_TRACKED_CONNECTIONS
+        # are still open here, and their judged connections all at once would double the peak memory. The
+        # lowest waiting stream is then always below every one still open, so the order is kept.
+        for conv, tracker in sorted(self.open.values(), key=lambda entry: entry[1].stream):
             self._finalize(conv, tracker)
+            if len(self.collector.waiting) > MAX_WAITING:
+                self.collector.hand_on()
         self.collector.hand_on(everything=True)
         self.udp.finish()
         self.udp_collector.hand_on(everything=True)

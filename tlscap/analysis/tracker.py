@@ -23,20 +23,28 @@ class TcpEnd:
     kind: str
 
 
+# The (address, port) of each side, indexed by the side's boolean: [False], then [True].
+Endpoints = tuple[tuple[str, int], tuple[str, int]]
+
+
 @dataclass(slots=True)
 class ConnectionTracker:
-    """Everything kept for one TCP conversation (one Wireshark tcp.stream)."""
+    """Everything kept for one TCP conversation (one Wireshark tcp.stream). Up to 16,384 are open at once
+    (limits.MAX_TRACKED_CONNECTIONS), most of them often a SYN and a segment or two, so what each holds is
+    made when needed: the TLS session's per-direction readers when that direction carries bytes, a
+    reassembler's list of waiting segments when one waits; `endpoints` and `reassembly` are tuples indexed
+    by side rather than dicts."""
 
     stream: int
-    endpoints: dict[bool, tuple[str, int]]
+    endpoints: Endpoints
     tunnel: tuple[str, ...]
     first_frame: int
     first_time_ns: int
     last_frame: int = 0
     last_time_ns: int = 0
     syn_side: bool | None = None
-    reassembly: dict[bool, DirectionReassembler] = field(
-        default_factory=lambda: {True: DirectionReassembler(), False: DirectionReassembler()}
+    reassembly: tuple[DirectionReassembler, DirectionReassembler] = field(
+        default_factory=lambda: (DirectionReassembler(), DirectionReassembler())
     )
     session: TlsSession = field(default_factory=TlsSession)
     ends: list[TcpEnd] = field(default_factory=list)
@@ -48,7 +56,7 @@ class ConnectionTracker:
     openvpn: dict[bool, OpenVpnReader] | None = None
     # Reset, or both sides sent FIN: nothing more of this connection can be read.
     closed: bool = False
-    _fin_sides: set[bool] = field(default_factory=set)
+    _fin_sides: int = 0  # bit 1: the True side sent FIN, bit 2: the other (a set would cost 216 bytes)
 
     def on_segment(self, seg: Segment, side: bool) -> None:
         frame = seg.frame
@@ -57,14 +65,6 @@ class ConnectionTracker:
         flags = seg.flags
         if self.given_up:
             return
-        peer = self.reassembly[not side]
-        if flags & ACK:
-            if peer.pending:
-                # Data the hole held back is credited to the frames that carried it, not to this ACK.
-                late = peer.ack_seen(seg.ack, frame)
-                self._deliver(not side, late, max((d.frame for d in late), default=frame))
-            else:
-                peer.note_ack(seg.ack)
         payload = seg.payload
         if not flags & (SYN | FIN | RST) and not seg.payload_missing:
             if not payload:
@@ -87,8 +87,8 @@ class ConnectionTracker:
             if flags & RST:
                 self.closed = True
             else:
-                self._fin_sides.add(side)
-                self.closed = len(self._fin_sides) == 2
+                self._fin_sides |= 1 if side else 2
+                self.closed = self._fin_sides == 3
         if not self.session.tls_seen:
             self._maybe_give_up()
 
@@ -97,14 +97,10 @@ class ConnectionTracker:
         acknowledgement or, in order, only continues an application-data record being skipped: the same
         changes, without building a Segment (bulk data and its ACKs are most of a capture). Returns False,
         having changed nothing, for any other segment."""
-        if self.given_up:
-            return False
-        peer = self.reassembly[not side]
-        if peer.pending:
+        if self.given_up or self.reassembly[not side].pending:
             return False
         if length and not self._skip_in_order(side, seq, length, frame, time_ns):
             return False
-        peer.note_ack(ack)
         self.last_frame = frame
         self.last_time_ns = time_ns
         return True
@@ -129,10 +125,16 @@ class ConnectionTracker:
             self._deliver(side, late, max((d.frame for d in late), default=self.last_frame))
 
     def _deliver(self, side: bool, deliveries: list[Delivery], now: int) -> None:
+        """Feed the deliveries to the session. `now` is the frame that made them possible: a record
+        completed by filling a hole is credited to it (as Wireshark credits a reassembled PDU). After a
+        hole given up, nothing completed the bytes behind it but their own frames."""
         session = self.session
         before = len(session.events)
+        given_up = False
         for d in deliveries:
             if isinstance(d, Chunk):
+                if given_up:
+                    now = d.frame
                 if self.openvpn is None and not session.tls_seen and looks_like_openvpn_tcp(d.data):
                     channel = OpenVpnChannel()
                     self.openvpn = {True: OpenVpnReader(channel), False: OpenVpnReader(channel)}
@@ -143,6 +145,7 @@ class ConnectionTracker:
                     session.feed(side, d.data, d.frame, now)
             else:
                 session.gap(side, d.length, d.frame, truncated=d.truncated)
+                given_up = given_up or not d.truncated
         for ev in session.events[before:]:
             self.frame_times_ns.setdefault(ev.frame, self.carrier_times_ns.get(ev.frame, self.last_time_ns))
 

@@ -278,7 +278,7 @@ class _Run:
         if tracker is None:
             tracker = ConnectionTracker(
                 stream=stream,
-                endpoints={True: row.src, False: row.dst},
+                endpoints=(row.dst, row.src),  # indexed by side: [True] is row.src
                 tunnel=row.tunnel(),
                 first_frame=row.frame,
                 first_time_ns=row.time_ns,

@@ -264,13 +264,14 @@ def _analyze_to_spool(path: str, options: AnalysisOptions, spool: str, out: Bina
             blob = pickle.dumps(_connection_without_names(conn), protocol=pickle.HIGHEST_PROTOCOL)
         write(blob)
 
+    read_so_far = CaptureReport(path=path)  # what the engine read, kept when the time limit stops it
     if time_limit is not None:
         signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, time_limit)
     try:
-        cap = analyze_capture(path, options, on_connection=keep)
+        cap = analyze_capture(path, options, on_connection=keep, report=read_so_far)
     except _TimeLimit:
-        cap = timed_out(path, time_limit or 0.0, partial=handed_on)
+        cap = timed_out(path, time_limit or 0.0, partial=handed_on, read=read_so_far)
     except _SpoolWriteError:
         raise
     except Exception as exc:  # noqa: BLE001 - the engine never raises on purpose; a bug costs one file
@@ -559,17 +560,24 @@ class LocalRunner:
         return FileResult(index=index, capture=capture, seconds=elapsed)
 
 
-def timed_out(path: str, limit: float, *, partial: ConnectionStats | None = None) -> CaptureReport:
+def timed_out(path: str, limit: float, *, partial: ConnectionStats | None = None,
+              read: CaptureReport | None = None) -> CaptureReport:
     """The capture error of a file whose analysis passed --file-timeout; with `partial`, the counts of
-    the connections finished (and reported) before the limit, stopped by the worker itself."""
+    the connections finished (and reported) before the limit, stopped by the worker itself, and with
+    `read` what the engine had read by then (frames, format, link types, times, capture errors)."""
     if partial is None:
         return failed_capture(path, "timeout", f"the analysis was stopped after the {limit:g} s time limit "
                                                "(--file-timeout); nothing of this file is reported")
     n = partial.connections
-    cap = CaptureReport(path=path, stats=partial, errors=[CaptureIssue(
-        code="timeout", message=f"the analysis was stopped after the {limit:g} s time limit (--file-timeout): "
-                                f"the {n} connection{'s' if n != 1 else ''} finished before it "
-                                f"{'are' if n != 1 else 'is'} reported, the rest of the file is not")])
+    cap = read if read is not None else CaptureReport(path=path)
+    cap.connections = []
+    cap.stats = partial
+    frames = f" at frame {cap.frames:,}" if cap.frames else ""
+    cap.errors.append(CaptureIssue(
+        code="timeout", frame=cap.frames or None,
+        message=f"the analysis was stopped{frames} by the {limit:g} s time limit (--file-timeout): the {n} "
+                f"connection{'s' if n != 1 else ''} finished before it {'are' if n != 1 else 'is'} reported, "
+                "the frames after it and the connections still open are not"))
     return cap
 
 

@@ -2,20 +2,28 @@
 
 Each delivered chunk remembers the frame that carried it. Retransmitted and overlapping bytes are
 delivered once (the first copy wins, as in Wireshark); out-of-order segments wait, bounded, until
-the hole before them is filled. A hole that can no longer be filled (the receiver acknowledged past
-it, the sender closed, too much is waiting, or the capture ended) is reported as a gap, and so are
-bytes the snap length cut off (`Gap.truncated`).
+the hole before them is filled, as Wireshark's out-of-order reassembly does. A hole is given up, and
+reported as a gap, only when it can no longer be filled by waiting within bounds: too much waits
+(limits.MAX_PENDING_BYTES, counted with limits.PENDING_SEGMENT_OVERHEAD per segment, or
+limits.MAX_PENDING_SEGMENTS), all connections together hold too much (limits.MAX_BUFFERED_BYTES), or
+the direction ends (the connection closed, idled, was evicted, or the capture ended). The peer's
+acknowledgement past a hole does not give it up: in a capture whose frames were reordered (merged
+from several interfaces, or even/odd), the bytes it acknowledges can still come later in the file.
+Bytes the snap length cut off are a gap too (`Gap.truncated`).
+
+Memory: a direction that never holds a segment out of order keeps no list (`pending` is an empty
+tuple until then), so a connection that is only a SYN costs a few small objects.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from tlscap import limits
 
 SEQ_MOD = 1 << 32
-MAX_PENDING_SEGMENTS = 256
-MAX_PENDING_BYTES = 1 << 20
+_NOTHING_PENDING: tuple[()] = ()
 
 
 def seq_diff(a: int, b: int) -> int:
@@ -74,20 +82,17 @@ class DirectionReassembler:
     """Reassembles one direction of one TCP connection.
 
     `push(seq, payload, missing, frame, syn, fin)` returns the deliveries it makes possible;
-    `ack_seen(ack, frame)` lets the peer's acknowledgement declare a hole lost;
-    `flush(frame)` ends the direction (capture end or close) and delivers what is left.
+    `flush(frame)` ends the direction (capture end or close) and delivers what is left. `pending`
+    holds the out-of-order segments in sequence order (an empty tuple while there are none).
     """
 
-    __slots__ = ("next_seq", "pending", "pending_bytes", "fin_seen", "bytes_delivered", "peer_ack", "budget")
+    __slots__ = ("next_seq", "pending", "pending_bytes", "budget")
 
     def __init__(self, budget: BufferBudget | None = None) -> None:
         self.budget = budget
         self.next_seq: int | None = None
-        self.pending: list[_Pending] = []
-        self.pending_bytes = 0
-        self.fin_seen = False
-        self.bytes_delivered = 0
-        self.peer_ack: int | None = None
+        self.pending: list[_Pending] | tuple[()] = _NOTHING_PENDING
+        self.pending_bytes = 0  # what the waiting segments cost: their bytes and PENDING_SEGMENT_OVERHEAD each
 
     def push(
         self, seq: int, payload: bytes, missing: int, frame: int, syn: bool = False, fin: bool = False
@@ -97,8 +102,6 @@ class DirectionReassembler:
             if self.next_seq is None:
                 self.next_seq = (seq + 1) & 0xFFFFFFFF
             seq = (seq + 1) & 0xFFFFFFFF
-        if fin:
-            self.fin_seen = True
         length = len(payload) + missing
         if length == 0:
             return out
@@ -109,14 +112,16 @@ class DirectionReassembler:
             return out  # a retransmission of bytes already delivered
         if offset < 0:
             self._hold(seq, payload, missing, frame)
-            acked_past_hole = self.peer_ack is not None and seq_diff(self.peer_ack, seq) >= 0
-            if (acked_past_hole or len(self.pending) > MAX_PENDING_SEGMENTS
-                    or self.pending_bytes > MAX_PENDING_BYTES or (self.budget is not None and self.budget.exceeded)):
+            while self.pending and self._over_limits():
                 out.extend(self._skip_hole(frame))
             return out
         self._deliver(payload, missing, offset, frame, out)
         self._drain(frame, out)
         return out
+
+    def _over_limits(self) -> bool:
+        return (len(self.pending) > limits.MAX_PENDING_SEGMENTS or self.pending_bytes > limits.MAX_PENDING_BYTES
+                or (self.budget is not None and self.budget.exceeded))
 
     def is_next(self, seq: int) -> bool:
         """Whether a segment starting at `seq` would be delivered whole, as it is (nothing waits)."""
@@ -127,28 +132,6 @@ class DirectionReassembler:
         what `push` does for such a segment, without building its delivery."""
         assert self.next_seq is not None
         self.next_seq = (self.next_seq + length) & 0xFFFFFFFF
-        self.bytes_delivered += length
-
-    def note_ack(self, ack: int) -> None:
-        """Remember the peer's highest acknowledgement (nothing waits, so nothing else to do)."""
-        peer_ack = self.peer_ack
-        # seq_diff(ack, peer_ack) > 0, inline: this runs for nearly every packet.
-        if peer_ack is None or 0 < ((ack - peer_ack) & 0xFFFFFFFF) < 0x80000000:
-            self.peer_ack = ack
-
-    def ack_seen(self, ack: int, frame: int) -> list[Delivery]:
-        """The peer acknowledged up to `ack`: a hole before that was lost, not late."""
-        if self.peer_ack is None or seq_diff(ack, self.peer_ack) > 0:
-            self.peer_ack = ack
-        if self.next_seq is None or not self.pending or seq_diff(ack, self.next_seq) <= 0:
-            return []
-        if seq_diff(self.pending[0].seq, self.next_seq) <= 0:
-            return []
-        if seq_diff(ack, self.pending[0].seq) < 0:
-            return []  # the acknowledgement does not reach the waiting data yet
-        out: list[Delivery] = []
-        out.extend(self._skip_hole(frame))
-        return out
 
     def flush(self, frame: int) -> list[Delivery]:
         out: list[Delivery] = []
@@ -157,19 +140,23 @@ class DirectionReassembler:
         return out
 
     def _hold(self, seq: int, payload: bytes, missing: int, frame: int) -> None:
-        for p in self.pending:
-            if p.seq == seq and len(p.data) + p.missing >= len(payload) + missing:
-                return
-        self.pending.append(_Pending(seq, payload, missing, frame))
-        self.pending.sort(key=lambda p: seq_diff(p.seq, self.next_seq or 0))
-        self._account(len(payload))
+        pending = self.pending
+        if not pending:
+            pending = self.pending = []
+        base = self.next_seq or 0
+        key = seq_diff(seq, base)
+        at = bisect_left(pending, key, key=lambda p: seq_diff(p.seq, base))
+        if at < len(pending) and pending[at].seq == seq:
+            held = pending[at]
+            if len(held.data) + held.missing >= len(payload) + missing:
+                return  # the same bytes again (the first copy wins)
+        pending.insert(at, _Pending(seq, payload, missing, frame))
+        self._account(len(payload) + limits.PENDING_SEGMENT_OVERHEAD)
 
     def _deliver(self, payload: bytes, missing: int, offset: int, frame: int, out: list[Delivery]) -> None:
         captured = len(payload)
         if offset < captured:
-            data = payload[offset:] if offset else payload
-            out.append(Chunk(data, frame))
-            self.bytes_delivered += len(data)
+            out.append(Chunk(payload[offset:] if offset else payload, frame))
             cut = missing
         else:
             cut = missing - (offset - captured)
@@ -178,6 +165,15 @@ class DirectionReassembler:
         assert self.next_seq is not None
         self.next_seq = (self.next_seq + captured + missing - offset) & 0xFFFFFFFF
 
+    def _take_first(self) -> _Pending:
+        pending = self.pending
+        assert isinstance(pending, list)
+        first = pending.pop(0)
+        self._account(-(len(first.data) + limits.PENDING_SEGMENT_OVERHEAD))
+        if not pending:
+            self.pending = _NOTHING_PENDING
+        return first
+
     def _drain(self, frame: int, out: list[Delivery]) -> None:
         while self.pending:
             p = self.pending[0]
@@ -185,8 +181,7 @@ class DirectionReassembler:
             offset = seq_diff(self.next_seq, p.seq)
             if offset < 0:
                 return
-            self.pending.pop(0)
-            self._account(-len(p.data))
+            self._take_first()
             if offset < len(p.data) + p.missing:
                 self._deliver(p.data, p.missing, offset, p.frame, out)
 
@@ -204,8 +199,7 @@ class DirectionReassembler:
         self._drain(frame, out)
         if self.pending and self.pending[0] is first:
             # Exactly half the sequence space away: neither ahead nor behind, it cannot be placed.
-            self.pending.pop(0)
-            self._account(-len(first.data))
+            self._take_first()
         return out
 
     def _account(self, change: int) -> None:

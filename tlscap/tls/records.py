@@ -56,6 +56,9 @@ class Desync:
     frame: int
     reason: str
     truncated: bool = False
+    # The bytes lost came before anything of this direction was read: where its first handshake message
+    # (the ClientHello, the ServerHello) would be.
+    at_start: bool = False
 
 
 RecordEvent = Record | Desync
@@ -107,7 +110,7 @@ class RecordReader:
     __slots__ = (
         "synced", "keep_application_data", "_header", "_body", "_need", "_ctype", "_version", "_length",
         "_frames", "_damaged", "_truncated", "_skipping", "records_seen", "plaintext_bytes_skipped",
-        "_presync",
+        "_presync", "_start_lost",
     )
 
     def __init__(self, *, keep_application_data: bool = False) -> None:
@@ -126,6 +129,7 @@ class RecordReader:
         self.records_seen = 0
         self.plaintext_bytes_skipped = 0
         self._presync: list[tuple[bytes, int]] = []
+        self._start_lost = False
 
     def feed(self, data: bytes, carrier: int, now: int, *, chunk_start: bool = True) -> list[RecordEvent]:
         """Take the next in-order bytes, carried by frame `carrier`, delivered while reading `now`."""
@@ -206,6 +210,10 @@ class RecordReader:
         """`length` bytes are missing here. Inside a record: it is damaged; else sync is lost."""
         out: list[RecordEvent] = []
         if not self.synced:
+            if not (self.records_seen or self.plaintext_bytes_skipped or self._presync or self._start_lost):
+                self._start_lost = True  # said once: a later gap is no longer at the start
+                out.append(Desync(frame=frame, reason=f"{length} bytes missing before the first TLS record",
+                                  truncated=truncated, at_start=True))
             return out
         if self._header:
             self._header.clear()

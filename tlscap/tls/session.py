@@ -9,6 +9,7 @@ the TLS 1.3 CertificateRequest and client Certificate, alerts, a renegotiation, 
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
 
 from tlscap import limits
@@ -47,7 +48,8 @@ class TlsEvent:
 
     kind: "handshake" (name is the message name; `parsed` holds the parsed message or None),
     "change_cipher_spec", "alert" (`level`/`description` None when encrypted), "application_data",
-    "damaged" (bytes of a handshake message missing), "desync" (the stream stopped looking like TLS).
+    "damaged" (bytes of a handshake message missing), "desync" (the stream stopped looking like TLS),
+    "lost_start" (bytes missing before the direction's first record: its first handshake message).
     `from_client` is None until the client side is known; the connection resolves it at the end.
     """
 
@@ -85,11 +87,28 @@ class _Direction:
     app_plaintext_frame: int = 0
 
 
+class _Directions(dict[bool, _Direction]):
+    """The two directions' readers, each made when its side first carries bytes (or a gap): most of the
+    connections open at once in a large capture are a SYN, or a SYN and one segment, and 16,384 of them
+    may be open. `.get(side)` and `.values()` see only the directions made so far; `[side]` makes one.
+    `keep_application_data` is what a direction made from now on starts with."""
+
+    __slots__ = ("keep_application_data",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keep_application_data = False
+
+    def __missing__(self, side: bool) -> _Direction:
+        direction = self[side] = _Direction(records=RecordReader(keep_application_data=self.keep_application_data))
+        return direction
+
+
 class TlsSession:
     """Both directions of one TCP connection, read as TLS. Sides are the caller's booleans."""
 
     def __init__(self, keylog: KeyLog | None = None) -> None:
-        self.directions: dict[bool, _Direction] = {True: _Direction(), False: _Direction()}
+        self.directions = _Directions()
         self.events: list[TlsEvent] = []
         self.client_side: bool | None = None
         self.version: int | None = None
@@ -106,8 +125,7 @@ class TlsSession:
         self.key_problem_frame: int | None = None
         if keylog is not None and len(keylog):
             # Keep application-data bodies until the ServerHello tells whether this connection has keys.
-            for d in self.directions.values():
-                d.records.keep_application_data = True
+            self.directions.keep_application_data = True
 
     @property
     def decrypted(self) -> bool:
@@ -134,8 +152,16 @@ class TlsSession:
 
     def _event(self, event: TlsEvent) -> None:
         """Keep an event, up to limits.MAX_EVENTS_PER_CONNECTION (then count the rest). A ChangeCipherSpec or
-        alert identical to the one just before it (same side, length, level, description) is counted on it."""
+        alert identical to the one just before it (same side, length, level, description) is counted on it.
+        Events stay in frame order: bytes held behind a hole until the direction ends come after the other
+        side's later events, and are put back among them (after those of the same frame)."""
         last = self.events[-1] if self.events else None
+        if last is not None and event.frame < last.frame:
+            if len(self.events) < limits.MAX_EVENTS_PER_CONNECTION:
+                insort(self.events, event, key=lambda e: e.frame)
+            else:
+                self.events_dropped += 1
+            return
         if (last is not None and event.kind in _REPEATABLE and last.kind == event.kind and last.side == event.side
                 and last.length == event.length and last.level == event.level
                 and last.description == event.description and last.encrypted == event.encrypted):
@@ -149,8 +175,8 @@ class TlsSession:
 
     def _on_record_event(self, side: bool, ev: Record | Desync) -> None:
         if isinstance(ev, Desync):
-            self._event(TlsEvent(kind="desync", frame=ev.frame, frames=(ev.frame,), side=side,
-                                        error=ev.reason, truncated=ev.truncated))
+            self._event(TlsEvent(kind="lost_start" if ev.at_start else "desync", frame=ev.frame, frames=(ev.frame,),
+                                 side=side, error=ev.reason, truncated=ev.truncated))
             return
         self.tls_seen = True
         direction = self.directions[side]
@@ -339,6 +365,7 @@ class TlsSession:
         if problem is not None and self.key_problem is None:
             self.key_problem = problem
         if protection is None:
+            self.directions.keep_application_data = False
             for d in self.directions.values():
                 d.records.keep_application_data = False
 
