@@ -24,6 +24,7 @@ DISAGREEING_CONNECTIONS: dict[str, set[int] | None] = {
     "corpus/files/nDPI/KakaoTalk_chat.pcap": {2},
     "corpus/files/nDPI/anydesk.pcapng": {0, 1},
     "corpus/files/nDPI/openvpn.pcap": {1},
+    "corpus/files/wireshark-notes/webrtc-freeswitch.pcapng": {3},  # DTLS: the tshark engine reads TCP only
 }
 
 

@@ -159,3 +159,18 @@ def test_a_line_goes_to_one_connection_and_again_to_the_same_one() -> None:
     assert log.take("127.0.0.1", 5000, start, start + timedelta(milliseconds=100)) == (message,)  # read again
     assert log.take("127.0.0.2", 5000, start, start) == ()
     assert log.summary() == {"messages": 1, "matched": 1, "unmatched": 0, "not_kept": 0}
+
+
+def test_lines_past_the_limit_are_counted_not_kept(tmp_path: Path, monkeypatch) -> None:
+    import argparse
+
+    from tlscap import limits
+    from tlscap.cli_server_log import load_server_log, server_log_note
+
+    log_file = tmp_path / "error.log"
+    log_file.write_text("\n".join([NGINX_LINE] * 5) + "\n")
+    monkeypatch.setattr(limits, "MAX_SERVER_LOG_MESSAGES", 2)
+    log = load_server_log(argparse.Namespace(server_log=[str(log_file)], log_skew=0.0, log_utc_offset="+00:00"))
+    assert log is not None
+    assert log.summary() == {"messages": 5, "matched": 0, "unmatched": 2, "not_kept": 3}
+    assert "3 more past tlscap's limit of 2 were not read" in server_log_note(log)

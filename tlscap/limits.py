@@ -44,6 +44,11 @@ Capture files
 - `tlscap scan --file-timeout SECONDS` (scan/runner.py; `SCAN_FILE_TIMEOUT`, none by default):
   capture error `timeout` for that file only; the scan goes on.
 
+Server logs
+- `MAX_SERVER_LOG_MESSAGES` = 200,000 client-certificate lines kept from the `--server-log` files
+  (cli_server_log.py): later ones are counted (`summary.server_log.not_kept`, and the stderr line says
+  how many were not read), not matched.
+
 PKI
 - `MAX_TRUSTSTORE_FILE` = 64 MiB (pki/truststore.py): the `--truststore` file is refused (exit 2).
 - Chain verification stops at depth 12 or 400 steps (pki/verify.py): the chain is reported unverified.
