@@ -75,3 +75,11 @@ def test_record_version_3_4_is_a_record_and_3_5_is_not() -> None:
     assert looks_like_record_start(b"\x16\x03\x04\x00\x04\x0e\x00\x00\x00", first=True)
     assert len(records(4)) == 1
     assert records(5) == []
+
+
+@pytest.mark.parametrize("version", [0x0304, 0xFEFC, 0x7F1C, 0xFB1A, 0x7E02, 0x0303, 0x7E07, 0xFEFD])
+def test_a_connection_and_the_parsers_agree_on_tls13(version: int) -> None:
+    """One answer to "is this TLS 1.3?": the connection's, which the rules use, is the parsers' own."""
+    conn = Connection(id=0, client=Endpoint(ip="10.0.0.1", port=50000), server=Endpoint(ip="10.0.0.2", port=443),
+                      first_frame=1, last_frame=1, first_time_ns=0, last_time_ns=0, version_code=version)
+    assert conn.tls13 == is_tls13(version) == (version in (0x0304, 0xFEFC, 0x7F1C, 0xFB1A, 0x7E02))

@@ -9,6 +9,7 @@ from tlscap.errors import CaptureIssue
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.verify import CaListComparison, PathResult
 from tlscap.tls.client_stacks import StackMatch
+from tlscap.tls.constants import is_tls13
 from tlscap.tls.fingerprint import ClientFingerprint
 from tlscap.tls.record_sizes import SizedRecord, Tls13Inference
 
@@ -198,9 +199,7 @@ class Connection:
 
     @property
     def tls13(self) -> bool:
-        return self.version_code is not None and (
-            self.version_code in (0x0304, 0xFEFC) or 0x7E00 <= self.version_code <= 0x7FFF
-        )
+        return self.version_code is not None and is_tls13(self.version_code)
 
     @property
     def certificate_request(self) -> CertificateRequestInfo | None:

@@ -31,7 +31,6 @@ from tlscap.tls.records import (
     RecordReader,
 )
 
-TLS13 = 0x0304
 # Application-data records listed per direction (the first ones tell the handshake's fate; the
 # rest are only counted).
 # Decrypted application data kept per direction, enough for an HTTP response's head and <title>.
@@ -240,7 +239,7 @@ class TlsSession:
 
     def _tls13(self) -> bool:
         v = self.version
-        return v is not None and (v == TLS13 or 0x7F00 <= v <= 0x7FFF or 0x7E00 <= v <= 0x7EFF)
+        return v is not None and C.is_tls13(v)
 
     def _on_alert(self, side: bool, direction: _Direction, rec: Record) -> None:
         frag = rec.fragment or b""
