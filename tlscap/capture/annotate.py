@@ -25,7 +25,8 @@ from typing import BinaryIO
 
 from tlscap import limits
 from tlscap.capture import pcap, pcapng
-from tlscap.capture.reader import Source, open_blocks
+from tlscap.capture.reader import open_blocks
+from tlscap.capture.source import Source
 from tlscap.errors import CaptureOpenError
 
 # An option's length is 16 bits; a comment longer than this is cut (with an ellipsis).

@@ -10,13 +10,10 @@ import dataclasses
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import link_type_name, normalize_link_type
-
-if TYPE_CHECKING:
-    from tlscap.capture.reader import CaptureInfo, Source
+from tlscap.capture.source import CaptureInfo, Source
 
 FILE_HEADER_SIZE = 24
 # Wireshark refuses records above 256 KiB unless the header's snap length says more; a record

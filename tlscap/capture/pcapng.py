@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tlscap import limits
 from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import LINKTYPE_UNKNOWN, link_type_name, normalize_link_type
 from tlscap.capture.pcap import frame_maker
+from tlscap.capture.source import CaptureInfo, Source
 from tlscap.errors import CaptureIssue
-
-if TYPE_CHECKING:
-    from tlscap.capture.reader import CaptureInfo, Source
 
 SHB_MAGIC = b"\x0a\x0d\x0d\x0a"
 SHB = 0x0A0D0D0A

@@ -57,7 +57,8 @@ from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
 from tlscap.analysis.engine import KEYLOG_MARKERS, AnalysisOptions, record_capture_info
 from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.tracker import MAX_CARRIER_TIMES, MAX_PLAINTEXT_BEFORE_TLS, ConnectionTracker, TcpEnd
-from tlscap.capture.reader import CaptureInfo, open_capture
+from tlscap.capture.reader import open_capture
+from tlscap.capture.source import CaptureInfo
 from tlscap.errors import CaptureIssue, CaptureOpenError, TlscapError
 from tlscap.signals import die_with_parent
 from tlscap.tls.keylog import KeyLog, load_keylog_file, parse_keylog
