@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography import x509
 
 from tlscap.analysis.model import CaptureReport, Connection
-from tlscap.pki.certificate import parse_name_der
+from tlscap.pki.der import parse_name_der
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 TRUTH = CORPUS / "truth"

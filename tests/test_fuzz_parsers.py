@@ -34,8 +34,9 @@ from tlscap.capture.frame import Frame
 from tlscap.capture.reader import open_capture
 from tlscap.decode.decoder import Decoder
 from tlscap.errors import CaptureOpenError, TlscapError
-from tlscap.pki.certificate import name_to_rfc4514, parse_name_der, summarize_certificate
+from tlscap.pki.certificate import summarize_certificate
 from tlscap.pki.chain import find_breaks
+from tlscap.pki.der import name_to_rfc4514, parse_name_der
 from tlscap.pki.names import closest_name, explain_difference, names_equal, normalize_name
 from tlscap.pki.truststore import TruststoreError, load_truststore
 from tlscap.report.safe_text import safe

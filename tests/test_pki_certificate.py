@@ -25,13 +25,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlscap.pki import certificate as certificate_module
-from tlscap.pki.certificate import (
-    CertificateSummary,
-    name_to_rfc4514,
-    parse_name_der,
-    split_signed,
-    summarize_certificate,
-)
+from tlscap.pki import certificate_by_hand
+from tlscap.pki import der as der_module
+from tlscap.pki.certificate import CertificateSummary, summarize_certificate
+from tlscap.pki.certificate_by_hand import split_signed
+from tlscap.pki.der import name_to_rfc4514, parse_name_der
 
 CORPUS_FILES = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "files"
 UTC = dt.UTC
@@ -408,7 +406,7 @@ def test_hand_reader_agrees_with_cryptography(
         build(CA, key=ed_key, extensions=[x509.BasicConstraints(ca=True, path_length=None)]),
     ):
         summary = summarize_certificate(der)
-        hand = certificate_module._parse_certificate_by_hand(der)
+        hand = certificate_by_hand.parse_certificate_by_hand(der)
         assert hand.error is None
         assert (hand.subject, hand.issuer) == (summary.subject_name, summary.issuer_name)
         assert (hand.serial, hand.not_before, hand.not_after) == (
@@ -450,8 +448,8 @@ def test_resigned_patched_certificate_is_still_signed(rsa_key: rsa.RSAPrivateKey
 def test_hand_time_parsing(tag: int, text: str, expected: dt.datetime | None) -> None:
     raw = text.encode()
     buf = bytes([tag, len(raw)]) + raw
-    tlv = certificate_module._read_tlv(buf, 0, len(buf))
-    assert certificate_module._parse_time(buf, tlv) == expected
+    tlv = der_module.read_tlv(buf, 0, len(buf))
+    assert certificate_by_hand.parse_time(buf, tlv) == expected
 
 
 # --------------------------------------------------------------------------- names in DER
@@ -486,7 +484,7 @@ def test_parse_name_der_keeps_types_and_multivalued_rdns() -> None:
         ]
     )
     der = original.public_bytes()
-    for parsed in (parse_name_der(der), certificate_module._parse_name_by_hand(der)):
+    for parsed in (parse_name_der(der), der_module.parse_name_by_hand(der)):
         assert parsed == original
         assert parsed is not None and parsed.public_bytes() == der
         assert [a._type for a in parsed] == [a._type for a in original]
@@ -521,7 +519,7 @@ def test_hand_names_match_cryptography_escaping() -> None:
     values = ["plain", " lead", "trail ", "#hash", 'q"uote', "semi;colon", "<angle>", "back\\slash", "ünï"]
     for value in values:
         der = der_name([(CN_OID, 12, value.encode())])
-        assert certificate_module._name_string(certificate_module._parse_name_by_hand(der)) == (
+        assert der_module.name_rfc4514(der_module.parse_name_by_hand(der)) == (
             x509.Name.from_bytes(der).rfc4514_string()
             if hasattr(x509.Name, "from_bytes")
             else name((NameOID.COMMON_NAME, value)).rfc4514_string()

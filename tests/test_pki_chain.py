@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding,
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from tlscap.pki.certificate import CertificateSummary, split_signed, summarize_certificate
+from tlscap.pki.certificate import CertificateSummary, summarize_certificate
+from tlscap.pki.certificate_by_hand import split_signed
 from tlscap.pki.chain import ChainBreak, IssuanceCheck, check_signature, find_breaks, is_issued_by
 
 CORPUS_FILES = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "files"

@@ -18,7 +18,8 @@ from tlscap.analysis.model import (
     TcpEndEntry,
 )
 from tlscap.analysis.tracker import ConnectionTracker
-from tlscap.pki.certificate import name_to_rfc4514, summarize_certificate
+from tlscap.pki.certificate import summarize_certificate
+from tlscap.pki.der import name_to_rfc4514
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
 from tlscap.tls.client_stacks import identify

@@ -28,7 +28,7 @@ from tlscap.analysis.issuer import INCOMPLETE, NOT_LOADED, THREE_CAUSES, WRONG_C
 from tlscap.analysis.model import CertificateChainInfo, Connection, Diagnosis, Finding
 from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, NGINX_CERT_PAGES, short_name
 from tlscap.analysis.timeline import first_message, saw_hello
-from tlscap.pki.certificate import parse_name_der
+from tlscap.pki.der import parse_name_der
 from tlscap.pki.verify import PathResult
 
 # Who acts, for every cause (DESIGN.md's table, and `ca-rekeyed`, which the project adds).

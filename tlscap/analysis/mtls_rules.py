@@ -14,8 +14,9 @@ from tlscap.analysis.context import RuleContext
 from tlscap.analysis.issuer import assess_unlisted
 from tlscap.analysis.model import AlertEntry, CertificateChainInfo, Connection, Finding
 from tlscap.analysis.timeline import first_message, frame_time_ns
-from tlscap.pki.certificate import CertificateSummary, parse_name_der
+from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.chain import find_breaks
+from tlscap.pki.der import parse_name_der
 from tlscap.pki.names import NameKey, closest_name, normalize_name
 from tlscap.timefmt import utc_datetime
 

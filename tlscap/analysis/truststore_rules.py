@@ -11,7 +11,7 @@ from tlscap.analysis.context import RuleContext
 from tlscap.analysis.issuer import assess_unlisted
 from tlscap.analysis.model import Connection, Finding
 from tlscap.analysis.timeline import frame_time_ns
-from tlscap.pki.certificate import parse_name_der
+from tlscap.pki.der import parse_name_der
 from tlscap.pki.names import names_equal
 from tlscap.pki.verify import CaListComparison, PathResult, compare_ca_list, expired_anchors, verify_chain
 from tlscap.timefmt import utc_datetime

@@ -20,7 +20,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
-from tlscap.pki.certificate import CertificateSummary, SignedParts, load_certificate, split_signed
+from tlscap.pki.certificate import CertificateSummary, load_certificate
+from tlscap.pki.certificate_by_hand import SignedParts, split_signed
 from tlscap.pki.names import explain_difference, names_equal
 
 __all__ = ["ChainBreak", "IssuanceCheck", "check_signature", "find_breaks", "is_issued_by"]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from tlscap.pki.der import parse_name_der
 from tlscap.pki.memo import IdentityMemo
 
 try:  # the short names cryptography prints in RFC 4514 strings (CN, O, OU, C, L, ST, STREET, DC, UID)
@@ -82,9 +83,6 @@ def _as_name(value: NameLike) -> x509.Name | None:
     if isinstance(value, x509.Name):
         return value
     if _is_der(value):
-        # Imported here: certificate.py imports this module for its self-issued check.
-        from tlscap.pki.certificate import parse_name_der
-
         return parse_name_der(bytes(value))
     raise TypeError(f"expected an x509.Name or DER bytes, not {type(value).__name__}")
 

@@ -40,7 +40,9 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from tlscap import limits
 from tlscap.errors import TlscapError
-from tlscap.pki.certificate import CertificateSummary, load_certificate, split_signed, summarize_certificate
+from tlscap.pki.certificate import CertificateSummary, load_certificate, summarize_certificate
+from tlscap.pki.certificate_by_hand import split_signed
+from tlscap.pki.der import DerError, read_header
 from tlscap.pki.names import NameKey, NameLike, normalize_name
 
 __all__ = ["Truststore", "TruststoreError", "load_truststore"]
@@ -271,17 +273,10 @@ def _read_file(path: str, loader: _Loader) -> list[CertificateSummary]:
 
 def _header(data: bytes, pos: int) -> tuple[int, int, int | None] | None:
     """(tag, content start, content length or None if indefinite) of the element at `pos`, or None."""
-    if pos + 2 > len(data):
+    try:
+        return read_header(data, pos, len(data))
+    except DerError:
         return None
-    tag, first = data[pos], data[pos + 1]
-    if first < 0x80:
-        return tag, pos + 2, first
-    if first == 0x80:
-        return tag, pos + 2, None
-    count = first & 0x7F
-    if count > 4 or pos + 2 + count > len(data):
-        return None
-    return tag, pos + 2 + count, int.from_bytes(data[pos + 2 : pos + 2 + count], "big")
 
 
 def _first_element(data: bytes) -> bytes:

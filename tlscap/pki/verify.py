@@ -35,8 +35,10 @@ from typing import Literal
 
 from cryptography import x509
 
-from tlscap.pki.certificate import CertificateSummary, load_certificate, split_signed
+from tlscap.pki.certificate import CertificateSummary, load_certificate
+from tlscap.pki.certificate_by_hand import split_signed
 from tlscap.pki.chain import check_signature
+from tlscap.pki.der import name_to_rfc4514
 from tlscap.pki.names import NameKey, NameLike, explain_difference, names_equal, normalize_name
 from tlscap.pki.truststore import Truststore
 
@@ -589,8 +591,6 @@ def _name_words(name: NameLike | None, index: int) -> str:
             return name.rfc4514_string()
         except Exception:  # noqa: BLE001 - a hand-built name cryptography cannot print
             return repr(name)
-    from tlscap.pki.certificate import name_to_rfc4514
-
     return name_to_rfc4514(bytes(name))
 
 
