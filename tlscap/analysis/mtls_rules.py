@@ -9,16 +9,15 @@ from datetime import datetime
 
 from cryptography import x509
 
-from tlscap.analysis import fixes
+from tlscap.analysis import fixes, timeline
 from tlscap.analysis.context import RuleContext
 from tlscap.analysis.issuer import assess_unlisted
 from tlscap.analysis.model import AlertEntry, CertificateChainInfo, Connection, Finding
-from tlscap.analysis.timeline import first_message, frame_time_ns
+from tlscap.analysis.timeline import first_message
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.chain import find_breaks
 from tlscap.pki.der import parse_name_der
 from tlscap.pki.names import NameKey, closest_name, normalize_name
-from tlscap.timefmt import utc_datetime
 
 Rule = Callable[[Connection, RuleContext], list[Finding]]
 
@@ -31,14 +30,8 @@ def short_name(cert: CertificateSummary) -> str:
     return cert.subject or "(empty subject)"
 
 
-def judged_time(conn: Connection, at: datetime | None, frame: int) -> datetime | None:
-    """The time validity is judged at: `at` if given, else the frame's capture time (None when that is not a
-    real date). `judged_words` says it."""
-    return at if at is not None else utc_datetime(frame_time_ns(conn, frame))
-
-
 def judged_words(at: datetime | None, when: datetime | None) -> str:
-    """How to say the time `judged_time` gave."""
+    """How to say the time `timeline.judged_time` gave."""
     if at is not None:
         return f"at the time given with --at ({at:%Y-%m-%d %H:%M:%SZ})"
     if when is None:
@@ -90,13 +83,14 @@ def rule_client_cert_validity(conn: Connection, ctx: RuleContext) -> list[Findin
     cc = _sent_chain(conn)
     if cc is None:
         return []
-    when = judged_time(conn, ctx.at, cc.frame)
+    when = timeline.judged_time(conn, ctx.at, cc.frame)
     out: list[Finding] = []
     if when is None:
         return out
     for index, cert in enumerate(cc.chain):
         role = "client certificate" if index == 0 else f"certificate [{index}] of the client's chain"
-        if cert.not_after is not None and cert.not_after < when:
+        validity = timeline.judge_validity(cert, when)  # the judgement the walkthrough shows, not a copy of it
+        if validity.expired:
             out.append(Finding(
                 code="client-cert-expired", severity="error", frames=(cc.frame,),
                 message=(f"the {role} {short_name(cert)} (serial {cert.serial}) expired on "
@@ -105,7 +99,7 @@ def rule_client_cert_validity(conn: Connection, ctx: RuleContext) -> list[Findin
                      if index == 0 else
                      f"Renew the CA certificate {short_name(cert)} and send the renewed one in the chain."),
             ))
-        if cert.not_before is not None and cert.not_before > when:
+        if validity.not_yet_valid:
             out.append(Finding(
                 code="client-cert-not-yet-valid", severity="error", frames=(cc.frame,),
                 message=(f"the {role} {short_name(cert)} is valid only from "

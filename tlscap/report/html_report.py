@@ -19,7 +19,15 @@ from typing import TextIO
 
 from tlscap import __version__
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
-from tlscap.analysis.timeline import frame_time_ns
+from tlscap.analysis.timeline import (
+    ItemKind,
+    JudgedCertificate,
+    TimelineItem,
+    client_hello_lines,
+    connection_timeline,
+    judge_validity,
+    judged_time,
+)
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.grouping import (
     Cause,
@@ -35,16 +43,8 @@ from tlscap.report.grouping import (
 from tlscap.report.json_report import stream_field, wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
-from tlscap.report.text_report import (
-    capture_header,
-    client_hello_details,
-    connection_title,
-    inferred_lines,
-    verdict_parts,
-    verdict_standing,
-)
+from tlscap.report.text_report import capture_header, connection_title, verdict_parts, verdict_standing
 from tlscap.report.writer import excluded_note, write_report
-from tlscap.timefmt import utc_datetime
 
 MARK = {"error": "✗", "warning": "!", "info": "i"}
 
@@ -188,10 +188,12 @@ def h(value: object) -> str:
 
 @dataclass(slots=True)
 class Arrow:
-    """One arrow of a ladder: what one frame carried in one direction."""
+    """One arrow of a ladder: what one frame carried in one direction (the timeline's steps of that frame
+    and direction, drawn as one)."""
 
     frame: int
     sender: str
+    offset_s: float = 0.0  # since the connection's first frame
     items: list[str] = field(default_factory=list)
     kind: str = "plain"  # plain | cert | alert | end
     notes: list[str] = field(default_factory=list)  # short lines drawn under the arrow
@@ -201,96 +203,78 @@ class Arrow:
         return ", ".join(self.items)
 
 
-def _cert_lines(cert: CertificateSummary, index: int, when: datetime | None) -> list[str]:
+def _cert_lines(judged: JudgedCertificate, index: int) -> list[str]:
+    cert = judged.certificate
     lines = [f"[{index}] {cert.subject or '(empty subject)'}", f"    issued by {cert.issuer or '(empty issuer)'}"]
     if cert.not_before is not None and cert.not_after is not None:
-        lines.append(f"    valid {cert.not_before:%Y-%m-%d} … {cert.not_after:%Y-%m-%d}{_validity_mark(cert, when)}")
+        mark = judged.validity.mark
+        lines.append(f"    valid {cert.not_before:%Y-%m-%d} … {cert.not_after:%Y-%m-%d}{'  ' + mark if mark else ''}")
     lines.append(f"    sha256 {cert.sha256}")
     return lines
 
 
-def _validity_mark(cert: CertificateSummary, when: datetime | None) -> str:
-    if when is None or cert.not_before is None or cert.not_after is None:
-        return ""
-    if cert.not_after < when:
-        return "  EXPIRED at capture time"
-    if cert.not_before > when:
-        return "  NOT YET VALID at capture time"
-    return ""
+def _kind(item: TimelineItem, failing: bool) -> str:
+    """Red for an alert that ends a failure and for an HTTP error; close_notify and unremarkable encrypted
+    alerts are plain."""
+    if item.kind is ItemKind.ALERT:
+        return "alert" if item.failure or failing else "plain"
+    if item.kind is ItemKind.HTTP:
+        return "alert" if item.failure else "plain"
+    if item.kind is ItemKind.END:
+        return "end"
+    return "cert" if item.summary is not None else "plain"
+
+
+def _notes_and_details(item: TimelineItem) -> tuple[list[str], list[str]]:
+    """What the arrow shows under itself and in its hover text of a CertificateRequest's CA names or the
+    client's chain. (The client's stack, under the ClientHello in the text, heads the connection's article.)"""
+    if item.summary is None:
+        return [], []
+    if item.message == "CertificateRequest":
+        listed = (": " + "; ".join(ca.name for ca in item.ca_names)) if item.ca_names else ""
+        details = [f"CertificateRequest: {item.summary}"]
+        details += [f"  {i}. {ca.name}{'  ' + ca.mark if ca.mark else ''}" for i, ca in enumerate(item.ca_names, 1)]
+        if item.not_advertised:
+            details.append("  in the truststore but not advertised (not loaded by the server?):")
+            details.extend(f"     - {name}" for name in item.not_advertised)
+        return [item.summary + listed], details
+    if not item.chain:
+        return [item.summary], ["client Certificate: empty, no client certificate sent"]
+    leaf = item.chain[0]
+    mark = leaf.validity.mark
+    note = f"{item.summary}: {leaf.certificate.subject or '(empty subject)'}" + ("  " + mark if mark else "")
+    details = [f"client Certificate: {item.summary}"]
+    for i, cert in enumerate(item.chain):
+        details.extend(_cert_lines(cert, i))
+    return [note], details
 
 
 def ladder_arrows(conn: Connection, at: datetime | None = None) -> list[Arrow]:
     """One arrow per frame (and direction) that carried handshake messages, alerts, HTTP, FIN or RST."""
-    events: list[tuple[int, int, Arrow]] = []
-    order = 0
-    cr, cc, sc = conn.certificate_request, conn.client_certificate, conn.server_certificate
-    for hs in conn.handshake:
-        order += 1
-        ev = Arrow(hs.frame, hs.sender, [hs.message + (" (encrypted)" if hs.encrypted else "")])
-        if hs.damaged:
-            ev.items[0] += " (incomplete)"
-            ev.details.append(f"{hs.message}: incomplete: {hs.damaged}")
-        if hs.message == "CertificateRequest" and cr is not None and hs.frame == cr.frame:
-            n = len(cr.ca_names)
-            ev.kind = "cert"
-            listed = (": " + "; ".join(cr.ca_names)) if n else ""
-            ev.notes.append(f"{n} acceptable CA name{'s' if n != 1 else ''}{listed}")
-            ev.details.append(f"CertificateRequest: {n} acceptable CA name{'s' if n != 1 else ''}")
-            ev.details.extend(f"  {i}. {name}" for i, name in enumerate(cr.ca_names, 1))
-            cr = None
-        elif hs.message == "Certificate" and hs.sender == "client" and cc is not None and hs.frame == cc.frame:
-            when = at or utc_datetime(frame_time_ns(conn, hs.frame))
-            ev.kind = "cert"
-            if cc.chain:
-                leaf = cc.chain[0]
-                ev.notes.append(f"chain of {len(cc.chain)}: {leaf.subject or '(empty subject)'}"
-                                + _validity_mark(leaf, when))
-                ev.details.append(f"client Certificate: chain of {len(cc.chain)}")
-                for i, cert in enumerate(cc.chain):
-                    ev.details.extend(_cert_lines(cert, i, when))
-            else:
-                ev.notes.append("empty: no client certificate sent")
-                ev.details.append("client Certificate: empty, no client certificate sent")
-            cc = None
-        elif hs.message == "Certificate" and hs.sender == "server" and sc is not None and hs.frame == sc.frame:
-            when = at or utc_datetime(frame_time_ns(conn, hs.frame))
-            ev.details.append(f"server Certificate: chain of {len(sc.chain)}")
-            for i, cert in enumerate(sc.chain):
-                ev.details.extend(_cert_lines(cert, i, when))
-            sc = None
-        events.append((hs.frame, order, ev))
     failing = _failure_frames(conn)
-    for a in conn.alerts:
-        order += 1
-        text = "Alert (encrypted)" if a.encrypted else f"Alert: {a.level} {a.description}"
-        if a.inferred:
-            text = "Alert (encrypted, inferred from its size)"
-        # Red only for an alert that ends a failure; close_notify and unremarkable encrypted alerts are plain.
-        kind = "alert" if a.level == "fatal" or a.frame in failing else "plain"
-        events.append((a.frame, order, Arrow(a.frame, a.sender, [text], kind=kind)))
-    for frame, sender, text in inferred_lines(conn):
-        order += 1
-        events.append((frame, order, Arrow(frame, sender, [text])))
-    if conn.http is not None:
-        order += 1
-        text = f"HTTP {conn.http.status}" + (f" “{conn.http.title}”" if conn.http.title else "")
-        kind = "alert" if conn.http.status >= 400 else "plain"
-        events.append((conn.http.frame, order, Arrow(conn.http.frame, "server", [text], kind=kind)))
-    for e in conn.tcp_ends:
-        order += 1
-        events.append((e.frame, order, Arrow(e.frame, e.sender, [e.kind], kind="end")))
-    events.sort(key=lambda t: (t[0], t[1]))
+    sc = conn.server_certificate  # its chain goes in the hover text of the server's first Certificate
     arrows: list[Arrow] = []
-    for _, _, ev in events:
-        last = arrows[-1] if arrows else None
-        if last is not None and last.frame == ev.frame and last.sender == ev.sender:
-            last.items.extend(ev.items)
-            last.notes.extend(ev.notes)
-            last.details.extend(ev.details)
-            if _KIND_RANK[ev.kind] > _KIND_RANK[last.kind]:
-                last.kind = ev.kind
-        else:
-            arrows.append(ev)
+    for step in connection_timeline(conn, at):
+        arrow = arrows[-1] if arrows else None
+        if arrow is None or arrow.frame != step.frame or arrow.sender != step.sender:
+            arrow = Arrow(step.frame, step.sender, step.offset_s)
+            arrows.append(arrow)
+        for item in step.items:
+            arrow.items.append(item.label)
+            kind = _kind(item, step.frame in failing)
+            if _KIND_RANK[kind] > _KIND_RANK[arrow.kind]:
+                arrow.kind = kind
+            notes, details = _notes_and_details(item)
+            arrow.notes.extend(notes)
+            arrow.details.extend(details)
+            if (sc is not None and item.message == "Certificate" and step.sender == "server"
+                    and step.frame == sc.frame):
+                when = judged_time(conn, at, sc.frame)
+                arrow.details.append(f"server Certificate: chain of {len(sc.chain)}")
+                for i, cert in enumerate(sc.chain):
+                    arrow.details.extend(_cert_lines(JudgedCertificate(certificate=cert,
+                                                                       validity=judge_validity(cert, when)), i))
+                sc = None
     return arrows
 
 
@@ -328,7 +312,7 @@ def ladder_svg(conn: Connection, at: datetime | None = None) -> str:
         y += 18  # room for the label above the arrow
         x1, x2 = (_CLIENT_X, _SERVER_X) if ar.sender == "client" else (_SERVER_X, _CLIENT_X)
         tip = -10 if x2 > x1 else 10
-        dt = (frame_time_ns(conn, ar.frame) - conn.first_time_ns) / 1e9
+        dt = ar.offset_s
         direction = "client → server" if ar.sender == "client" else "server → client"
         title = "\n".join([f"frame {ar.frame}  +{dt:.3f} s  {direction}", ar.label(), *ar.details])
         height = _ROW_WITH_NOTE if ar.notes else _ROW
@@ -485,7 +469,7 @@ def _connection_row(ci: int, path: str, c: Connection) -> str:
 
 
 def _cert_block(cert: CertificateSummary, index: int, when: datetime | None) -> str:
-    mark = _validity_mark(cert, when)
+    mark = judge_validity(cert, when).mark
     validity = "?"
     if cert.not_before is not None and cert.not_after is not None:
         validity = f"{cert.not_before:%Y-%m-%d %H:%M:%SZ} … {cert.not_after:%Y-%m-%d %H:%M:%SZ}"
@@ -499,7 +483,7 @@ def _cert_block(cert: CertificateSummary, index: int, when: datetime | None) -> 
     if cert.parse_error:
         fields.append(("partly unreadable", cert.parse_error))
     rows = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in fields)
-    status = f' <span class="bad">{h(mark.strip())}</span>' if mark else ""
+    status = f' <span class="bad">{h(mark)}</span>' if mark else ""
     return f"<div><b>[{index}]</b> {h(cert.subject or '(empty subject)')}{status}<dl class=\"cert\">{rows}</dl></div>"
 
 
@@ -515,7 +499,7 @@ def _details(conn: Connection, at: datetime | None) -> str:
     for label, info in (("client", conn.client_certificate), ("server", conn.server_certificate)):
         if info is None:
             continue
-        when = at or utc_datetime(frame_time_ns(conn, info.frame))
+        when = judged_time(conn, at, info.frame)
         body = "".join(_cert_block(c, i, when) for i, c in enumerate(info.chain)) or "<p>empty: none sent</p>"
         out.append(f"<details{' open' if label == 'client' else ''}><summary>{label} certificate chain "
                    f"(frame {info.frame}, {len(info.chain)} certificate{'s' if len(info.chain) != 1 else ''})"
@@ -553,7 +537,7 @@ def _verdict(conn: Connection) -> str:
 
 def _client_line(conn: Connection) -> str:
     """The client's TLS stack and its JA4/JA3, as under the ClientHello in the text report."""
-    parts = client_hello_details(conn)
+    parts = client_hello_lines(conn)
     return f'<div class="muted mono">{h(" · ".join(parts))}</div>' if parts else ""
 
 

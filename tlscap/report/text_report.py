@@ -6,35 +6,26 @@ import io
 import re
 import textwrap
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
 from tabulate import tabulate
 
 from tlscap.analysis.model import CaptureReport, Connection, Diagnosis, Finding, Report
-from tlscap.analysis.timeline import frame_time_ns
-from tlscap.pki.certificate import CertificateSummary
+from tlscap.analysis.timeline import JudgedCertificate, TimelineItem, connection_timeline
 from tlscap.report.grouping import CauseFacts, CauseTally, cause_facts, cause_severity, render_cause_tables
 from tlscap.report.json_report import stream_field, wireshark_filter
 from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.writer import excluded_note, write_report
-from tlscap.timefmt import short_time, utc_datetime
+from tlscap.timefmt import short_time
 
 ARROW = {"client": "C→S", "server": "S→C"}
 MARK = {"error": "✗", "warning": "!", "info": "i"}
 DETAIL_INDENT = " " * 28
 # The summary table lists this many connections; beyond, it counts (JSON lists every connection).
 MAX_SUMMARY_ROWS = 1000
-
-
-@dataclass(slots=True)
-class _Line:
-    frame: int
-    sender: str
-    items: list[str] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
 
 
 def capture_header(cap: CaptureReport) -> str:
@@ -64,138 +55,50 @@ def connection_header(conn: Connection) -> str:
     return "   ".join(safe(part) for part in connection_title(conn))
 
 
-def _cert_details(cert: CertificateSummary, index: int, when: datetime | None) -> list[str]:
+def _cert_details(judged: JudgedCertificate, index: int) -> list[str]:
+    cert = judged.certificate
     out = [f"[{index}] {safe(cert.subject) or '(empty subject)'}" + (" (self-signed)" if cert.self_issued else "")]
     pad = " " * (len(str(index)) + 3)
     if not cert.self_issued:
         out.append(f"{pad}issued by {safe(cert.issuer) or '(empty issuer)'}")
     if cert.not_before is not None and cert.not_after is not None:
-        mark = ""
-        if when is not None and cert.not_after < when:
-            mark = "  EXPIRED at capture time"
-        elif when is not None and cert.not_before > when:
-            mark = "  NOT YET VALID at capture time"
-        out.append(f"{pad}valid {cert.not_before:%Y-%m-%d} … {cert.not_after:%Y-%m-%d}{mark}")
+        mark = judged.validity.mark
+        out.append(f"{pad}valid {cert.not_before:%Y-%m-%d} … {cert.not_after:%Y-%m-%d}{'  ' + mark if mark else ''}")
     if cert.parse_error:
         out.append(f"{pad}(partly unreadable: {safe(cert.parse_error)})")
     return out
 
 
-def _trust_mark(conn: Connection, name: str) -> str:
-    check = conn.ca_list_check
-    if check is None:
-        return ""
-    if name in check.extra:
-        return "  (NOT in the truststore)"
-    return "  (in the truststore)" if name in check.matched else ""
+def item_words(item: TimelineItem) -> str:
+    """An item as a walkthrough line says it: its name, what it held, then how often."""
+    held = ""
+    if item.summary is not None:
+        held = f" — {item.summary}" + (":" if item.ca_names or item.chain else "")
+    return safe(item.name + held + item.qualifier)
 
 
-def client_hello_details(conn: Connection) -> list[str]:
-    """The client's stack and fingerprints, under its first ClientHello."""
-    fp = conn.client_fingerprint
-    if fp is None:
-        return []
-    match = conn.client_stack
-    if match is None:
-        stack = "client stack: not in tlscap's table"
-    else:
-        picks = ("picks its certificate by the server's CA list" if match.stack.selects_by_ca_list
-                 else "sends the certificate it is given")
-        stack = f"client stack: {match.label} ({picks})"
-    return [safe(stack), f"JA4 {fp.ja4}" + (f"   JA3 {fp.ja3}" if fp.ja3 else "")]
-
-
-def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
-    """The frame-by-frame lines of one connection."""
-    events: list[tuple[int, int, str, str, list[str]]] = []  # frame, order, sender, text, details
-    order = 0
-    # Every CertificateRequest and client Certificate (a renegotiation or post-handshake
-    # authentication asks again), matched to the handshake entries in order.
-    requests = list(conn.certificate_requests)
-    chains = list(conn.client_certificates)
-    hello_shown = False
-    for h in conn.handshake:
-        order += 1
-        details: list[str] = []
-        text = h.message
-        if h.damaged:
-            text += f" (incomplete: {h.damaged})"
-        if h.message == "CertificateRequest" and requests and h.frame == requests[0].frame:
-            cr = requests.pop(0)
-            names = cr.ca_names
-            text += f" — {len(names)} acceptable CA name{'s' if len(names) != 1 else ''}" + (":" if names else "")
-            details = [f"{i}. {safe(n)}{_trust_mark(conn, n)}" for i, n in enumerate(names, 1)]
-            if cr is conn.certificate_request and conn.ca_list_check is not None and conn.ca_list_check.missing:
-                details.append("in the truststore but not advertised (not loaded by the server?):")
-                details.extend(f"   - {safe(n)}" for n in conn.ca_list_check.missing)
-        elif h.message == "Certificate" and h.sender == "client" and chains and h.frame == chains[0].frame:
-            cc = chains.pop(0)
-            when = at or utc_datetime(frame_time_ns(conn, h.frame))
-            text += f" — chain of {len(cc.chain)}:" if cc.chain else " — empty: no client certificate sent"
-            for i, cert in enumerate(cc.chain):
-                details.extend(_cert_details(cert, i, when))
-        elif h.encrypted:
-            text += " (encrypted)"
-        elif h.message == "ClientHello" and h.sender == "client" and not hello_shown:
-            hello_shown = True
-            details = client_hello_details(conn)
-        text += repeated(h.count, h.last_frame)
-        if h.retransmission:
-            text += " (retransmission)"
-        events.append((h.frame, order, h.sender, text, details))
-    for a in conn.alerts:
-        order += 1
-        text = "Alert (encrypted)" if a.encrypted else f"Alert: {a.level} {a.description}"
-        if a.inferred:
-            text = "[encrypted] Alert — inferred from its size"
-        events.append((a.frame, order, a.sender, text + repeated(a.count, a.last_frame), []))
-    for frame, sender, text in inferred_lines(conn):
-        order += 1
-        events.append((frame, order, sender, text, []))
-    if conn.http is not None:
-        order += 1
-        title = f" “{safe(conn.http.title)}”" if conn.http.title else ""
-        events.append((conn.http.frame, order, "server", f"HTTP {conn.http.status}{title}", []))
-    for e in conn.tcp_ends:
-        order += 1
-        events.append((e.frame, order, e.sender, e.kind, []))
-    events.sort(key=lambda e: (e[0], e[1]))
-    lines: list[_Line] = []
-    standalone = False
-    for frame, _, sender, text, details in events:
-        last = lines[-1] if lines else None
-        # The CertificateRequest and the client's Certificate get a line of their own, with their details.
-        alone = bool(details) or " — " in text
-        if last is not None and last.frame == frame and last.sender == sender and not standalone and not alone:
-            last.items.append(text)
-        else:
-            lines.append(_Line(frame, sender, [text], details))
-        standalone = alone
-    width = max((len(str(ln.frame)) for ln in lines), default=1)
-    out = []
-    for ln in lines:
-        dt = (frame_time_ns(conn, ln.frame) - conn.first_time_ns) / 1e9
-        out.append(f"  frame {ln.frame:>{width}}  +{dt:.3f}  {ARROW[ln.sender]}  {', '.join(ln.items)}")
-        out.extend(DETAIL_INDENT + d for d in ln.details)
+def item_details(item: TimelineItem) -> list[str]:
+    """The lines beneath an item: a request's CA names, the client's chain, the client's stack."""
+    out = [f"{i}. {safe(ca.name)}{'  ' + ca.mark if ca.mark else ''}" for i, ca in enumerate(item.ca_names, 1)]
+    if item.not_advertised:
+        out.append("in the truststore but not advertised (not loaded by the server?):")
+        out.extend(f"   - {safe(n)}" for n in item.not_advertised)
+    for i, cert in enumerate(item.chain):
+        out.extend(_cert_details(cert, i))
+    out.extend(safe(line) for line in item.lines)
     return out
 
 
-def repeated(count: int, last_frame: int | None) -> str:
-    """" ×N (to frame M)" for a run of identical records; "" for one."""
-    return f" ×{count:,} (to frame {last_frame})" if count > 1 else ""
-
-
-def inferred_lines(conn: Connection) -> list[tuple[int, str, str]]:
-    """TLS 1.3 without keys: (frame, sender, what its records most likely carry) from the record sizes."""
-    inference = conn.record_inference
-    if inference is None:
-        return []
-    by_frame: dict[tuple[int, str], list[str]] = {}
-    for r in inference.readings:
-        if r.carries != "Alert":  # listed among the alerts
-            by_frame.setdefault((r.frame, "client" if r.from_client else "server"), []).append(r.carries)
-    return [(frame, sender, f"[encrypted] {', '.join(items)} — inferred from record sizes")
-            for (frame, sender), items in by_frame.items()]
+def walkthrough(conn: Connection, at: datetime | None = None) -> list[str]:
+    """The frame-by-frame lines of one connection: one per step of its timeline."""
+    steps = connection_timeline(conn, at)
+    width = max((len(str(step.frame)) for step in steps), default=1)
+    out = []
+    for step in steps:
+        words = ", ".join(item_words(item) for item in step.items)
+        out.append(f"  frame {step.frame:>{width}}  +{step.offset_s:.3f}  {ARROW[step.sender]}  {words}")
+        out.extend(DETAIL_INDENT + d for item in step.items for d in item_details(item))
+    return out
 
 
 def finding_lines(f: Finding) -> list[str]:
