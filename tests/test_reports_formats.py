@@ -31,10 +31,10 @@ from tlscap.analysis.model import (
     TcpEndEntry,
 )
 from tlscap.errors import CaptureIssue
-from tlscap.report import html_report
 from tlscap.report.csv_report import BOM, HEADER, neutralize, render_csv
 from tlscap.report.grouping import group_causes, render_groups_text
-from tlscap.report.html_report import ladder_arrows, render_html
+from tlscap.report.html_ladder import ladder_arrows, ladder_svg
+from tlscap.report.html_report import render_html
 from tlscap.report.markdown_report import md, render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,7 +264,7 @@ def test_html_ladder_has_one_arrow_per_frame(hostile):
     assert arrows[2].notes[0] == f"chain of 2: {SCRIPT}"  # valid at the capture's time
     assert any(SCRIPT in d for d in arrows[2].details)
     assert arrows[3].kind == "alert" and arrows[4].items == ["RST"] and arrows[4].kind == "end"
-    svg = html_report.ladder_svg(conn)
+    svg = ladder_svg(conn)
     assert svg.count('<g class="ev') == 5 and svg.count("<title>") == 5
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import Report
 from tlscap.pki.truststore import load_truststore
-from tlscap.report.html_report import ladder_arrows, render_html
+from tlscap.report.html_ladder import ladder_arrows
+from tlscap.report.html_report import render_html
 from tlscap.tls.keylog import load_keylog_file, parse_keylog
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,33 +1,20 @@
 """HTML: one self-contained page to hand around — counts by cause, a sortable and filterable table of
-connections, and per connection a ladder diagram (inline SVG) with the findings and certificate details.
+connections, and per connection a ladder diagram (html_ladder) with the findings and certificate details.
 
-Safety: every string from a capture goes through `safe` (control and bidi characters shown as escapes)
-and `html.escape(quote=True)`, in text and attributes alike, SVG included; no capture data ever goes
-into the script, which only sorts and filters the table's rows. A Content-Security-Policy meta allows
-nothing but this page's own style and script (by hash): no network load, no other script, no images.
+Safety (html_page): every string from a capture goes through `h`; a Content-Security-Policy allows nothing
+but the page's own style and script.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
 from tlscap import __version__
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
-from tlscap.analysis.timeline import (
-    ItemKind,
-    JudgedCertificate,
-    TimelineItem,
-    client_hello_lines,
-    connection_timeline,
-    judge_validity,
-    judged_time,
-)
+from tlscap.analysis.timeline import client_hello_lines, judge_validity, judged_time
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.report.grouping import (
     Cause,
@@ -40,318 +27,14 @@ from tlscap.report.grouping import (
     servers_label,
     time_label,
 )
+from tlscap.report.html_ladder import ladder_svg
+from tlscap.report.html_page import PAGE_START, SCRIPT, h
 from tlscap.report.json_report import stream_field, wireshark_filter
-from tlscap.report.safe_text import safe
 from tlscap.report.spool import TextSpool
 from tlscap.report.text_report import capture_header, connection_title, verdict_parts, verdict_standing
 from tlscap.report.writer import excluded_note, write_report
 
 MARK = {"error": "✗", "warning": "!", "info": "i"}
-
-# Ladder geometry (px). Labels are monospace 12px (about 7.2px a character), notes 11px (6.6px).
-_WIDTH = 1000
-_CLIENT_X = 180
-_SERVER_X = 900
-_TOP = 78
-_ROW = 36
-_ROW_WITH_NOTE = 50
-_LABEL_CHARS = int((_SERVER_X - _CLIENT_X - 16) / 7.2)
-_NOTE_CHARS = int((_SERVER_X - _CLIENT_X - 16) / 6.6)
-_KIND_RANK = {"plain": 0, "end": 1, "cert": 2, "alert": 3}
-
-_STYLE = """
-:root{color-scheme:light}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1320px;
-padding:16px 24px;color:#1b1f24;background:#fff}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
-h3{font-size:15px;margin:0 0 6px}p.counts{margin:4px 0 0;font-size:15px}
-table{border-collapse:collapse;margin:6px 0 12px}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;
-vertical-align:top}th{background:#f6f8fa}.num{text-align:right}
-table.sortable th{cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" \\25B2"}
-th[aria-sort=descending]::after{content:" \\25BC"}
-tr.sev-error td:first-child{border-left:4px solid #cf222e}tr.sev-warning td:first-child{border-left:4px solid #bf8700}
-.controls{margin:8px 0;display:flex;gap:10px;align-items:center}.controls input{width:340px;padding:3px 6px}
-article.conn{border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:16px 0}
-.mono,code,.walk{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
-.muted{color:#57606a}ul.findings{list-style:none;padding:0;margin:8px 0}
-li.f{margin:6px 0;padding:6px 8px;border-left:4px solid #0969da;background:#ddf4ff}
-li.f.error{border-color:#cf222e;background:#ffebe9}li.f.warning{border-color:#bf8700;background:#fff8c5}
-.fix{color:#3d444d;margin-top:2px}details{margin:6px 0}summary{cursor:pointer;font-weight:600}
-dl.cert{display:grid;grid-template-columns:max-content auto;gap:1px 12px;margin:6px 0 10px 18px}
-dl.cert dt{color:#57606a}dl.cert dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;
-overflow-wrap:anywhere}.bad{color:#cf222e;font-weight:600}
-td code{white-space:nowrap}button.copy{font-size:12px;padding:0 6px;margin-left:4px;cursor:pointer}
-svg.ladder{display:block;max-width:100%;height:auto;border:1px solid #eaeef2;background:#fff;margin:8px 0}
-svg text{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:#1b1f24}
-svg .life{stroke:#8c959f;stroke-width:1.5}svg .hdr{fill:#f6f8fa;stroke:#8c959f}svg .who{font-weight:700}
-svg .hit{fill:transparent}svg g.ev:hover .hit{fill:#f6f8fa}
-svg .ev line{stroke:#1b1f24;stroke-width:1.6}svg .ev polygon{fill:#1b1f24}
-svg .k-cert line{stroke:#0969da;stroke-width:2.4}svg .k-cert polygon{fill:#0969da}svg .k-cert .lbl{fill:#0550ae}
-svg .k-alert line{stroke:#cf222e;stroke-width:2.4}svg .k-alert polygon{fill:#cf222e}
-svg .k-alert .lbl{fill:#cf222e;font-weight:700}svg .k-end line{stroke:#8c959f;stroke-dasharray:6 4}
-svg .k-end polygon{fill:#8c959f}svg .k-end .lbl{fill:#57606a}svg .note{fill:#57606a;font-size:11px}
-svg .fr{fill:#57606a}svg .fr.error{fill:#cf222e;font-weight:700}svg .fr.warning{fill:#9a6700;font-weight:700}
-""".strip()
-
-_SCRIPT = """
-(function () {
-  "use strict";
-  var table = document.getElementById("conn-table");
-  if (table) {
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    var heads = table.tHead.rows[0].cells;
-    var filter = document.getElementById("conn-filter");
-    var severity = document.getElementById("conn-severity");
-    var count = document.getElementById("conn-count");
-    var order = rows.map(function (row, i) { return { row: row, i: i }; });
-    var key = function (row, col, numeric) {
-      var cell = row.cells[col];
-      var v = cell.getAttribute("data-sort");
-      if (v === null) { v = cell.textContent; }
-      return numeric ? (parseFloat(v) || 0) : v.toLowerCase();
-    };
-    var sortBy = function (col) {
-      var th = heads[col];
-      var numeric = th.classList.contains("num");
-      var asc = th.getAttribute("aria-sort") !== "ascending";
-      for (var k = 0; k < heads.length; k++) { heads[k].removeAttribute("aria-sort"); }
-      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-      order.sort(function (a, b) {
-        var x = key(a.row, col, numeric), y = key(b.row, col, numeric);
-        var r = x < y ? -1 : (x > y ? 1 : a.i - b.i);
-        return asc ? r : -r;
-      });
-      order.forEach(function (o) { body.appendChild(o.row); });
-    };
-    Array.prototype.forEach.call(heads, function (th, col) {
-      th.tabIndex = 0;
-      th.addEventListener("click", function () { sortBy(col); });
-      th.addEventListener("keydown", function (e) {
-        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortBy(col); }
-      });
-    });
-    var apply = function () {
-      var q = filter.value.trim().toLowerCase();
-      var sev = severity.value;
-      var shown = 0;
-      rows.forEach(function (row) {
-        var ok = (!q || row.textContent.toLowerCase().indexOf(q) !== -1) &&
-                 (!sev || row.getAttribute("data-severity") === sev);
-        row.hidden = !ok;
-        if (ok) { shown += 1; }
-      });
-      count.textContent = shown + " of " + rows.length + " connections";
-    };
-    filter.addEventListener("input", apply);
-    severity.addEventListener("change", apply);
-    apply();
-  }
-  Array.prototype.forEach.call(document.querySelectorAll("button.copy"), function (button) {
-    button.addEventListener("click", function () {
-      var text = button.getAttribute("data-copy");
-      var done = function () { button.textContent = "copied"; };
-      if (navigator.clipboard && navigator.clipboard.writeText) {
-        navigator.clipboard.writeText(text).then(done, function () { fallback(text); done(); });
-      } else { fallback(text); done(); }
-    });
-  });
-  function fallback(text) {
-    var area = document.createElement("textarea");
-    area.value = text;
-    document.body.appendChild(area);
-    area.select();
-    try { document.execCommand("copy"); } catch (e) { /* the filter stays visible beside the button */ }
-    document.body.removeChild(area);
-  }
-  document.documentElement.setAttribute("data-tlscap-ready", String(document.scripts.length));
-})();
-""".strip()
-
-
-def _hash(source: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
-
-
-CSP = (f"default-src 'none'; style-src {_hash(_STYLE)}; script-src {_hash(_SCRIPT)}; img-src 'none'; "
-       "connect-src 'none'; font-src 'none'; object-src 'none'; media-src 'none'; frame-src 'none'; "
-       "base-uri 'none'; form-action 'none'")
-
-
-def h(value: object) -> str:
-    """Any value as HTML text or attribute content: visible escapes for control characters, then escaped."""
-    return html.escape(safe("" if value is None else str(value)), quote=True)
-
-
-# --------------------------------------------------------------------------- the ladder's rows
-
-
-@dataclass(slots=True)
-class Arrow:
-    """One arrow of a ladder: what one frame carried in one direction (the timeline's steps of that frame
-    and direction, drawn as one)."""
-
-    frame: int
-    sender: str
-    offset_s: float = 0.0  # since the connection's first frame
-    items: list[str] = field(default_factory=list)
-    kind: str = "plain"  # plain | cert | alert | end
-    notes: list[str] = field(default_factory=list)  # short lines drawn under the arrow
-    details: list[str] = field(default_factory=list)  # the hover text's lines
-
-    def label(self) -> str:
-        return ", ".join(self.items)
-
-
-def _cert_lines(judged: JudgedCertificate, index: int) -> list[str]:
-    cert = judged.certificate
-    lines = [f"[{index}] {cert.subject or '(empty subject)'}", f"    issued by {cert.issuer or '(empty issuer)'}"]
-    if cert.not_before is not None and cert.not_after is not None:
-        mark = judged.validity.mark
-        lines.append(f"    valid {cert.not_before:%Y-%m-%d} … {cert.not_after:%Y-%m-%d}{'  ' + mark if mark else ''}")
-    lines.append(f"    sha256 {cert.sha256}")
-    return lines
-
-
-def _kind(item: TimelineItem, failing: bool) -> str:
-    """Red for an alert that ends a failure and for an HTTP error; close_notify and unremarkable encrypted
-    alerts are plain."""
-    if item.kind is ItemKind.ALERT:
-        return "alert" if item.failure or failing else "plain"
-    if item.kind is ItemKind.HTTP:
-        return "alert" if item.failure else "plain"
-    if item.kind is ItemKind.END:
-        return "end"
-    return "cert" if item.summary is not None else "plain"
-
-
-def _notes_and_details(item: TimelineItem) -> tuple[list[str], list[str]]:
-    """What the arrow shows under itself and in its hover text of a CertificateRequest's CA names or the
-    client's chain. (The client's stack, under the ClientHello in the text, heads the connection's article.)"""
-    if item.summary is None:
-        return [], []
-    if item.message == "CertificateRequest":
-        listed = (": " + "; ".join(ca.name for ca in item.ca_names)) if item.ca_names else ""
-        details = [f"CertificateRequest: {item.summary}"]
-        details += [f"  {i}. {ca.name}{'  ' + ca.mark if ca.mark else ''}" for i, ca in enumerate(item.ca_names, 1)]
-        if item.not_advertised:
-            details.append("  in the truststore but not advertised (not loaded by the server?):")
-            details.extend(f"     - {name}" for name in item.not_advertised)
-        return [item.summary + listed], details
-    if not item.chain:
-        return [item.summary], ["client Certificate: empty, no client certificate sent"]
-    leaf = item.chain[0]
-    mark = leaf.validity.mark
-    note = f"{item.summary}: {leaf.certificate.subject or '(empty subject)'}" + ("  " + mark if mark else "")
-    details = [f"client Certificate: {item.summary}"]
-    for i, cert in enumerate(item.chain):
-        details.extend(_cert_lines(cert, i))
-    return [note], details
-
-
-def ladder_arrows(conn: Connection, at: datetime | None = None) -> list[Arrow]:
-    """One arrow per frame (and direction) that carried handshake messages, alerts, HTTP, FIN or RST."""
-    failing = _failure_frames(conn)
-    sc = conn.server_certificate  # its chain goes in the hover text of the server's first Certificate
-    arrows: list[Arrow] = []
-    for step in connection_timeline(conn, at):
-        arrow = arrows[-1] if arrows else None
-        if arrow is None or arrow.frame != step.frame or arrow.sender != step.sender:
-            arrow = Arrow(step.frame, step.sender, step.offset_s)
-            arrows.append(arrow)
-        for item in step.items:
-            arrow.items.append(item.label)
-            kind = _kind(item, step.frame in failing)
-            if _KIND_RANK[kind] > _KIND_RANK[arrow.kind]:
-                arrow.kind = kind
-            notes, details = _notes_and_details(item)
-            arrow.notes.extend(notes)
-            arrow.details.extend(details)
-            if (sc is not None and item.message == "Certificate" and step.sender == "server"
-                    and step.frame == sc.frame):
-                when = judged_time(conn, at, sc.frame)
-                arrow.details.append(f"server Certificate: chain of {len(sc.chain)}")
-                for i, cert in enumerate(sc.chain):
-                    arrow.details.extend(_cert_lines(JudgedCertificate(certificate=cert,
-                                                                       validity=judge_validity(cert, when)), i))
-                sc = None
-    return arrows
-
-
-def _failure_frames(conn: Connection) -> set[int]:
-    """Frames that a failing verdict or an error or warning finding names."""
-    frames = {frame for f in conn.findings if f.severity in ("error", "warning") for frame in f.frames}
-    d = conn.diagnosis
-    if d is not None and d.cause != "ok":
-        frames.update(d.frames)
-    return frames
-
-
-def _finding_frames(conn: Connection) -> dict[int, str]:
-    """Frame → the worst severity of the findings that name it."""
-    out: dict[int, str] = {}
-    for f in conn.findings:
-        for frame in f.frames:
-            if SEVERITY_RANK[f.severity] > SEVERITY_RANK.get(out.get(frame, ""), 0):
-                out[frame] = f.severity
-    return out
-
-
-def _clip(text: str, chars: int) -> str:
-    return text if len(text) <= chars else text[: chars - 1] + "…"
-
-
-def ladder_svg(conn: Connection, at: datetime | None = None) -> str:
-    """The connection's ladder diagram as an inline SVG element."""
-    arrows = ladder_arrows(conn, at)
-    marked = _finding_frames(conn)
-    mid = (_CLIENT_X + _SERVER_X) // 2
-    rows: list[str] = []
-    y = _TOP
-    for ar in arrows:
-        y += 18  # room for the label above the arrow
-        x1, x2 = (_CLIENT_X, _SERVER_X) if ar.sender == "client" else (_SERVER_X, _CLIENT_X)
-        tip = -10 if x2 > x1 else 10
-        dt = ar.offset_s
-        direction = "client → server" if ar.sender == "client" else "server → client"
-        title = "\n".join([f"frame {ar.frame}  +{dt:.3f} s  {direction}", ar.label(), *ar.details])
-        height = _ROW_WITH_NOTE if ar.notes else _ROW
-        sev = marked.get(ar.frame, "")
-        parts = [
-            f'<g class="ev k-{ar.kind}"><title>{h(title)}</title>',
-            f'<rect class="hit" x="4" y="{y - 16}" width="{_WIDTH - 8}" height="{height - 2}"/>',
-            f'<text class="fr {sev}" x="10" y="{y + 4}">frame {ar.frame}</text>',
-            f'<text class="fr" x="10" y="{y + 18}">+{dt:.3f}s</text>',
-            f'<line x1="{x1}" y1="{y}" x2="{x2 + tip}" y2="{y}"/>',
-            f'<polygon points="{x2},{y} {x2 + tip},{y - 5} {x2 + tip},{y + 5}"/>',
-            f'<text class="lbl" x="{mid}" y="{y - 6}" text-anchor="middle">{h(_clip(ar.label(), _LABEL_CHARS))}</text>',
-        ]
-        if ar.notes:
-            note = _clip(" · ".join(ar.notes), _NOTE_CHARS)
-            parts.append(f'<text class="note" x="{mid}" y="{y + 16}" text-anchor="middle">{h(note)}</text>')
-        parts.append("</g>")
-        rows.append("".join(parts))
-        y += height - 18
-    bottom = y + 16
-    head = [
-        f'<svg class="ladder" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {bottom}" '
-        f'width="{_WIDTH}" height="{bottom}" role="img" '
-        f'aria-label="ladder diagram of connection {conn.id}: {h(conn.client)} to {h(conn.server)}">',
-        f'<line class="life" x1="{_CLIENT_X}" y1="52" x2="{_CLIENT_X}" y2="{bottom - 6}"/>',
-        f'<line class="life" x1="{_SERVER_X}" y1="52" x2="{_SERVER_X}" y2="{bottom - 6}"/>',
-        f'<rect class="hdr" x="{_CLIENT_X - 90}" y="8" width="180" height="44" rx="4"/>',
-        f'<text class="who" x="{_CLIENT_X}" y="26" text-anchor="middle">client</text>',
-        f'<text x="{_CLIENT_X}" y="43" text-anchor="middle">{h(_clip(str(conn.client), 24))}</text>',
-        f'<rect class="hdr" x="{_SERVER_X - 90}" y="8" width="180" height="44" rx="4"/>',
-        f'<text class="who" x="{_SERVER_X}" y="26" text-anchor="middle">server</text>',
-        f'<text x="{_SERVER_X}" y="43" text-anchor="middle">{h(_clip(str(conn.server), 24))}</text>',
-    ]
-    if not arrows:
-        head.append(f'<text x="{mid}" y="{_TOP + 20}" text-anchor="middle">no handshake frames seen</text>')
-    return "".join(head) + "".join(rows) + "</svg>"
-
-
-# --------------------------------------------------------------------------- page sections
 
 
 def _counts(captures: int, connections: int, with_findings: int, errors: int) -> str:
@@ -619,7 +302,7 @@ class HtmlWriter:
             _errors(self.captures),
         ]
         write = self.out.write
-        write(_PAGE_START + "\n".join(part for part in head if part) + "\n")
+        write(PAGE_START + "\n".join(part for part in head if part) + "\n")
         title = "All connections" if self.show_all else "Connections with findings"
         if not self._rows.empty:
             write(f"<h2>{title}</h2>{_CONTROLS}{_table_head(_CONNECTION_HEADERS, _CONNECTION_TABLE_ATTRS)}")
@@ -635,18 +318,11 @@ class HtmlWriter:
                            for cap in self.captures)
         write(f"<details><summary>Captures ({len(self.captures)})</summary><ul>{captures}</ul></details>\n"
               f'<p class="muted">tlscap {h(__version__)}</p>'
-              f"\n<script>{_SCRIPT}</script></body></html>\n")
+              f"\n<script>{SCRIPT}</script></body></html>\n")
         self._rows.close()
         self._articles.close()
 
 
-_PAGE_START = (
-    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-    f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">'
-    '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    '<meta name="referrer" content="no-referrer">'
-    f"<title>tlscap report</title><style>{_STYLE}</style></head>\n<body>"
-)
 _FRAME_BY_FRAME_NOTE = (
     '<p class="muted">One arrow per frame that carried handshake messages, alerts, FIN or RST; hover an arrow '
     "for its details (CA names, certificates).</p>"
