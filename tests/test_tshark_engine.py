@@ -20,6 +20,7 @@ from corpus_facts import CORPUS, has_tcp_tls, load_truth, truth_files
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import CaptureReport, Report
 from tlscap.engines import tshark_engine as T
+from tlscap.engines import tshark_output
 from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark
 from tlscap.report.json_report import report_dict
 from tlscap.tls.keylog import load_keylog_file
@@ -214,25 +215,25 @@ def test_installed_tshark_is_recent_enough(tshark_and_corpus):
 
 
 def _row(**values: str) -> str:
-    cols = [""] * len(T.FIELDS)
+    cols = [""] * len(tshark_output.FIELDS)
     for name, value in values.items():
-        cols[T.FIELDS.index(name.replace("__", "."))] = value
+        cols[tshark_output.FIELDS.index(name.replace("__", "."))] = value
     return "\t".join(cols) + "\n"
 
 
 def test_epoch_times_keep_nanoseconds():
-    assert T._epoch_ns("1795742062.970190000") == 1_795_742_062_970_190_000
-    assert T._epoch_ns("1.5") == 1_500_000_000
-    assert T._epoch_ns("-1.25") == -1_250_000_000
-    assert T._epoch_ns("junk") == 0
+    assert tshark_output._epoch_ns("1795742062.970190000") == 1_795_742_062_970_190_000
+    assert tshark_output._epoch_ns("1.5") == 1_500_000_000
+    assert tshark_output._epoch_ns("-1.25") == -1_250_000_000
+    assert tshark_output._epoch_ns("junk") == 0
 
 
 def test_row_of_a_tcp_frame():
-    row = T._parse_row(_row(frame__number="7", frame__time_epoch="10.000000001",
-                            frame__protocols="eth:ethertype:ip:tcp:tls", tcp__stream="3",
-                            ip__src="10.0.0.1", ip__dst="10.0.0.2", tcp__srcport="51000", tcp__dstport="443",
-                            tcp__flags="0x0011", tcp__len="0", tls__record__version="0x0303,0x0303",
-                            tls__record__length="17,4000"))
+    row = tshark_output.parse_row(_row(frame__number="7", frame__time_epoch="10.000000001",
+                                       frame__protocols="eth:ethertype:ip:tcp:tls", tcp__stream="3",
+                                       ip__src="10.0.0.1", ip__dst="10.0.0.2", tcp__srcport="51000", tcp__dstport="443",
+                                       tcp__flags="0x0011", tcp__len="0", tls__record__version="0x0303,0x0303",
+                                       tls__record__length="17,4000"))
     assert row is not None
     assert (row.frame, row.time_ns, row.stream) == (7, 10_000_000_001, 3)
     assert row.src == ("10.0.0.1", 51000) and row.dst == ("10.0.0.2", 443)
@@ -241,18 +242,19 @@ def test_row_of_a_tcp_frame():
 
 
 def test_row_of_an_icmp_quote_is_no_segment():
-    row = T._parse_row(_row(frame__number="9", frame__time_epoch="1.0", frame__protocols="eth:ethertype:ip:icmp:ip:tcp",
-                            tcp__stream="4", ip__src="10.0.0.9,10.0.0.1", ip__dst="10.0.0.1,10.0.0.2",
-                            tcp__srcport="1", tcp__dstport="2", tcp__flags="0x0002"))
+    row = tshark_output.parse_row(_row(frame__number="9", frame__time_epoch="1.0",
+                                       frame__protocols="eth:ethertype:ip:icmp:ip:tcp",
+                                       tcp__stream="4", ip__src="10.0.0.9,10.0.0.1", ip__dst="10.0.0.1,10.0.0.2",
+                                       tcp__srcport="1", tcp__dstport="2", tcp__flags="0x0002"))
     assert row is not None and row.stream is None
 
 
 def test_row_inside_a_tunnel_uses_the_inner_addresses():
-    row = T._parse_row(_row(frame__number="1", frame__time_epoch="1.0",
-                            frame__protocols="eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:tcp:tls",
-                            tcp__stream="0", ip__src="192.0.2.1,10.1.1.1", ip__dst="192.0.2.2,10.1.1.2",
-                            tcp__srcport="40000", tcp__dstport="443", tcp__flags="0x0018", tcp__len="100",
-                            vxlan__vni="42"))
+    row = tshark_output.parse_row(_row(frame__number="1", frame__time_epoch="1.0",
+                                       frame__protocols="eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:tcp:tls",
+                                       tcp__stream="0", ip__src="192.0.2.1,10.1.1.1", ip__dst="192.0.2.2,10.1.1.2",
+                                       tcp__srcport="40000", tcp__dstport="443", tcp__flags="0x0018", tcp__len="100",
+                                       vxlan__vni="42"))
     assert row is not None
     assert row.src == ("10.1.1.1", 40000)
     assert row.tunnel() == ("vxlan vni=42 192.0.2.1>192.0.2.2",)
@@ -260,8 +262,9 @@ def test_row_inside_a_tunnel_uses_the_inner_addresses():
 
 def test_tunnel_labels_follow_the_native_decoder():
     def labels(protocols: str, **values: str) -> tuple[str, ...]:
-        row = T._parse_row(_row(frame__number="1", frame__time_epoch="1.0", frame__protocols=protocols,
-                                tcp__stream="0", tcp__srcport="1", tcp__dstport="2", tcp__flags="0x0002", **values))
+        row = tshark_output.parse_row(_row(frame__number="1", frame__time_epoch="1.0", frame__protocols=protocols,
+                                           tcp__stream="0", tcp__srcport="1", tcp__dstport="2", tcp__flags="0x0002",
+                                           **values))
         assert row is not None
         return row.tunnel()
 
@@ -279,17 +282,17 @@ def test_tunnel_labels_follow_the_native_decoder():
 
 def test_records_of_a_reassembled_pdu_name_the_frames_that_carried_them():
     record = bytes.fromhex("1603030006") + bytes.fromhex("0e000002aaaa")  # 11 bytes
-    source = T._Segments(data=(b"\x00\x00" + record).hex(), parts=((5, 0, 6), (6, 6, 7)))
-    chunks = T._record(6, record.hex(), 2, source).chunks
+    source = tshark_output._Segments(data=(b"\x00\x00" + record).hex(), parts=((5, 0, 6), (6, 6, 7)))
+    chunks = tshark_output._record(6, record.hex(), 2, source).chunks
     assert chunks == ((5, record[:4]), (6, record[4:]))
-    assert T._record(6, record.hex(), 0, None).chunks == ((6, record),)
+    assert tshark_output._record(6, record.hex(), 0, None).chunks == ((6, record),)
 
 
 def test_layer_source_is_found_by_its_bytes():
     frame_hex = "aa" * 10 + "1603"
-    pdu = T._Segments(data="bbbb1603030000", parts=((1, 0, 3), (2, 3, 4)))
-    assert T._source_of(["1603", 10, 2], frame_hex, [pdu]) is None
-    assert T._source_of(["1603030000", 2, 5], frame_hex, [pdu]) is pdu
+    pdu = tshark_output._Segments(data="bbbb1603030000", parts=((1, 0, 3), (2, 3, 4)))
+    assert tshark_output._source_of(["1603", 10, 2], frame_hex, [pdu]) is None
+    assert tshark_output._source_of(["1603030000", 2, 5], frame_hex, [pdu]) is pdu
 
 
 def test_json_packets_are_read_one_at_a_time():
@@ -299,9 +302,10 @@ def test_json_packets_are_read_one_at_a_time():
         for n in (3, 8)
     ]
     text = json.dumps(packets, indent=2) + "\n"
-    outcome = T._Outcome()
-    assert [p.frame for p in T._json_packets(iter(text.splitlines(keepends=True)), outcome)] == [3, 8]
-    assert outcome.skipped_packets == 0
+    unreadable: list[None] = []
+    lines = iter(text.splitlines(keepends=True))
+    assert [p.frame for p in tshark_output.json_packets(lines, lambda: unreadable.append(None))] == [3, 8]
+    assert not unreadable
 
 
 def test_key_logs_that_cannot_be_read_are_refused(tmp_path):

@@ -41,17 +41,16 @@ asyncio loop per capture in the threads that run several captures at once.
 
 from __future__ import annotations
 
-import json
 import re
 import resource
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
 from tlscap.analysis.engine import KEYLOG_MARKERS, AnalysisOptions, record_capture_info
@@ -59,6 +58,7 @@ from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.tracker import MAX_CARRIER_TIMES, MAX_PLAINTEXT_BEFORE_TLS, ConnectionTracker, TcpEnd
 from tlscap.capture.reader import open_capture
 from tlscap.capture.source import CaptureInfo
+from tlscap.engines.tshark_output import FIELDS, Row, TlsRecord, application_data_record, json_packets, parse_row
 from tlscap.errors import CaptureIssue, CaptureOpenError, TlscapError
 from tlscap.signals import die_with_parent
 from tlscap.tls.keylog import KeyLog, load_keylog_file, parse_keylog
@@ -79,22 +79,12 @@ ALL_RECORDS_FILTER = "tls.record"
 # -j, not -J: these layers and their direct children only (the records' raw bytes; not the
 # messages, certificates and extensions below them, which would quadruple the output)
 JSON_LAYERS = "frame tcp.segments tls"
-IGNORED = "Ignored Unknown Record"  # the text item tshark adds where bytes in a TLS layer are no record
-FIELDS = (
-    "frame.number", "frame.time_epoch", "frame.protocols", "tcp.stream",
-    "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.len",
-    "tls.record.version", "tls.record.length",
-    "vxlan.vni", "geneve.vni", "gtp.teid", "gre.key", "erspan.version", "erspan.spanid",
-)  # fmt: skip
-_F = {name: i for i, name in enumerate(FIELDS)}
-_TUNNEL_ID_FIELDS = ("vxlan.vni", "geneve.vni", "gtp.teid", "gre.key", "erspan.version", "erspan.spanid")
 _ROOT_WARNING = "Running as user"
 WAIT_SECONDS = 600  # for tshark to exit once its output was read
 # Limits on each tshark child (kept here, not in limits.py, as they bind the external program only).
 TSHARK_MAX_MEMORY = 8 << 30  # bytes of address space; real multi-GB captures stay well under it
 TSHARK_MAX_CPU_SECONDS = 4 * 3600
 TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
-CONTENT_APPLICATION_DATA = 23
 
 
 class EngineUnavailable(TlscapError):
@@ -264,7 +254,7 @@ class _Run:
         self.plaintext: dict[int, int] = {}  # per open stream without TLS yet: payload bytes seen
         self.collector = ConnectionCollector(options, emit)
 
-    def on_frame(self, row: _Row, records: list[_TlsRecord], *, cut: int = 0) -> None:
+    def on_frame(self, row: Row, records: list[TlsRecord], *, cut: int = 0) -> None:
         """One frame of the capture, with the TLS records tshark credits to it (`cut`: bytes the
         snap length cut off its end, which the session reads as a gap)."""
         self.collector.now_ns = row.time_ns
@@ -291,7 +281,7 @@ class _Run:
             self._finalize(tracker)
             self.collector.hand_on()
 
-    def _given_up(self, tracker: ConnectionTracker, row: _Row) -> bool:
+    def _given_up(self, tracker: ConnectionTracker, row: Row) -> bool:
         """As the native engine gives up a conversation after MAX_PLAINTEXT_BEFORE_TLS bytes without
         TLS (so it stops holding back the connections after it)."""
         if tracker.session.is_tls or not row.payload:
@@ -300,7 +290,7 @@ class _Run:
         self.plaintext[tracker.stream] = seen
         return seen > MAX_PLAINTEXT_BEFORE_TLS
 
-    def _on_segment(self, tracker: ConnectionTracker, row: _Row, records: list[_TlsRecord], cut: int) -> bool:
+    def _on_segment(self, tracker: ConnectionTracker, row: Row, records: list[TlsRecord], cut: int) -> bool:
         """What ConnectionTracker.on_segment does, with tshark's records instead of reassembly;
         True when the connection is closed (a reset, or a FIN from both sides)."""
         side = row.src == tracker.endpoints[True]
@@ -353,6 +343,10 @@ class _Outcome:
     skipped_packets: int = 0
     frame: int = 0  # the last frame read
     internal: CaptureIssue | None = None
+
+    def skip_packet(self) -> None:
+        """Count a packet of pass B's JSON that could not be read."""
+        self.skipped_packets += 1
 
 
 def _run_tshark(tshark: str, path: str, run: _Run, *, full: bool, reorder: bool,
@@ -423,10 +417,10 @@ def _merge(proc_a: subprocess.Popen[str], proc_b: subprocess.Popen[str], run: _R
     """Feed `run` every frame of pass A in order, with the records pass B read for it (pass B
     lists a subset of the frames, in the same order)."""
     assert proc_a.stdout is not None and proc_b.stdout is not None
-    packets = _json_packets(proc_b.stdout, outcome)
+    packets = json_packets(proc_b.stdout, outcome.skip_packet)
     pending = next(packets, None)
     for line in proc_a.stdout:
-        row = _parse_row(line)
+        row = parse_row(line)
         if row is None:
             continue
         outcome.frames += 1
@@ -441,7 +435,7 @@ def _merge(proc_a: subprocess.Popen[str], proc_b: subprocess.Popen[str], run: _R
             run.on_frame(row, pending.records, cut=pending.cut)
             pending = next(packets, None)
         else:
-            run.on_frame(row, [_application_data(row.frame, v, n) for v, n in row.records])
+            run.on_frame(row, [application_data_record(row.frame, v, n) for v, n in row.records])
     for _ in packets:
         pass
 
@@ -493,295 +487,3 @@ def _stderr(err: IO[str]) -> str:
 
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")[:300]
-
-
-# --------------------------------------------------------------------------------------------
-# Pass A: one line of fields per frame
-
-
-@dataclass(slots=True)
-class _Row:
-    """One frame as pass A shows it; `stream` is None for frames that are not (readable) TCP."""
-
-    frame: int
-    time_ns: int
-    stream: int | None
-    src: tuple[str, int]
-    dst: tuple[str, int]
-    flags: int
-    payload: int  # TCP payload length
-    records: list[tuple[int, int]]  # (version, length) of each TLS record tshark shows in it
-    cols: list[str]
-
-    def tunnel(self) -> tuple[str, ...]:
-        return _tunnel_labels(self.cols)
-
-
-def _parse_row(line: str) -> _Row | None:
-    cols = line.rstrip("\r\n").split("\t")
-    if len(cols) < len(FIELDS) or not cols[0].isdigit():
-        return None
-    frame = int(cols[0])
-    time_ns = _epoch_ns(cols[_F["frame.time_epoch"]])
-    protocols = cols[_F["frame.protocols"]].split(":")
-    stream_text = _last(cols[_F["tcp.stream"]])
-    if not stream_text or "tcp" not in protocols or _quoted(protocols):
-        return _Row(frame, time_ns, None, ("", 0), ("", 0), 0, 0, [], cols)
-    inner_v6 = _inner_family(protocols) == "ipv6"
-    src_ip = _last(cols[_F["ipv6.src" if inner_v6 else "ip.src"]])
-    dst_ip = _last(cols[_F["ipv6.dst" if inner_v6 else "ip.dst"]])
-    try:
-        src = (src_ip, int(_last(cols[_F["tcp.srcport"]])))
-        dst = (dst_ip, int(_last(cols[_F["tcp.dstport"]])))
-        flags = int(_last(cols[_F["tcp.flags"]]) or "0", 16)
-        payload = int(_last(cols[_F["tcp.len"]]) or "0")
-        stream = int(stream_text)
-    except ValueError:
-        return _Row(frame, time_ns, None, ("", 0), ("", 0), 0, 0, [], cols)
-    versions = _values(cols[_F["tls.record.version"]])
-    lengths = _values(cols[_F["tls.record.length"]])
-    records = []
-    for version, length in zip(versions, lengths, strict=False):
-        try:
-            records.append((int(version, 16), int(length)))
-        except ValueError:
-            continue
-    return _Row(frame, time_ns, stream, src, dst, flags, payload, records, cols)
-
-
-def _values(text: str) -> list[str]:
-    return text.split(",") if text else []
-
-
-def _last(text: str) -> str:
-    return text.rsplit(",", 1)[-1] if text else ""
-
-
-def _epoch_ns(text: str) -> int:
-    """`1795742062.970190000` → ns, exactly (a float would round the nanoseconds)."""
-    negative = text.startswith("-")
-    seconds, _, fraction = text.lstrip("-").partition(".")
-    try:
-        value = int(seconds or "0") * 1_000_000_000 + int((fraction + "000000000")[:9])
-    except ValueError:
-        return 0
-    return -value if negative else value
-
-
-def _quoted(protocols: list[str]) -> bool:
-    """A TCP header quoted in an ICMP error: it takes a stream index but is no segment."""
-    tcp = len(protocols) - 1 - protocols[::-1].index("tcp")
-    return any(p in ("icmp", "icmpv6") for p in protocols[:tcp])
-
-
-def _inner_family(protocols: list[str]) -> str:
-    tcp = len(protocols) - 1 - protocols[::-1].index("tcp")
-    return next((p for p in reversed(protocols[:tcp]) if p in ("ip", "ipv6")), "ip")
-
-
-def _tunnel_labels(cols: list[str]) -> tuple[str, ...]:
-    """The tunnels a frame came through, labelled as decode/tunnels.py labels them."""
-    protocols = cols[_F["frame.protocols"]].split(":")
-    addresses = {
-        "ip": list(zip(_values(cols[_F["ip.src"]]), _values(cols[_F["ip.dst"]]), strict=False)),
-        "ipv6": list(zip(_values(cols[_F["ipv6.src"]]), _values(cols[_F["ipv6.dst"]]), strict=False)),
-    }
-    ids = {name: _values(cols[_F[name]]) for name in _TUNNEL_ID_FIELDS}
-    used = {name: 0 for name in [*addresses, *ids]}
-
-    def take(name: str) -> str | None:
-        """The next value of a tunnel's identifier field (one per header of that kind, in order)."""
-        index = used[name]
-        used[name] += 1
-        return ids[name][index] if index < len(ids[name]) else None
-
-    labels: list[str] = []
-    outer: tuple[str, str, str] | None = None  # family, src, dst of the last IP header
-    previous = ""
-    for name in protocols:
-        if name == "tcp":
-            break
-        if name in ("ip", "ipv6"):
-            index = used[name]
-            used[name] += 1
-            pair = addresses[name][index] if index < len(addresses[name]) else ("?", "?")
-            if previous in ("ip", "ipv6") and outer is not None:
-                inner, outside = (4 if name == "ip" else 6), (4 if outer[0] == "ip" else 6)
-                kind = "ipip" if inner == outside == 4 else "ip6ip6" if inner == outside else f"{inner}in{outside}"
-                labels.append(f"{kind} {outer[1]}>{outer[2]}")
-            outer = (name, pair[0], pair[1])
-        elif outer is not None:
-            path = f"{outer[1]}>{outer[2]}"
-            if name == "vxlan":
-                labels.append(f"vxlan vni={_number(take('vxlan.vni'))} {path}")
-            elif name == "geneve":
-                labels.append(f"geneve vni={_number(take('geneve.vni'))} {path}")
-            elif name == "gtp":
-                teid = _number(take("gtp.teid"))
-                labels.append(f"gtp teid=0x{teid:x} {path}" if isinstance(teid, int) else f"gtp {path}")
-            elif name == "gre":
-                key = take("gre.key")
-                labels.append(f"gre key={_number(key)} {path}" if key else f"gre {path}")
-            elif name == "erspan" and labels and labels[-1].startswith("gre"):
-                version = _number(take("erspan.version"))
-                session = _number(take("erspan.spanid"))
-                erspan = {1: "erspan2", 2: "erspan3"}.get(version) if isinstance(version, int) else None
-                labels[-1] = f"{erspan} session={session} {path}" if erspan else f"erspan1 {path}"
-        previous = name
-    return tuple(labels)
-
-
-def _number(text: str | None) -> int | str:
-    try:
-        return int(text or "", 0)
-    except ValueError:
-        return text or "?"
-
-
-# --------------------------------------------------------------------------------------------
-# Pass B: the records' bytes, from tshark's JSON
-
-
-@dataclass(frozen=True, slots=True)
-class _TlsRecord:
-    """One TLS record as tshark found it: its bytes in stream order, each piece with its frame."""
-
-    chunks: tuple[tuple[int, bytes], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Packet:
-    """A frame of pass B: its TLS records, and how many bytes of it the snap length cut off."""
-
-    frame: int
-    records: list[_TlsRecord]
-    cut: int = 0
-
-
-def _application_data(frame: int, version: int, length: int) -> _TlsRecord:
-    """An application-data record pass A listed: its body is not needed, only its length."""
-    header = bytes([CONTENT_APPLICATION_DATA, version >> 8 & 0xFF, version & 0xFF, length >> 8 & 0xFF, length & 0xFF])
-    return _TlsRecord(chunks=((frame, header + bytes(length)),))
-
-
-def _json_packets(stream: IO[str], outcome: _Outcome) -> Iterator[_Packet]:
-    """The frame number and TLS records of each packet of `tshark -T json`, one packet at a time.
-
-    tshark prints a JSON array whose packets open with a line `  {` and close with `  }` or
-    `  },` (two spaces: deeper lines are indented further), so each is parsed on its own.
-    """
-    lines: list[str] = []
-    inside = False
-    for line in stream:
-        if not inside:
-            if line.startswith("  {"):
-                inside, lines = True, [line]
-            continue
-        lines.append(line)
-        if line.rstrip("\r\n") not in ("  }", "  },"):
-            continue
-        inside = False
-        try:
-            layers = json.loads("".join(lines).rstrip().rstrip(","))["_source"]["layers"]
-            found = _packet_records(layers)
-        except (ValueError, KeyError, TypeError, IndexError):
-            outcome.skipped_packets += 1
-            continue
-        if found is not None:
-            yield found
-
-
-@dataclass(frozen=True, slots=True)
-class _Segments:
-    """A reassembled PDU: its bytes (hex) and, in order, (frame, offset, length) of each segment."""
-
-    data: str
-    parts: tuple[tuple[int, int, int], ...]
-
-
-def _packet_records(layers: dict[str, Any]) -> _Packet | None:
-    frame_layer = layers.get("frame")
-    if not isinstance(frame_layer, dict):
-        return None
-    frame = int(frame_layer["frame.number"])
-    frame_raw = _raws(layers.get("frame_raw"))
-    frame_hex = frame_raw[0][0] if frame_raw else ""
-    sources = [s for s in (_segments(item) for item in _items(layers.get("tcp.segments"))) if s is not None]
-    records: list[_TlsRecord] = []
-    tls_layers = _items(layers.get("tls"))
-    tls_raws = _raws(layers.get("tls_raw"))
-    for layer, layer_raw in zip(tls_layers, tls_raws, strict=False):
-        if not isinstance(layer, dict):
-            continue
-        source = _source_of(layer_raw, frame_hex, sources)
-        end = int(layer_raw[1])
-        for raw in _raws(layer.get("tls.record_raw")):
-            records.append(_record(frame, str(raw[0]), int(raw[1]), source))
-            end = int(raw[1]) + int(raw[2])
-        if IGNORED in layer:
-            # tshark stopped at bytes that are no record and skipped the rest of the layer; the
-            # native engine reads them and loses sync there, so they are fed too.
-            start = end - int(layer_raw[1])
-            if 0 <= start < int(layer_raw[2]):
-                records.append(_record(frame, str(layer_raw[0])[2 * start :], end, source))
-    cut = int(frame_layer.get("frame.len", 0)) - int(frame_layer.get("frame.cap_len", 0))
-    return _Packet(frame=frame, records=records, cut=max(cut, 0))
-
-
-def _items(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _raws(value: Any) -> list[list[Any]]:
-    """A `*_raw` value: [hex, offset, length, bitmask, type], or a list of them."""
-    if not isinstance(value, list) or not value:
-        return []
-    return value if isinstance(value[0], list) else [value]
-
-
-def _segments(item: Any) -> _Segments | None:
-    if not isinstance(item, dict):
-        return None
-    raws = _raws(item.get("tcp.segment_raw"))
-    frames = _items(item.get("tcp.segment"))
-    if not raws or len(raws) != len(frames):
-        return None
-    parts = sorted(((int(f), int(raw[1]), int(raw[2]), str(raw[0])) for f, raw in zip(frames, raws, strict=True)),
-                   key=lambda p: p[1])
-    data = "".join(p[3] for p in parts)
-    if any(p[1] != sum(q[2] for q in parts[:i]) for i, p in enumerate(parts)):
-        return None  # not contiguous: offsets cannot be trusted
-    return _Segments(data=data, parts=tuple((p[0], p[1], p[2]) for p in parts))
-
-
-def _source_of(layer_raw: list[Any], frame_hex: str, sources: list[_Segments]) -> _Segments | None:
-    """The reassembled PDU a TLS layer was dissected from, or None when it lies in the frame itself.
-
-    Raw offsets are relative to the layer's data source (the frame, or the reassembled PDU), which
-    JSON does not name: the source is the one whose bytes at that offset are the layer's bytes.
-    """
-    hex_text, offset, length = str(layer_raw[0]), int(layer_raw[1]), int(layer_raw[2])
-    span = slice(2 * offset, 2 * (offset + length))
-    if frame_hex[span] == hex_text:
-        return None
-    return next((s for s in sources if s.data[span] == hex_text), None)
-
-
-def _record(frame: int, hex_text: str, offset: int, source: _Segments | None) -> _TlsRecord:
-    """The bytes `hex_text` found at `offset` of the layer's source, in the pieces frames carried."""
-    data = bytes.fromhex(hex_text)
-    length = len(data)
-    if source is None:
-        return _TlsRecord(chunks=((frame, data),))
-    chunks = []
-    covered = 0
-    for seg_frame, seg_offset, seg_length in source.parts:
-        low, high = max(offset, seg_offset), min(offset + length, seg_offset + seg_length)
-        if low < high:
-            chunks.append((seg_frame, data[low - offset : high - offset]))
-            covered += high - low
-    if covered != len(data):
-        return _TlsRecord(chunks=((frame, data),))
-    return _TlsRecord(chunks=tuple(chunks))
