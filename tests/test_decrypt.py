@@ -460,7 +460,8 @@ def test_tls12_decryptors_refuse_what_they_cannot_do():
     args = (bytes(48), bytes(32), bytes(32))
     assert tls12_decryptors(*args, 0xC050, 0x0303, False) is None  # ARIA-128-GCM
     assert tls12_decryptors(*args, 0xC02F, 0x0304, False) is None  # TLS 1.3 uses Tls13Decryptor
-    assert tls12_decryptors(*args, 0xC02F, 0xFEFD, False) is None  # DTLS 1.2
+    assert tls12_decryptors(*args, 0x0005, 0xFEFD, False) is None  # RC4 over DTLS (RFC 6347 §4.1.2.2)
+    assert tls12_decryptors(*args, 0xC02F, 0xFEFC, False) is None  # DTLS 1.3 uses Tls13Decryptor(dtls=True)
     assert tls12_decryptors(*args, 0xC02F, 0x0200, False) is None  # SSL 2.0
     pair = tls12_decryptors(*args, 0xC02F, 0x0303, True)
     assert pair is not None and not pair[0].encrypt_then_mac  # RFC 7366 does not apply to AEAD

@@ -12,6 +12,13 @@
 Each decryptor keeps its record sequence number and advances it only when a record opens, so a
 failed attempt (a record protected under another key) leaves it as it was. Every failure is a
 `DecryptError` with a one-line reason; nothing else escapes `decrypt`.
+
+DTLS uses the same decryptors: the caller passes each record's sequence number (`sequence=`), since
+records come out of order and may be lost. DTLS 1.0/1.2 (RFC 6347 §4.1.2.1): epoch << 48 | sequence
+from the record header, in the MAC or AEAD additional data and in ChaCha20's nonce; otherwise as TLS
+1.1/1.2 (`tls12_decryptors` takes the DTLS version). DTLS 1.3 (RFC 9147 §4): `Tls13Decryptor(dtls=True)`
+derives with "dtls13" labels, takes the unified header (record number unmasked) as additional data, and
+gives the record-number mask (`record_number_mask`, §4.2.3).
 """
 
 from __future__ import annotations
@@ -93,12 +100,13 @@ def _aead(mode: str, key: bytes, tag_length: int) -> _Aead:
 
 
 class Tls13Decryptor:
-    """Opens one direction's TLS 1.3 records under one traffic secret (handshake or application).
+    """Opens one direction's TLS 1.3 records under one traffic secret (handshake or application); with
+    `dtls`, DTLS 1.3 records of one epoch.
 
     Raises UnsupportedCipherSuite for a code that is not a TLS 1.3 suite, and DecryptError when the
     secret's length does not fit the suite's hash (a key log line for another connection)."""
 
-    def __init__(self, cipher_suite: int, traffic_secret: bytes) -> None:
+    def __init__(self, cipher_suite: int, traffic_secret: bytes, *, dtls: bool = False) -> None:
         suite = tls13_suite(cipher_suite)
         if suite is None:
             raise UnsupportedCipherSuite(cipher_suite, "not a TLS 1.3 cipher suite")
@@ -106,11 +114,13 @@ class Tls13Decryptor:
         if len(traffic_secret) != expected:
             raise DecryptError(f"traffic secret is {len(traffic_secret)} bytes, the suite's hash needs {expected}")
         self.cipher_suite = cipher_suite
+        self.dtls = dtls
         self._suite = suite
         self._set_secret(traffic_secret)
 
     def _set_secret(self, secret: bytes) -> None:
-        keys = traffic_keys(secret, self.cipher_suite)
+        keys = traffic_keys(secret, self.cipher_suite, dtls=self.dtls)
+        self._sn_key = keys.sn_key
         self._secret = secret
         self._iv = keys.iv
         self._aead = _aead(self._suite.aead, keys.key, self._suite.tag_length)
@@ -126,28 +136,52 @@ class Tls13Decryptor:
         """Sequence number the next record will be opened with."""
         return self._sequence
 
-    def decrypt(self, record_header5: bytes, ciphertext: bytes) -> InnerPlaintext:
+    def decrypt(self, record_header5: bytes, ciphertext: bytes, *, sequence: int | None = None) -> InnerPlaintext:
         """Open one record: `record_header5` is its 5-byte header as captured (the additional data),
-        `ciphertext` its body (encrypted content and tag). Raises DecryptError."""
-        if len(record_header5) != 5:
+        `ciphertext` its body (encrypted content and tag). Raises DecryptError.
+
+        DTLS 1.3: `record_header5` is the whole unified header with the record number unmasked
+        (RFC 9147 §4), and `sequence` the record's full 64-bit sequence number; the count of records
+        opened is then neither used nor moved."""
+        if sequence is None and len(record_header5) != 5:
             raise DecryptError(f"record header is {len(record_header5)} bytes, not 5")
         if len(ciphertext) > MAX_TLS13_CIPHERTEXT:
             raise DecryptError(f"record of {len(ciphertext)} bytes is longer than TLS 1.3 allows")
         if len(ciphertext) <= self._suite.tag_length:
             raise DecryptError(f"record of {len(ciphertext)} bytes is too short for its AEAD tag")
-        if self._sequence >= _SEQUENCE_LIMIT:
+        number = self._sequence if sequence is None else sequence
+        if not 0 <= number < _SEQUENCE_LIMIT:
             raise DecryptError("record sequence number exhausted")
-        plain = _open(self._aead, _xor_nonce(self._iv, self._sequence), ciphertext, record_header5)
+        plain = _open(self._aead, _xor_nonce(self._iv, number), ciphertext, record_header5)
         content = plain.rstrip(b"\x00")
         if not content:
             # §5.4: all-zero plaintext has no content type; the peer must treat it as an error.
             raise DecryptError("decrypted record has no content type (all padding)")
-        self._sequence += 1
+        if sequence is None:
+            self._sequence += 1
         return InnerPlaintext(content_type=content[-1], data=content[:-1])
+
+    def record_number_mask(self, sample: bytes) -> bytes:
+        """DTLS 1.3: the mask of a record's sequence number bits, from its first 16 ciphertext bytes."""
+        if not self.dtls:
+            raise DecryptError("record numbers are masked in DTLS 1.3 only")
+        return record_number_mask(self._suite.aead, self._sn_key, sample)
 
     def update_key(self) -> None:
         """Follow a KeyUpdate of this direction: next traffic secret, sequence number back to 0."""
         self._set_secret(next_traffic_secret(self._secret, self._suite.hash_name))
+
+
+def record_number_mask(aead: str, sn_key: bytes, sample: bytes) -> bytes:
+    """DTLS 1.3 record number encryption (RFC 9147 §4.2.3): the 16-byte mask XORed onto a unified header's
+    sequence number bits, from the first 16 bytes of the record's ciphertext. AES suites: AES-ECB of the
+    sample under sn_key; ChaCha20: the ChaCha20 keystream with the sample's first 4 bytes as the block
+    counter and the next 12 as the nonce (QUIC's header protection, RFC 9001 §5.4.3-5.4.4)."""
+    if len(sample) < 16:
+        raise DecryptError(f"record of {len(sample)} bytes is too short to unmask its sequence number")
+    if aead == "chacha20-poly1305":
+        return Cipher(algorithms.ChaCha20(sn_key, sample[:16]), mode=None).encryptor().update(bytes(16))
+    return Cipher(algorithms.AES(sn_key), modes.ECB()).encryptor().update(sample[:16])
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,29 +257,35 @@ class Tls12Decryptor:
         """Sequence number the next record will be opened with."""
         return self._sequence
 
-    def decrypt(self, content_type: int, version: int, ciphertext: bytes) -> bytes:
+    def decrypt(self, content_type: int, version: int, ciphertext: bytes, *, sequence: int | None = None) -> bytes:
         """Open one record given its header's content type and version and its body; returns the
-        plaintext content. Raises DecryptError."""
+        plaintext content. Raises DecryptError.
+
+        DTLS: `sequence` is the record's epoch << 48 | sequence number (RFC 6347 §4.1.2.1), used in place
+        of the count of records opened, which it leaves as it is."""
         if len(ciphertext) > MAX_TLS12_CIPHERTEXT:
             raise DecryptError(f"record of {len(ciphertext)} bytes is longer than TLS allows")
-        if self._sequence >= _SEQUENCE_LIMIT:
+        seq = self._sequence if sequence is None else sequence
+        if not 0 <= seq < _SEQUENCE_LIMIT:
             raise DecryptError("record sequence number exhausted")
         if self._aead is not None:
-            plain = self._decrypt_aead(self._aead, content_type, version, ciphertext)
+            plain = self._decrypt_aead(self._aead, content_type, version, ciphertext, seq)
         elif self.params.mode == "stream":
-            plain = self._decrypt_stream(content_type, version, ciphertext)
+            plain = self._decrypt_stream(content_type, version, ciphertext, seq)
         elif self.encrypt_then_mac:
-            plain = self._decrypt_etm(content_type, version, ciphertext)
+            plain = self._decrypt_etm(content_type, version, ciphertext, seq)
         else:
-            plain = self._decrypt_mte(content_type, version, ciphertext)
-        self._sequence += 1
+            plain = self._decrypt_mte(content_type, version, ciphertext, seq)
+        if sequence is None:
+            self._sequence += 1
         return plain
 
-    def _additional_data(self, content_type: int, version: int, length: int) -> bytes:
+    @staticmethod
+    def _additional_data(seq: int, content_type: int, version: int, length: int) -> bytes:
         """seq_num + type + version + length (RFC 5246 §6.2.3.1 MAC input, §6.2.3.3 AEAD data)."""
-        return struct.pack(">QBHH", self._sequence, content_type & 0xFF, version & 0xFFFF, length)
+        return struct.pack(">QBHH", seq, content_type & 0xFF, version & 0xFFFF, length)
 
-    def _decrypt_aead(self, aead: _Aead, content_type: int, version: int, ciphertext: bytes) -> bytes:
+    def _decrypt_aead(self, aead: _Aead, content_type: int, version: int, ciphertext: bytes, seq: int) -> bytes:
         params = self.params
         explicit = params.record_iv_length
         if len(ciphertext) < explicit + params.tag_length:
@@ -253,9 +293,9 @@ class Tls12Decryptor:
         if explicit:
             nonce = self._iv + ciphertext[:explicit]  # salt from the key block + explicit nonce
         else:
-            nonce = _xor_nonce(self._iv, self._sequence)
+            nonce = _xor_nonce(self._iv, seq)
         body = ciphertext[explicit:]
-        aad = self._additional_data(content_type, version, len(body) - params.tag_length)
+        aad = self._additional_data(seq, content_type, version, len(body) - params.tag_length)
         return _open(aead, nonce, body, aad)
 
     def _cbc_decrypt(self, iv: bytes, data: bytes) -> bytes:
@@ -279,11 +319,11 @@ class Tls12Decryptor:
         if len(blocks) % block:
             raise DecryptError(f"record of {len(blocks)} encrypted bytes is not whole cipher blocks")
 
-    def _mac(self, content_type: int, version: int, data: bytes) -> bytes:
+    def _mac(self, seq: int, content_type: int, version: int, data: bytes) -> bytes:
         if self.version == 0x0300:  # no version in the SSL 3.0 MAC input
-            header = struct.pack(">QBH", self._sequence, content_type & 0xFF, len(data))
+            header = struct.pack(">QBH", seq, content_type & 0xFF, len(data))
             return _ssl3_mac(self._mac_hash, self._mac_key, header, data)
-        header = self._additional_data(content_type, version, len(data))
+        header = self._additional_data(seq, content_type, version, len(data))
         return hmac_digest(self._mac_hash, self._mac_key, header + data)
 
     def _keystream(self, length: int) -> bytes:
@@ -293,7 +333,7 @@ class Tls12Decryptor:
         self._unused_keystream = self._unused_keystream[length:]
         return stream + self._rc4.update(bytes(length - len(stream)))
 
-    def _decrypt_stream(self, content_type: int, version: int, ciphertext: bytes) -> bytes:
+    def _decrypt_stream(self, content_type: int, version: int, ciphertext: bytes, seq: int) -> bytes:
         """Stream cipher (RC4) or no cipher: content + MAC, no padding (RFC 5246 §6.2.3.1)."""
         mac_length = self.params.mac_length
         if len(ciphertext) < mac_length:
@@ -301,7 +341,7 @@ class Tls12Decryptor:
         keystream = self._keystream(len(ciphertext))
         plain = _xor(ciphertext, keystream)
         content, received = plain[: len(plain) - mac_length], plain[len(plain) - mac_length :]
-        if not constant_time.bytes_eq(received, self._mac(content_type, version, content)):
+        if not constant_time.bytes_eq(received, self._mac(seq, content_type, version, content)):
             if self._rc4 is not None:
                 self._unused_keystream = keystream + self._unused_keystream
             raise DecryptError(BAD_MAC)
@@ -313,7 +353,7 @@ class Tls12Decryptor:
             return False
         return self.version == 0x0300 or plain[-padding:] == bytes([plain[-1]]) * padding
 
-    def _decrypt_mte(self, content_type: int, version: int, ciphertext: bytes) -> bytes:
+    def _decrypt_mte(self, content_type: int, version: int, ciphertext: bytes, seq: int) -> bytes:
         """MAC-then-encrypt: decrypt, check and strip the padding, then check the MAC."""
         mac_length = self.params.mac_length
         iv, blocks = self._split_iv(ciphertext)
@@ -324,19 +364,19 @@ class Tls12Decryptor:
             raise DecryptError(BAD_MAC)  # bad padding says the same as a bad MAC: wrong key
         content = plain[: len(plain) - padding - mac_length]
         received = plain[len(content) : len(plain) - padding]
-        if not constant_time.bytes_eq(received, self._mac(content_type, version, content)):
+        if not constant_time.bytes_eq(received, self._mac(seq, content_type, version, content)):
             raise DecryptError(BAD_MAC)
         if self.version < 0x0302:
             self._iv = blocks[-self.params.block_size :]
         return content
 
-    def _decrypt_etm(self, content_type: int, version: int, ciphertext: bytes) -> bytes:
+    def _decrypt_etm(self, content_type: int, version: int, ciphertext: bytes, seq: int) -> bytes:
         """Encrypt-then-MAC (RFC 7366 §3): check the MAC over IV + ciphertext, then decrypt."""
         mac_length = self.params.mac_length
         if len(ciphertext) < mac_length:
             raise DecryptError(f"record of {len(ciphertext)} bytes is too short for its MAC")
         encrypted, received = ciphertext[:-mac_length], ciphertext[-mac_length:]
-        if not constant_time.bytes_eq(received, self._mac(content_type, version, encrypted)):
+        if not constant_time.bytes_eq(received, self._mac(seq, content_type, version, encrypted)):
             raise DecryptError(BAD_MAC)
         iv, blocks = self._split_iv(encrypted)
         self._check_blocks(blocks, 1)
@@ -349,6 +389,10 @@ class Tls12Decryptor:
         return plain[:-padding]
 
 
+# DTLS 1.0 is TLS 1.1 for records and keys (explicit CBC IV, MD5/SHA-1 PRF), DTLS 1.2 is TLS 1.2 (RFC 6347 §1).
+TLS_VERSION_OF_DTLS = {0xFEFF: 0x0302, 0xFEFD: 0x0303}
+
+
 def tls12_decryptors(
     master_secret: bytes,
     client_random: bytes,
@@ -357,11 +401,14 @@ def tls12_decryptors(
     version: int,
     encrypt_then_mac: bool = False,
 ) -> tuple[Tls12Decryptor, Tls12Decryptor] | None:
-    """The (client-to-server, server-to-client) decryptors of an SSL 3.0 - TLS 1.2 connection from
-    its master secret (key log CLIENT_RANDOM line) and the two hello randoms; None when the suite
-    or the version (TLS 1.3, DTLS) cannot be decrypted here."""
+    """The (client-to-server, server-to-client) decryptors of an SSL 3.0 - TLS 1.2 or DTLS 1.0/1.2
+    connection from its master secret (key log CLIENT_RANDOM line) and the two hello randoms; None when
+    the suite or the version (TLS 1.3) cannot be decrypted here, or for RC4 over DTLS (RFC 6347
+    §4.1.2.2 forbids it: its keystream cannot survive a lost datagram)."""
     params = tls12_suite_params(cipher_suite)
-    if params is None or version not in (0x0300, 0x0301, 0x0302, 0x0303):
+    dtls = version in TLS_VERSION_OF_DTLS
+    version = TLS_VERSION_OF_DTLS.get(version, version)
+    if params is None or version not in (0x0300, 0x0301, 0x0302, 0x0303) or (dtls and params.cipher == "rc4"):
         return None
     block = key_block(master_secret, client_random, server_random, params, version)
     client = Tls12Decryptor(params, block.client_key, block.client_iv, block.client_mac, version, encrypt_then_mac)

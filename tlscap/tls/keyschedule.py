@@ -4,7 +4,8 @@ A key log gives the secrets (TLS 1.3 traffic secrets, the TLS <= 1.2 master secr
 last steps of each schedule are needed here:
 
 - TLS 1.3 (RFC 8446 §7.1, §7.3, §7.2): HKDF-Expand-Label, Derive-Secret, the traffic key and IV of
-  a traffic secret, and the next secret after a KeyUpdate.
+  a traffic secret, and the next secret after a KeyUpdate. DTLS 1.3 (RFC 9147 §5.9, §4.2.3) labels
+  with "dtls13" instead of "tls13 " and adds the record-number key `sn`.
 - TLS 1.2 (RFC 5246 §5, §6.3), TLS 1.0/1.1 (RFC 2246 §5, RFC 4346 §5) and SSL 3.0 (RFC 6101 §6.2):
   the PRF and the key block cut into MAC keys, encryption keys and IVs (export suites' keys
   expanded), with a table of the cipher suites this can decrypt.
@@ -96,16 +97,24 @@ def tls13_suite(cipher_suite: int) -> Tls13Suite | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrafficKeys:
-    """The AEAD key and the 12-byte per-direction IV derived from one traffic secret."""
+    """The AEAD key and the 12-byte per-direction IV derived from one traffic secret; for DTLS 1.3 also
+    the key that masks record numbers (`sn_key`, RFC 9147 §4.2.3)."""
 
     key: bytes
     iv: bytes
+    sn_key: bytes = b""
 
 
-def hkdf_expand_label(secret: bytes, label: bytes, context: bytes, length: int, hash_name: str) -> bytes:
+TLS13_LABEL_PREFIX = b"tls13 "
+DTLS13_LABEL_PREFIX = b"dtls13"  # RFC 9147 §5.9: no space after it
+
+
+def hkdf_expand_label(
+    secret: bytes, label: bytes, context: bytes, length: int, hash_name: str, prefix: bytes = TLS13_LABEL_PREFIX
+) -> bytes:
     """HKDF-Expand-Label (RFC 8446 §7.1): HKDF-Expand(secret, HkdfLabel, length), where HkdfLabel is
-    uint16 length, opaque label<7..255> = "tls13 " + label, opaque context<0..255>."""
-    full_label = b"tls13 " + label
+    uint16 length, opaque label<7..255> = "tls13 " + label (DTLS 1.3: "dtls13" + label), opaque context<0..255>."""
+    full_label = prefix + label
     info = struct.pack(">HB", length, len(full_label)) + full_label + bytes([len(context)]) + context
     return HKDFExpand(algorithm=_hash_algorithm(hash_name), length=length, info=info).derive(secret)
 
@@ -121,16 +130,19 @@ def derive_secret(secret: bytes, label: bytes, transcript_hash: bytes, hash_name
     return hkdf_expand_label(secret, label, transcript_hash, HASH_LENGTHS[hash_name], hash_name)
 
 
-def traffic_keys(secret: bytes, cipher_suite: int) -> TrafficKeys:
-    """The write key and IV of a TLS 1.3 traffic secret (RFC 8446 §7.3).
+def traffic_keys(secret: bytes, cipher_suite: int, *, dtls: bool = False) -> TrafficKeys:
+    """The write key and IV of a TLS 1.3 traffic secret (RFC 8446 §7.3); with `dtls`, DTLS 1.3's
+    ("dtls13" labels) and its record-number key, HKDF-Expand-Label(secret, "sn", "", key_length).
 
     Raises UnsupportedCipherSuite for a code that is not a TLS 1.3 suite."""
     suite = TLS13_SUITES.get(cipher_suite)
     if suite is None:
         raise UnsupportedCipherSuite(cipher_suite, "not a TLS 1.3 cipher suite")
+    prefix = DTLS13_LABEL_PREFIX if dtls else TLS13_LABEL_PREFIX
     return TrafficKeys(
-        key=hkdf_expand_label(secret, b"key", b"", suite.key_length, suite.hash_name),
-        iv=hkdf_expand_label(secret, b"iv", b"", suite.iv_length, suite.hash_name),
+        key=hkdf_expand_label(secret, b"key", b"", suite.key_length, suite.hash_name, prefix),
+        iv=hkdf_expand_label(secret, b"iv", b"", suite.iv_length, suite.hash_name, prefix),
+        sn_key=hkdf_expand_label(secret, b"sn", b"", suite.key_length, suite.hash_name, prefix) if dtls else b"",
     )
 
 
