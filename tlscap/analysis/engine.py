@@ -207,6 +207,7 @@ class _Run:
         self.keylog = KeyLog()
         if options.keylog is not None:
             self.keylog.merge(options.keylog)
+        self.udp.keylog = self.keylog  # DTLS flows decrypt with the same secrets
         self.embedded_seen = 0
         # The open connections' directions that frames can reach without a Segment (see on_bulk): the
         # bytes of their IP addresses and ports (decoder.flow_bytes) -> BulkEntry, IPv4 and IPv6 apart.

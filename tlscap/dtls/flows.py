@@ -18,6 +18,7 @@ from tlscap.decode.datagram import Datagram
 from tlscap.decode.decoder import conversation_tunnel
 from tlscap.dtls.records import starts_dtls
 from tlscap.dtls.session import DtlsSession
+from tlscap.tls.keylog import KeyLog
 
 
 @dataclass(slots=True)
@@ -70,10 +71,12 @@ Finalize = Callable[[DtlsTracker], None]
 
 
 class UdpFlows:
-    """The UDP conversations of one capture, numbered; DTLS ones tracked until `finalize` takes them."""
+    """The UDP conversations of one capture, numbered; DTLS ones tracked until `finalize` takes them.
+    `keylog` (the capture's, which secrets inside the capture may still add to) decrypts DTLS flows."""
 
-    def __init__(self, finalize: Finalize) -> None:
+    def __init__(self, finalize: Finalize, keylog: KeyLog | None = None) -> None:
         self.finalize = finalize
+        self.keylog = keylog
         self.flows: OrderedDict[tuple, _Flow] = OrderedDict()  # least recently active first
         self.open: OrderedDict[int, DtlsTracker] = OrderedDict()
         self._open_flows: dict[int, _Flow] = {}  # stream -> its flow, for the open DTLS trackers
@@ -102,7 +105,7 @@ class UdpFlows:
                 return
             tracker = DtlsTracker(stream=flow.stream, endpoints={True: flow.first, False: dst if side else src},
                                   tunnel=datagram.tunnel, first_frame=flow.first_frame,
-                                  first_time_ns=flow.first_time_ns)
+                                  first_time_ns=flow.first_time_ns, session=DtlsSession(self.keylog))
             flow.tracker = tracker
             self.open[flow.stream] = tracker
             self._open_flows[flow.stream] = flow

@@ -3,8 +3,8 @@
 A datagram holds one or more records. Each record has either the classic 13-byte header (type, version,
 epoch, 48-bit sequence number, length; type 25 adds a connection ID before the length, RFC 9146) or a
 DTLS 1.3 unified header (first byte 0b001CSLEE: connection ID present, 16- or 8-bit sequence number,
-length present, the epoch's two low bits). A unified header's record is always protected: its content
-stays opaque, only the header is read.
+length present, the epoch's two low bits). A unified header's record is always protected: here only its
+header is read (its bytes are kept: they are the additional data when a key log opens it, `dtls.protection`).
 
 Connection IDs have no length on the wire; the hellos negotiate it. `split_datagram` takes the length
 when the caller knows it, and otherwise picks the one that makes the record lengths fit the datagram.
@@ -45,7 +45,8 @@ class DtlsRecord:
     `content_type` is None for a unified header (the type is encrypted). `sequence` is the header's
     sequence number (in a unified header only its low 8 or 16 bits, and encrypted: kept as sent).
     `epoch` is the full epoch (classic) or its two low bits (unified). `offset` is where the record
-    starts in the datagram's payload.
+    starts in the datagram's payload; `header` holds a unified header's bytes as sent. `decrypted`: a
+    record opened with a key log (`dtls.protection`), its type and fragment the plaintext's.
     """
 
     content_type: int | None
@@ -57,11 +58,13 @@ class DtlsRecord:
     connection_id: bytes | None = None
     unified: bool = False
     offset: int = 0
+    header: bytes = b""
+    decrypted: bool = False
 
     @property
     def protected(self) -> bool:
-        """Encrypted under an epoch's keys: every epoch but 0, and every unified header."""
-        return self.unified or self.epoch != 0 or self.content_type == CONTENT_TLS12_CID
+        """Encrypted under an epoch's keys (every epoch but 0, every unified header), and not opened."""
+        return not self.decrypted and (self.unified or self.epoch != 0 or self.content_type == CONTENT_TLS12_CID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +222,7 @@ def _unified(payload: bytes, pos: int, cid_length: int | None) -> tuple[DtlsReco
             length, end = len(payload) - at, len(payload)
         cid = payload[pos + 1 : pos + 1 + size] if has_cid else None
         record = DtlsRecord(content_type=None, version=None, epoch=first & 0x03, sequence=sequence, length=length,
-                            fragment=payload[at:end], connection_id=cid, unified=True, offset=pos)
+                            fragment=payload[at:end], connection_id=cid, unified=True, offset=pos,
+                            header=payload[pos:at])
         return record, end, None
     return None, pos, f"a DTLS 1.3 unified header that does not fit the datagram: {payload[pos : pos + 8].hex()}"

@@ -6,7 +6,10 @@ connection as they read a TLS one. What differs is below the messages: records c
 with an epoch (0: plaintext; any other, and every DTLS 1.3 unified header: protected), and handshake
 messages come in fragments that `reassembly` puts together.
 
-No key log is used: protected DTLS records stay opaque (their headers are read).
+Given a key log with the connection's secrets, protected records are opened (`protection`) and read as
+plaintext ones are: the Finished messages, alerts, application data, and in DTLS 1.3 the handshake after
+the ServerHello (CertificateRequest, Certificates). A record that cannot be opened stays opaque, as
+without keys; the first failure is kept as the connection's key problem.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tlscap import limits
+from tlscap.dtls.protection import DecryptError, DtlsProtection, find_protection
 from tlscap.dtls.reassembly import HandshakeReassembler, Incomplete, Malformed, Message, Retransmission
 from tlscap.dtls.records import (
+    CONTENT_ACK,
     CONTENT_ALERT,
     CONTENT_APPLICATION_DATA,
     CONTENT_CHANGE_CIPHER_SPEC,
@@ -27,7 +32,8 @@ from tlscap.dtls.records import (
 from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
-from tlscap.tls.session import TlsEvent
+from tlscap.tls.keylog import KeyLog
+from tlscap.tls.session import MAX_APP_PLAINTEXT, TlsEvent
 
 EXTENSION_CONNECTION_ID = 54  # RFC 9146 / RFC 9147: the connection ID the sender wants to receive
 HELLO_VERIFY_REQUEST = 3
@@ -46,19 +52,21 @@ class _Direction:
     protected_handshakes: dict[int, int] = field(default_factory=dict)  # epoch -> length of its first record
     cid_length: int | None = None  # the connection ID this side asked to receive
     app_data_records: int = 0
-    # Read by the report builder as for TLS (DTLS application data is never decrypted here).
+    acks: int = 0  # DTLS 1.3 ACK records opened (RFC 9147 §7): counted, not listed
+    # Read by the report builder as for TLS (the head of the decrypted application data).
     app_plaintext: bytearray = field(default_factory=bytearray)
     app_plaintext_frame: int = 0
 
 
 class DtlsSession:
-    """Both directions of one UDP flow, read as DTLS. Sides are the caller's booleans."""
+    """Both directions of one UDP flow, read as DTLS. Sides are the caller's booleans. `keylog` (it may
+    still grow while the capture is read: secrets in a pcapng's blocks) is looked up at the ServerHello."""
 
-    decrypted = False
-    key_problem: str | None = None
-    key_problem_frame: int | None = None
-
-    def __init__(self) -> None:
+    def __init__(self, keylog: KeyLog | None = None) -> None:
+        self.keylog = keylog
+        self.protection: DtlsProtection | None = None
+        self.key_problem: str | None = None  # why protected records could not be opened, once
+        self.key_problem_frame: int | None = None
         self.directions: dict[bool, _Direction] = {True: _Direction(), False: _Direction()}
         self.events: list[TlsEvent] = []
         self.events_dropped = 0
@@ -69,12 +77,17 @@ class DtlsSession:
         self.hello_retry = False
         self.tls_seen = False
         self.client_random: bytes | None = None
+        self.latest_client_random: bytes | None = None  # the ClientHello the ServerHello answers
         self.capwap = False
         self.datagrams_unread = 0  # datagrams of the flow that held no DTLS record (STUN, RTP, ...)
 
     @property
     def is_tls(self) -> bool:
         return self.tls_seen
+
+    @property
+    def decrypted(self) -> bool:
+        return self.protection is not None and self.protection.records_opened > 0
 
     def feed_datagram(self, side: bool, payload: bytes, frame: int) -> None:
         """One datagram's payload from `side`."""
@@ -107,8 +120,20 @@ class DtlsSession:
         else:
             self.events_dropped += 1
 
+    def _open(self, side: bool, record: DtlsRecord, frame: int) -> DtlsRecord:
+        """The record opened with the key log's keys for its epoch, or as it came."""
+        if self.protection is None or not record.protected:
+            return record
+        try:
+            return self.protection.open(side, record) or record
+        except DecryptError as exc:
+            if self.key_problem is None:
+                self.key_problem, self.key_problem_frame = f"record in frame {frame}: {exc}", frame
+            return record
+
     def _on_record(self, side: bool, record: DtlsRecord, frame: int) -> None:
         direction = self.directions[side]
+        record = self._open(side, record, frame)
         ctype = record.content_type
         if ctype == CONTENT_HANDSHAKE and not record.protected:
             for event in direction.handshake.feed(record.fragment, frame):
@@ -121,16 +146,23 @@ class DtlsSession:
         elif ctype == CONTENT_ALERT:
             plain = not record.protected and record.length == 2
             ev = DtlsEvent(kind="alert", frame=frame, frames=(frame,), side=side, name="Alert",
-                           encrypted=not plain, length=record.length)
+                           encrypted=not plain, length=record.length, decrypted=record.decrypted)
             if plain:
                 ev.level, ev.description = record.fragment[0], record.fragment[1]
             self._event(ev)
-        elif ctype in (CONTENT_APPLICATION_DATA, CONTENT_TLS12_CID) or record.unified:
+        elif ctype == CONTENT_ACK and record.decrypted:
+            direction.acks += 1
+        elif ctype in (CONTENT_APPLICATION_DATA, CONTENT_TLS12_CID) or (record.unified and not record.decrypted):
             # Application data, or a protected record whose type is hidden (DTLS 1.3, connection IDs).
             direction.app_data_records += 1
+            if record.decrypted and len(direction.app_plaintext) < MAX_APP_PLAINTEXT:
+                if not direction.app_plaintext:
+                    direction.app_plaintext_frame = frame
+                direction.app_plaintext += record.fragment[: MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
             if direction.app_data_records <= limits.MAX_APP_DATA_EVENTS:
                 self._event(DtlsEvent(kind="application_data", frame=frame, frames=(frame,), side=side,
-                                      name="ApplicationData", length=record.length, encrypted=True))
+                                      name="ApplicationData", length=record.length, encrypted=record.protected,
+                                      decrypted=record.decrypted))
 
     def _protected_handshake(self, side: bool, direction: _Direction, record: DtlsRecord, frame: int) -> None:
         """DTLS <= 1.2 after ChangeCipherSpec: the first handshake record of an epoch is its Finished
@@ -177,7 +209,8 @@ class DtlsSession:
 
     def _on_message(self, side: bool, msg: Message, record: DtlsRecord) -> None:
         ev = DtlsEvent(kind="handshake", frame=msg.frame, frames=msg.frames, side=side,
-                       name=C.handshake_name(msg.msg_type), msg_type=msg.msg_type, length=len(msg.body))
+                       name=C.handshake_name(msg.msg_type), msg_type=msg.msg_type, length=len(msg.body),
+                       decrypted=record.decrypted)
         self._event(ev)
         try:
             ev.parsed = self._parse(side, msg, record)
@@ -196,6 +229,7 @@ class DtlsSession:
                 self.sni = hello.sni
             if self.client_random is None:
                 self.client_random = hello.random
+            self.latest_client_random = hello.random
             self.directions[side].cid_length = _cid_length(hello.extensions)
             return hello
         if t == 2:
@@ -208,6 +242,8 @@ class DtlsSession:
                 return sh
             self.cipher_suite = sh.cipher_suite
             self.directions[side].cid_length = _cid_length(sh.extensions)
+            if self.protection is None:
+                self._find_keys(not side, sh)
             return sh
         if t == HELLO_VERIFY_REQUEST and self.client_side is None:
             self.client_side = not side
@@ -217,6 +253,14 @@ class DtlsSession:
             version = self.version or record.version or 0xFEFD
             return M.parse_certificate_request(msg.body, version=version)
         return None
+
+    def _find_keys(self, client_side: bool, sh: M.ServerHello) -> None:
+        protection, problem = find_protection(
+            self.keylog, client_random=self.latest_client_random, server_random=sh.random, client_side=client_side,
+            version=sh.version, cipher_suite=sh.cipher_suite, server_extensions=[e.type for e in sh.extensions])
+        self.protection = protection
+        if problem is not None and self.key_problem is None:
+            self.key_problem = problem
 
     def _dtls13(self) -> bool:
         return self.version is not None and C.is_tls13(self.version)
