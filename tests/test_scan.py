@@ -23,7 +23,7 @@ from tlscap.analysis.engine import analyze_capture
 from tlscap.analysis.model import Report
 from tlscap.report.json_report import capture_dict, connection_dict, connection_json, render_json
 from tlscap.report.text_report import connection_text
-from tlscap.scan import cli_scan, runner
+from tlscap.scan import cli_scan, file_task, runner
 from tlscap.scan.cli_scan import EXIT_INTERRUPTED, add_scan_parser, cmd_scan
 from tlscap.scan.discovery import Candidate, Problem, capture_kind, discover, named_like_capture
 from tlscap.scan.progress import Progress, wants_bar
@@ -393,7 +393,7 @@ def test_scan_json_holds_the_same_connections_as_analyze(tmp_path):
                          ids=["plain", "all", "at", "truststore"])
 def test_scan_rendered_in_the_workers_is_the_same_report(tmp_path, monkeypatch, fmt, extra):
     """For the text, Markdown, HTML and CSV reports the workers spool each connection's part of the
-    report (`runner.connection_renderer`); the report must be byte for byte the one the parent makes from
+    report (`file_task.connection_renderer`); the report must be byte for byte the one the parent makes from
     the connections themselves. A missing path goes first, so that the files' places in the report
     (HTML anchors) are not their places among the files; the samples are named relative to the working
     folder, as the report shows them, while the workers open them by absolute path."""
@@ -420,7 +420,7 @@ def test_text_spool_holds_what_analyze_renders(tmp_path):
     (result,) = runner.LocalRunner(jobs=1, spool_dir=str(spool), render="text-all").run(
         candidates, runner.AnalysisOptions())
     expected = [connection_text(c, show_all=True) for c in analyze_capture(str(EXPIRED)).connections]
-    make = runner.connection_renderer("text-all", path=str(EXPIRED), position=0, at=None)
+    make = file_task.connection_renderer("text-all", path=str(EXPIRED), position=0, at=None)
     assert list(result.rendered("text-all", make)) == expected and expected
     assert list(spool.iterdir()) == []
 
@@ -432,7 +432,7 @@ def test_a_spool_that_cannot_be_opened_is_reported_as_such(tmp_path):
     (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing")).run(
         candidates, runner.AnalysisOptions())
     (error,) = result.capture.errors
-    assert error.code == runner.SPOOL_WRITE_ERROR and "No such file or directory" in error.message
+    assert error.code == file_task.SPOOL_WRITE_ERROR and "No such file or directory" in error.message
     assert str(tmp_path / "missing") in error.message
 
 
@@ -449,7 +449,7 @@ def test_a_scan_leaves_no_spool_behind(tmp_path):
 
 def test_capture_reports_pickle_with_their_certificate_names():
     cap = analyze_capture(str(MULTI))
-    back = runner.load_result(runner.analyze_to_bytes(str(MULTI), runner.AnalysisOptions()), str(MULTI))
+    back = file_task.load_result(file_task.analyze_to_bytes(str(MULTI), runner.AnalysisOptions()), str(MULTI))
     assert capture_dict(back) == capture_dict(cap)
     for a, b in zip(cap.connections, back.connections, strict=True):
         for x, y in zip(a.client_certificates, b.client_certificates, strict=True):

@@ -48,17 +48,9 @@ from tlscap.report.safe_text import safe
 from tlscap.report.text_report import TextWriter
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.discovery import Discovery, Problem, discover
+from tlscap.scan.file_task import SPOOL_WRITE_ERROR, FileResult, Render, connection_renderer, failed_capture
 from tlscap.scan.progress import Progress, wants_bar
-from tlscap.scan.runner import (
-    SPOOL_WRITE_ERROR,
-    DaskRunner,
-    ExecutorUnavailable,
-    FileResult,
-    LocalRunner,
-    Render,
-    connection_renderer,
-    failed_capture,
-)
+from tlscap.scan.runner import DaskRunner, ExecutorUnavailable, LocalRunner
 from tlscap.scan.together import CaPool, analyze_again, capture_notes
 
 

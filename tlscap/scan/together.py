@@ -21,7 +21,7 @@ from tlscap.analysis.model import CaptureReport, Report
 from tlscap.capture.reader import STDIN_NAME
 from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
-from tlscap.scan.runner import FileResult, analyze_to_spool, load_result
+from tlscap.scan.file_task import FileResult, analyze_to_spool, load_result
 
 # CA certificates kept from all the captures together.
 MAX_SHARED_CA_CERTIFICATES = 10_000
