@@ -51,7 +51,7 @@ Server logs
 
 PKI
 - `MAX_TRUSTSTORE_FILE` = 64 MiB (pki/truststore.py): the `--truststore` file is refused (exit 2).
-- Chain verification stops at depth 12 or 400 steps (pki/verify.py): the chain is reported unverified.
+- Chain verification stops at depth 12 or 400 steps (pki/path_search.py): the chain is reported unverified.
 
 DTLS over UDP (dtls/)
 - `MAX_UDP_FLOWS` = 65,536 UDP conversations numbered at once (dtls/flows.py): past it the least

@@ -1,8 +1,8 @@
 """Does a client's chain verify up to the server's truststore, and if not, what exactly is missing?
 
-`verify_chain` builds the path by hand, because its job is the explanation: from the leaf through the
-certificates the client sent (in any order, as real clients send them) to a truststore certificate,
-checking at each step the issuer name (RFC 5280 §7.1, `names.names_equal`), the signature
+`verify_chain` builds the path by hand (`path_search`), because its job is the explanation: from the leaf
+through the certificates the client sent (in any order, as real clients send them) to a truststore
+certificate, checking at each step the issuer name (RFC 5280 §7.1, `names.names_equal`), the signature
 (`chain.check_signature`) and, for every certificate on the path including the anchor, the validity
 period at the given time. When several paths exist (a re-issued CA, cross-signing) every one is tried
 and the best is kept: a valid path, else a complete one with a certificate out of its validity, else a
@@ -27,19 +27,26 @@ clientAuth.
 from __future__ import annotations
 
 import difflib
-import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 from cryptography import x509
 
 from tlscap.pki.certificate import CertificateSummary, load_certificate
-from tlscap.pki.certificate_by_hand import split_signed
 from tlscap.pki.chain import check_signature
 from tlscap.pki.der import name_to_rfc4514
-from tlscap.pki.names import NameKey, NameLike, explain_difference, names_equal, normalize_name
+from tlscap.pki.names import NameKey, NameLike, explain_difference, normalize_name
+from tlscap.pki.path_search import (
+    MAX_DEPTH,
+    PathAttempt,
+    anchor_for,
+    best_attempt,
+    issuer_matches,
+    issuers_in_truststore,
+    search_paths,
+    time_problems,
+)
 from tlscap.pki.truststore import Truststore
 
 __all__ = [
@@ -54,13 +61,6 @@ __all__ = [
 # The values of PathResult.problem.
 PROBLEMS = ("missing-intermediate", "unknown-issuer", "unknown-root", "expired", "not-yet-valid", "bad-signature",
             "empty-chain")
-
-# Bounds on the path search: a real chain is a handful of certificates; these only stop pathological
-# inputs (dozens of certificates sharing one name) from exploding the number of paths tried.
-_MAX_DEPTH = 12
-_MAX_STEPS = 400
-
-_Where = Literal["sent", "truststore", "elsewhere"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,136 +110,11 @@ class CaListComparison:
         return bool(self.missing or self.extra)
 
 
-# --------------------------------------------------------------------------- path search
-
-
-@dataclass(frozen=True, slots=True)
-class _Attempt:
-    """Where one path ended: at an anchor, at a signature that failed, or at a certificate without issuer."""
-
-    kind: Literal["anchor", "bad-signature", "dead-end"]
-    path: tuple[CertificateSummary, ...]
-    anchor: CertificateSummary | None = None
-    failed_issuer: CertificateSummary | None = None
-    failed_where: _Where | None = None
-    unchecked: tuple[str, ...] = ()
-
-
-@dataclass(slots=True)
-class _Search:
-    """Depth-first search over issuer candidates; stops at the first fully valid path."""
-
-    truststore: Truststore
-    pool: list[tuple[CertificateSummary, _Where]]
-    at: datetime
-    attempts: list[_Attempt] = field(default_factory=list)
-    steps: int = 0
-    done: bool = False
-
-    def run(self, leaf: CertificateSummary) -> list[_Attempt]:
-        self._visit((leaf,), ())
-        return self.attempts
-
-    def _record(self, attempt: _Attempt) -> None:
-        self.attempts.append(attempt)
-        if attempt.kind == "anchor" and not _time_problems(attempt.path, self.at):
-            self.done = True
-
-    def _visit(self, path: tuple[CertificateSummary, ...], unchecked: tuple[str, ...]) -> None:
-        self.steps += 1
-        current = path[-1]
-        anchor = _anchor_for(current, self.truststore)
-        if anchor is not None:
-            self._record(_Attempt("anchor", path[:-1] + (anchor,), anchor=anchor, unchecked=unchecked))
-            if self.done:
-                return
-        if len(path) > _MAX_DEPTH or self.steps > _MAX_STEPS:
-            return
-        candidates = self._candidates(current, path)
-        if not candidates and anchor is None:
-            self._record(_Attempt("dead-end", path, unchecked=unchecked))
-            return
-        for candidate, where in candidates:
-            valid, note = check_signature(current, candidate)
-            if valid is False:
-                self._record(
-                    _Attempt("bad-signature", path, failed_issuer=candidate, failed_where=where, unchecked=unchecked)
-                )
-                continue
-            more = unchecked + ((f"{current.subject}: {note}",) if note else ())
-            if where == "truststore":
-                self._record(_Attempt("anchor", path + (candidate,), anchor=candidate, unchecked=more))
-            else:
-                self._visit(path + (candidate,), more)
-            if self.done:
-                return
-
-    def _candidates(
-        self, child: CertificateSummary, path: tuple[CertificateSummary, ...]
-    ) -> list[tuple[CertificateSummary, _Where]]:
-        """Certificates named as `child`'s issuer: the truststore's first (they end the path), then the pool's."""
-        on_path = {certificate.sha256 for certificate in path}
-        out: list[tuple[CertificateSummary, _Where]] = [
-            (anchor, "truststore")
-            for anchor in _issuers_in_truststore(child, self.truststore)
-            if anchor.sha256 not in on_path
-        ]
-        seen = {certificate.sha256 for certificate, _ in out} | on_path
-        for certificate, where in self.pool:
-            if certificate.sha256 not in seen and _issuer_matches(child, certificate):
-                seen.add(certificate.sha256)
-                out.append((certificate, where))
-        return out
-
-
-def _issuer_matches(child: CertificateSummary, parent: CertificateSummary) -> bool:
-    if child.issuer_name is not None and parent.subject_name is not None:
-        return names_equal(child.issuer_name, parent.subject_name)
-    return bool(child.issuer) and child.issuer == parent.subject
-
-
-def _issuers_in_truststore(child: CertificateSummary, truststore: Truststore) -> list[CertificateSummary]:
-    if child.issuer_name is not None:
-        return truststore.find_by_subject(child.issuer_name)
-    return [anchor for anchor in truststore.anchors if child.issuer and anchor.subject == child.issuer]
-
-
-@functools.lru_cache(maxsize=4096)
-def _spki(der: bytes) -> bytes | None:
-    parts = split_signed(der)
-    return None if parts is None else parts.subject_public_key_info
-
-
-def _anchor_for(certificate: CertificateSummary, truststore: Truststore) -> CertificateSummary | None:
-    """The truststore's copy of `certificate`: the same bytes, or the same subject and public key."""
-    same = truststore.by_sha256(certificate.sha256)
-    if same is not None:
-        return same
-    key = _spki(certificate.der)
-    if key is None or certificate.subject_name is None:
-        return None
-    for anchor in truststore.find_by_subject(certificate.subject_name):
-        if _spki(anchor.der) == key:
-            return anchor
-    return None
-
-
 # --------------------------------------------------------------------------- validity
 
 
 def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def _time_problems(path: Iterable[CertificateSummary], at: datetime) -> list[tuple[str, CertificateSummary]]:
-    """("expired" | "not-yet-valid", certificate) for each certificate on `path` not valid at `at`."""
-    out: list[tuple[str, CertificateSummary]] = []
-    for certificate in path:
-        if certificate.not_after is not None and certificate.not_after < at:
-            out.append(("expired", certificate))
-        elif certificate.not_before is not None and certificate.not_before > at:
-            out.append(("not-yet-valid", certificate))
-    return out
 
 
 def _day(value: datetime | None) -> str:
@@ -296,7 +171,7 @@ def _near_miss(missing: NameLike | None, truststore: Truststore) -> str | None:
 # --------------------------------------------------------------------------- verdicts
 
 
-def _trusted_result(attempt: _Attempt, sent: Sequence[CertificateSummary], truststore: Truststore) -> PathResult:
+def _trusted_result(attempt: PathAttempt, sent: Sequence[CertificateSummary], truststore: Truststore) -> PathResult:
     anchor = attempt.anchor
     assert anchor is not None
     notes = list(attempt.unchecked)
@@ -311,7 +186,7 @@ def _trusted_result(attempt: _Attempt, sent: Sequence[CertificateSummary], trust
             "that root in the truststore unless partial-chain verification is enabled"
         )
     used = {certificate.sha256 for certificate in attempt.path}
-    unused = [c for c in sent if c.sha256 not in used and _anchor_for(c, truststore) is not anchor]
+    unused = [c for c in sent if c.sha256 not in used and anchor_for(c, truststore) is not anchor]
     if unused:
         notes.append("the client also sent certificates not on the path: " + "; ".join(_subject(c) for c in unused))
     return PathResult(trusted=True, path=list(attempt.path), anchor=anchor, problem=None, message=message, notes=notes)
@@ -320,10 +195,10 @@ def _trusted_result(attempt: _Attempt, sent: Sequence[CertificateSummary], trust
 def _root_above(anchor: CertificateSummary, truststore: Truststore) -> bool:
     """True when the truststore holds a chain from `anchor` up to a self-issued certificate."""
     current, seen = anchor, {anchor.sha256}
-    for _ in range(_MAX_DEPTH):
+    for _ in range(MAX_DEPTH):
         parents = [
             p
-            for p in _issuers_in_truststore(current, truststore)
+            for p in issuers_in_truststore(current, truststore)
             if p.sha256 not in seen and check_signature(current, p)[0] is not False
         ]
         if not parents:
@@ -335,8 +210,8 @@ def _root_above(anchor: CertificateSummary, truststore: Truststore) -> bool:
     return False
 
 
-def _time_result(attempt: _Attempt, at: datetime) -> PathResult:
-    problems = _time_problems(attempt.path, at)
+def _time_result(attempt: PathAttempt, at: datetime) -> PathResult:
+    problems = time_problems(attempt.path, at)
     kind, certificate = problems[0]
     index = next(i for i, c in enumerate(attempt.path) if c is certificate)
     role = _role(certificate, index, attempt.anchor)
@@ -360,7 +235,7 @@ def _time_result(attempt: _Attempt, at: datetime) -> PathResult:
     )
 
 
-def _bad_signature_result(attempt: _Attempt) -> PathResult:
+def _bad_signature_result(attempt: PathAttempt) -> PathResult:
     child, parent = attempt.path[-1], attempt.failed_issuer
     assert parent is not None
     where = {
@@ -388,7 +263,7 @@ def _bad_signature_result(attempt: _Attempt) -> PathResult:
 
 
 def _dead_end_result(
-    attempt: _Attempt,
+    attempt: PathAttempt,
     sent: Sequence[CertificateSummary],
     truststore: Truststore,
     extra_certs: Sequence[CertificateSummary],
@@ -415,7 +290,7 @@ def _dead_end_result(
         )
     subject = "its issuer" if len(sent) == 1 and len(attempt.path) == 1 else f"the issuer of {_subject(top)},"
     head = f"{_sent_words(sent)}; {subject} {top.issuer} is not in the truststore and was not sent"
-    seen = [e for e in extra_certs if _issuer_matches(top, e) and check_signature(top, e)[0] is not False]
+    seen = [e for e in extra_certs if issuer_matches(top, e) and check_signature(top, e)[0] is not False]
     near = _near_miss(top.issuer_name, truststore)
     problem = "missing-intermediate"
     if seen and seen[0].self_issued:
@@ -460,10 +335,10 @@ def _with_extras(
 ) -> str:
     """What the chain would be with the certificates seen elsewhere in the capture added to it."""
     where = f"it was seen elsewhere in the capture (SHA-256 {found.sha256[:16]}…)"
-    retry = _best(_search(sent, truststore, at, extra_certs), at)
+    retry = best_attempt(search_paths(sent, truststore, at, extra_certs), at)
     top = retry.path[-1]
     if retry.kind == "anchor":
-        problems = _time_problems(retry.path, at)
+        problems = time_problems(retry.path, at)
         if not problems:
             return f"{where}, and with it the chain verifies: {_path_words(retry.path, retry.anchor)}"
         kind, certificate = problems[0]
@@ -478,34 +353,6 @@ def _with_extras(
     else:
         why = f"the issuer of {_subject(top)}, {top.issuer}, is missing too"
     return f"{where}, but even with it the chain would not verify: {why}"
-
-
-# --------------------------------------------------------------------------- choosing
-
-
-def _search(
-    sent: Sequence[CertificateSummary],
-    truststore: Truststore,
-    at: datetime,
-    extra_certs: Sequence[CertificateSummary] = (),
-) -> list[_Attempt]:
-    pool: list[tuple[CertificateSummary, _Where]] = [(c, "sent") for c in sent[1:]]
-    pool += [(c, "elsewhere") for c in extra_certs]
-    return _Search(truststore, pool, at).run(sent[0])
-
-
-def _best(attempts: list[_Attempt], at: datetime) -> _Attempt:
-    """A valid path, else the complete path with fewest validity problems, else a bad signature (one
-    against a truststore certificate first), else the longest path that stopped for want of an issuer."""
-
-    def rank(attempt: _Attempt) -> tuple[int, int, int]:
-        if attempt.kind == "anchor":
-            return (0, len(_time_problems(attempt.path, at)), len(attempt.path))
-        if attempt.kind == "bad-signature":
-            return (1, 0 if attempt.failed_where == "truststore" else 1, -len(attempt.path))
-        return (2, 0, -len(attempt.path))
-
-    return min(attempts, key=rank)
 
 
 def verify_chain(
@@ -527,9 +374,9 @@ def verify_chain(
             trusted=False, path=[], anchor=None, problem="empty-chain", message="the client sent no certificate"
         )
     sent = list(sent_chain)
-    best = _best(_search(sent, truststore, when), when)
+    best = best_attempt(search_paths(sent, truststore, when), when)
     if best.kind == "anchor":
-        if _time_problems(best.path, when):
+        if time_problems(best.path, when):
             result = _time_result(best, when)
         else:
             result = _trusted_result(best, sent, truststore)
