@@ -160,11 +160,12 @@ def ladder_svg(conn: Connection, at: datetime | None = None) -> str:
         tip = -10 if x2 > x1 else 10
         dt = ar.offset_s
         direction = "client → server" if ar.sender == "client" else "server → client"
-        title = "\n".join([f"frame {ar.frame}  +{dt:.3f} s  {direction}", ar.label(), *ar.details])
+        # One line each: a newline inside a capture's string is shown as an escape by `h`, these are not.
+        title = "\n".join(h(line) for line in [f"frame {ar.frame}  +{dt:.3f} s  {direction}", ar.label(), *ar.details])
         height = _ROW_WITH_NOTE if ar.notes else _ROW
         sev = marked.get(ar.frame, "")
         parts = [
-            f'<g class="ev k-{ar.kind}"><title>{h(title)}</title>',
+            f'<g class="ev k-{ar.kind}"><title>{title}</title>',
             f'<rect class="hit" x="4" y="{y - 16}" width="{_WIDTH - 8}" height="{height - 2}"/>',
             f'<text class="fr {sev}" x="10" y="{y + 4}">frame {ar.frame}</text>',
             f'<text class="fr" x="10" y="{y + 18}">+{dt:.3f}s</text>',
