@@ -26,18 +26,21 @@ from tlscap.dtls.records import CONTENT_TLS12_CID, DtlsRecord
 from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls.decrypt import DecryptError, Tls12Decryptor, Tls13Decryptor, tls12_decryptors
-from tlscap.tls.keylog import KeyLog
+from tlscap.tls.keylog import (
+    CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+    CLIENT_RANDOM,
+    CLIENT_TRAFFIC_SECRET_0,
+    SERVER_HANDSHAKE_TRAFFIC_SECRET,
+    SERVER_TRAFFIC_SECRET_0,
+    KeyLog,
+)
 from tlscap.tls.keyschedule import tls13_suite
+from tlscap.tls.protection import EXTENSION_ENCRYPT_THEN_MAC
 
-MASTER_SECRET = "CLIENT_RANDOM"
-CLIENT_HANDSHAKE = "CLIENT_HANDSHAKE_TRAFFIC_SECRET"
-SERVER_HANDSHAKE = "SERVER_HANDSHAKE_TRAFFIC_SECRET"
-CLIENT_APPLICATION = "CLIENT_TRAFFIC_SECRET_0"
-SERVER_APPLICATION = "SERVER_TRAFFIC_SECRET_0"
-EXTENSION_ENCRYPT_THEN_MAC = 22
 DTLS12_EPOCH = 1  # the epoch after the first ChangeCipherSpec
 DTLS13_HANDSHAKE_EPOCH = 2
 DTLS13_APPLICATION_EPOCH = 3
+DTLS13_RECORD_VERSION = 0xFEFD  # RFC 9147 §4: legacy_record_version after the ClientHello
 _SEQUENCE_SIZES = (1, 2)  # bytes of a unified header's sequence number (S bit clear / set)
 
 
@@ -81,8 +84,8 @@ class DtlsProtection:
         inner = decryptor.decrypt(aad, record.fragment, sequence=sequence)
         self.next_sequence[(side, epoch)] = max(expected, sequence + 1)
         self.records_opened += 1
-        return replace(record, content_type=inner.content_type, version=0xFEFD, epoch=epoch, sequence=sequence,
-                       length=len(inner.data), fragment=inner.data, decrypted=True)
+        return replace(record, content_type=inner.content_type, version=DTLS13_RECORD_VERSION, epoch=epoch,
+                       sequence=sequence, length=len(inner.data), fragment=inner.data, decrypted=True)
 
 
 def _full_epoch(low_bits: int) -> int | None:
@@ -137,7 +140,7 @@ def _dtls12(
     cipher_suite: int,
     encrypt_then_mac: bool,
 ) -> tuple[DtlsProtection | None, str | None]:
-    master = secrets.get(MASTER_SECRET)
+    master = secrets.get(CLIENT_RANDOM)
     if master is None:
         return None, "the key log has no CLIENT_RANDOM (master secret) line for this connection"
     pair = tls12_decryptors(master, client_random, server_random, cipher_suite, version, encrypt_then_mac)
@@ -154,12 +157,13 @@ def _dtls13(
 ) -> tuple[DtlsProtection | None, str | None]:
     if tls13_suite(cipher_suite) is None:
         return None, f"cipher suite 0x{cipher_suite:04x} cannot be decrypted"
-    missing = [label for label in (CLIENT_HANDSHAKE, SERVER_HANDSHAKE) if label not in secrets]
+    needed = (CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET)
+    missing = [label for label in needed if label not in secrets]
     if missing:
         return None, f"the key log lacks {' and '.join(missing)} for this connection"
     protection = DtlsProtection(dtls13=True, cipher_suite=cipher_suite)
-    for side, handshake, application in ((client_side, CLIENT_HANDSHAKE, CLIENT_APPLICATION),
-                                         (not client_side, SERVER_HANDSHAKE, SERVER_APPLICATION)):
+    for side, handshake, application in ((client_side, CLIENT_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0),
+                                         (not client_side, SERVER_HANDSHAKE_TRAFFIC_SECRET, SERVER_TRAFFIC_SECRET_0)):
         protection.decryptors[(side, DTLS13_HANDSHAKE_EPOCH)] = Tls13Decryptor(
             cipher_suite, secrets[handshake], dtls=True)
         if application in secrets:
