@@ -329,6 +329,43 @@ def test_sigterm_during_analyze_leaves_the_old_report(tmp_path):
     assert out.read_text() == "old\n" and no_temp_files(tmp_path) == []
 
 
+@pytest.mark.parametrize(("fmt", "sig", "status"), [("json", signal.SIGINT, 130), ("json", signal.SIGTERM, 143),
+                                                   ("jsonl", signal.SIGINT, 130), ("text", signal.SIGTERM, 143)])
+def test_a_report_on_standard_output_interrupted_midway_is_a_whole_document(tmp_path, fmt, sig, status):
+    """Standard output cannot be taken back: an interrupted analyze ends the report there with the
+    connections finished so far and an `interrupted` error, instead of leaving half a document."""
+    from memory_captures import short_connections
+
+    capture = short_connections(tmp_path / "many.pcap", 100_000)
+    out = tmp_path / "stdout"
+    with open(out, "w") as stdout:
+        proc = subprocess.Popen([sys.executable, "-m", "tlscap", "analyze", str(capture), "--format", fmt],
+                                cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        if fmt == "text":  # the text report is written at the end (verdict tables first): in 2 s of
+            time.sleep(2)   # its ~5 s the analysis is midway, and nothing is written yet
+            assert out.stat().st_size == 0
+        else:
+            deadline = time.monotonic() + 60
+            while out.stat().st_size < 200_000 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)  # connections are being written
+        assert proc.poll() is None, "the analysis ended before it could be interrupted"
+        os.killpg(proc.pid, sig)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status and "Traceback" not in err, err
+    text = out.read_text()
+    if fmt == "json":
+        report = json.loads(text)
+        cap = report["captures"][0]
+        assert 0 < len(cap["connections"]) < 100_000
+        assert [e["code"] for e in cap["errors"]] == ["interrupted"]
+        assert report["summary"]["connections"] == len(cap["connections"])
+    elif fmt == "jsonl":
+        lines = text.splitlines()
+        assert lines and all(json.loads(line)["capture"] == str(capture) for line in lines)
+    else:
+        assert "was interrupted by SIGTERM" in text and text.endswith("\n")
+
+
 # --------------------------------------------------------------------------- item 10: the key log in memory
 
 

@@ -35,7 +35,7 @@ from tlscap.cli_options import (
 from tlscap.cli_server_log import add_server_log_options, load_server_log, server_log_note
 from tlscap.engines.compare import compare_engines
 from tlscap.engines.tshark_engine import EngineUnavailable, analyze_capture_tshark, find_tshark
-from tlscap.errors import TlscapError
+from tlscap.errors import CaptureIssue, TlscapError
 from tlscap.output import (
     STDOUT_ARG,
     STDOUT_NAME,
@@ -98,18 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWriter | None = None,
-                *, engine: str = "native") -> Report:
+                *, engine: str = "native", close_on_interrupt: bool = False) -> Report:
     """Analyze each capture; with a writer, stream every connection to it instead of keeping it. Several
     captures with a writer are judged together (`scan.together`: each one's CA certificates are evidence
-    for the others' verdicts)."""
+    for the others' verdicts). `close_on_interrupt`: a report streamed where it cannot be taken back
+    (standard output) is ended on Ctrl-C or SIGTERM, with what was finished and an `interrupted` error,
+    so that it stays a whole document; the interruption is then raised on."""
     if writer is not None and engine == "native" and len(paths) > 1:
         return analyze_together(paths, options, writer)
-    analyze = analyze_capture_tshark if engine == "tshark" else analyze_capture
     report = Report()
     for path in paths:
         if writer is not None:
             writer.begin_capture(path)
-        cap = analyze(path, options, on_connection=writer.connection if writer is not None else None)
+        cap = _analyze_one(path, options, writer, engine=engine, report=report, close_on_interrupt=close_on_interrupt)
         for note in capture_notes(path, cap, options):
             print(note, file=sys.stderr)
         if writer is not None:
@@ -120,6 +121,33 @@ def analyze_all(paths: Sequence[str], options: AnalysisOptions, writer: ReportWr
     if writer is not None:
         writer.finish(report)
     return report
+
+
+def _analyze_one(path: str, options: AnalysisOptions, writer: ReportWriter | None, *, engine: str,
+                 report: Report, close_on_interrupt: bool) -> CaptureReport:
+    if writer is None:
+        sink = None
+    else:
+        def sink(conn: Connection) -> None:
+            with signals.deferred():  # never half a connection in the report
+                writer.connection(conn)
+    cap = CaptureReport(path=str(path))
+    try:
+        if engine == "tshark":
+            return analyze_capture_tshark(path, options, on_connection=sink)
+        return analyze_capture(path, options, on_connection=sink, report=cap)
+    except KeyboardInterrupt:
+        if writer is not None and close_on_interrupt:
+            with signals.deferred():
+                how = "SIGTERM" if signals.received() == signal.SIGTERM else "Ctrl-C (SIGINT)"
+                cap.errors.append(CaptureIssue(
+                    code="interrupted", frame=cap.frames or None,
+                    message=(f"tlscap was interrupted by {how} after frame {cap.frames:,}: the connections "
+                             "finished before it are reported, those still open are not")))
+                writer.end_capture(cap)
+                report.captures.append(cap)
+                writer.finish(report)
+        raise
 
 
 def read_nothing(cap: CaptureReport) -> bool:
@@ -147,7 +175,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     fmt = choose_format(args)
     refuse_input_as_output(args.output, [*args.captures, *input_paths(args), *args.server_log])
     with output(args.output) as out:
-        report = analyze_all(args.captures, options, writer_for(args, fmt, out), engine=args.engine)
+        report = analyze_all(args.captures, options, writer_for(args, fmt, out), engine=args.engine,
+                             close_on_interrupt=args.output in (None, STDOUT_ARG))
     if options.server_log is not None:
         print(server_log_note(options.server_log), file=sys.stderr)
     return _exit_status(report, args.fail_on)

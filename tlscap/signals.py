@@ -10,6 +10,8 @@ clean-up is short (workers are killed, not waited for).
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -20,6 +22,8 @@ class Terminated(KeyboardInterrupt):
 
 
 _received: int | None = None
+_deferring = 0  # > 0 inside `deferred()`: a signal is noted, and raised when the block ends
+_pending: int | None = None
 
 
 def received() -> int | None:
@@ -33,11 +37,33 @@ def exit_status() -> int:
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
-    global _received
+    global _received, _pending
     if _received is not None:
         return  # already stopping
     _received = signum
+    if _deferring:
+        _pending = signum
+        return
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A block a signal does not cut in two (one connection's part of a report): SIGINT or SIGTERM
+    arriving inside it is raised when it ends."""
+    global _deferring, _pending
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _pending is not None:
+        signum, _pending = _pending, None
+        _raise(signum)
 
 
 def install() -> None:
