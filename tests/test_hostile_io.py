@@ -154,6 +154,54 @@ def test_a_read_only_file_system_is_a_users_error(tmp_path):
     assert "r.json" in done.stderr and "Read-only file system" in done.stderr
 
 
+def without_dac_override(argv: list[str]) -> list[str]:
+    """`argv` run as root without the capabilities that let root pass permission bits (setpriv drops
+    them from the bounding set before exec), so a folder root does not own refuses it as any user."""
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *argv]
+
+
+@pytest.mark.parametrize("command", ["analyze", "scan", "certs"])
+def test_permission_denied_is_a_users_error_naming_the_path(tmp_path, command):
+    """EACCES: the report (or the certificates' folder) in a folder of another user's, read-only to us."""
+    cap = failing_capture(tmp_path / "x.pcap")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chown(locked, 65534, 65534)
+    locked.chmod(0o555)
+    target = locked / ("certs" if command == "certs" else "r.json")
+    argv = {"analyze": ["analyze", str(cap), "-o", str(target)],
+            "scan": ["scan", str(cap), "--format", "json", "-o", str(target), "--jobs", "1"],
+            "certs": ["certs", str(cap), "--out", str(target)]}[command]
+    done = subprocess.run(without_dac_override([sys.executable, "-m", "tlscap", *argv]), cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert str(target) in done.stderr and "Permission denied" in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert list(locked.iterdir()) == []
+
+
+EIO_FSYNC = ("import errno, os, runpy, sys\n"
+             "def failing_fsync(fd):\n"
+             "    raise OSError(errno.EIO, os.strerror(errno.EIO))\n"
+             "os.fsync = failing_fsync\n"
+             "sys.argv = ['tlscap', *sys.argv[1:]]\n"
+             "runpy.run_module('tlscap', run_name='__main__')\n")
+
+
+def test_an_input_output_error_on_the_report_leaves_the_old_one(tmp_path):
+    """EIO, as a disk reports it when the data reaches it (at fsync): no device here fails on demand, so
+    the fault is injected at os.fsync in tlscap's own process."""
+    cap = failing_capture(tmp_path / "x.pcap")
+    out = tmp_path / "r.json"
+    out.write_text("old\n")
+    done = subprocess.run([sys.executable, "-c", EIO_FSYNC, "analyze", str(cap), "-o", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert str(out) in done.stderr and "Input/output error" in done.stderr
+    assert out.read_text() == "old\n" and no_temp_files(tmp_path) == []
+
+
 # --------------------------------------------------------------------------- item 3: $TMPDIR full in a scan
 
 
