@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from memory_captures import peak_rss_mb, tiny_records
 
 LIMIT_MB = 200
@@ -55,9 +54,6 @@ def test_many_short_connections_in_a_short_capture(tmp_path):
         assert sum(1 for _ in lines) == 400_000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 21: 400,000 half-open connections peak at about 216 MiB (287 before the trackers were made lazy); "
-    "the 200 MiB bar is not met yet - see docs/decisions.md 'Memory that the input cannot make grow'"))
 def test_many_half_open_connections(tmp_path):
     """400,000 connections that send a SYN and a ClientHello and never close: 16,384 stay open at once (the
     least recently active is finished early), and every one is reported."""

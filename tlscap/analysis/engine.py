@@ -186,6 +186,12 @@ class _Closed(Enum):
 _CLOSED = _Closed.CLOSED
 
 
+def _open_tracker(conv: Conversation[ConnectionTracker | _Closed]) -> ConnectionTracker:
+    tracker = conv.state
+    assert isinstance(tracker, ConnectionTracker)
+    return tracker
+
+
 class _Run:
     """The state of one capture's analysis: the conversations, and the collector of finished connections."""
 
@@ -193,8 +199,9 @@ class _Run:
         self.options = options
         self.decoder = Decoder()
         self.table: StreamTable[ConnectionTracker | _Closed] = StreamTable()
-        self.open: OrderedDict[int, tuple[Conversation[ConnectionTracker | _Closed], ConnectionTracker]] = (
-            OrderedDict())
+        # The open connections' conversations by stream, least recently active first (a conversation's
+        # state is its tracker while it is open).
+        self.open: OrderedDict[int, Conversation[ConnectionTracker | _Closed]] = OrderedDict()
         self.collector = ConnectionCollector(options, emit)
         # DTLS connections are numbered by udp.stream: a collector of their own, sharing the certificates.
         self.udp_collector = ConnectionCollector(options, emit, certificates=self.collector.certificates)
@@ -280,7 +287,7 @@ class _Run:
             )
             conv.state = tracker
             conv.quiet_since = None
-            self.open[conv.stream] = (conv, tracker)
+            self.open[conv.stream] = conv
             self.collector.opened(conv.stream)
             if len(self.open) > limits.MAX_TRACKED_CONNECTIONS:
                 self._evict_least_recent()
@@ -296,8 +303,11 @@ class _Run:
         if tracker.closed or tracker.given_up:
             self._finalize(conv, tracker)
             self.collector.hand_on()
-        elif BULK_PATH and tracker.session.tls_seen and not seg.tunnel and not tracker.socks_port:
-            # Only TLS: a plaintext connection's data never takes on_bulk, so trying would only cost.
+        elif (BULK_PATH and tracker.session.tls_seen and not seg.tunnel and not tracker.socks_port
+              and conv.first_base is not None and conv.second_base is not None):
+            # Only TLS: a plaintext connection's data never takes on_bulk, so trying would only cost. Only
+            # once both sides were seen: the up to 16,384 connections open that a scanner's or a one-way
+            # capture's half-open ones make would each hold keys for a bulk that never comes.
             keys = self.bulk_keys.setdefault(conv.stream, [])
             if len(keys) < 2 and not tracker.reassembly[True].pending and not tracker.reassembly[False].pending:
                 self._add_bulk_key(keys, tracker, seg, side)
@@ -355,8 +365,8 @@ class _Run:
 
     def _evict_least_recent(self) -> None:
         """Too many connections open at once: finish the least recently active one as it stands."""
-        stream = next(iter(self.open))
-        conv, tracker = self.open[stream]
+        conv = next(iter(self.open.values()))
+        tracker = _open_tracker(conv)
         self._finalize(conv, tracker)
         self.evicted += 1
 
@@ -368,7 +378,8 @@ class _Run:
         idle_ns = now_ns - limits.IDLE_CONNECTION_NS
         idle_frame = frame - limits.IDLE_CONNECTION_FRAMES
         while self.open:
-            conv, tracker = next(iter(self.open.values()))  # least recently active first
+            conv = next(iter(self.open.values()))  # least recently active first
+            tracker = _open_tracker(conv)
             if tracker.last_frame > idle_frame or tracker.last_time_ns > idle_ns:
                 break
             self._finalize(conv, tracker)
@@ -390,8 +401,8 @@ class _Run:
         # In stream order, handing on as soon as more than MAX_WAITING wait: up to MAX_TRACKED_CONNECTIONS
         # are still open here, and their judged connections all at once would double the peak memory. The
         # lowest waiting stream is then always below every one still open, so the order is kept.
-        for conv, tracker in sorted(self.open.values(), key=lambda entry: entry[1].stream):
-            self._finalize(conv, tracker)
+        for conv in sorted(self.open.values(), key=lambda conv: conv.stream):
+            self._finalize(conv, _open_tracker(conv))
             if len(self.collector.waiting) > MAX_WAITING:
                 self.collector.hand_on()
         self.collector.hand_on(everything=True)
