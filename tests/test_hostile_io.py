@@ -605,7 +605,9 @@ def test_tshark_children_end_with_tlscap(tmp_path, sig):
 
 
 def slow_tail_capture(path: Path, connections: int = 20, syns: int = 300_000) -> Path:
-    """`connections` failing handshakes, then a long SYN flood that keeps the analysis busy."""
+    """`connections` failing handshakes, then a long SYN flood that keeps the analysis busy. The flood
+    starts 6 s of capture time later, past the collector's grace period, so the handshakes are handed on
+    within the first frames of the flood however slowly the machine reads it."""
     with A.PcapWriter(path) as writer:
         for i in range(connections):
             conv = A.Conversation(writer, client=("10.0.0.1", 40000 + i))
@@ -616,7 +618,7 @@ def slow_tail_capture(path: Path, connections: int = 20, syns: int = 300_000) ->
             conv.close()
         for i in range(syns):
             writer.write(A.tcp_frame(f"10.1.{(i >> 8) & 255}.{i & 255}", "10.0.0.2", 1024 + i % 60000, 443, i, 0,
-                                     0x02))
+                                     0x02), step_us=6_000_000 if i == 0 else 100)
     return path
 
 
