@@ -45,11 +45,13 @@ _REPEATABLE = ("change_cipher_spec", "alert")
 class TlsEvent:
     """One thing seen on the connection, in capture order.
 
-    kind: "handshake" (name is the message name; `parsed` holds the parsed message or None),
-    "change_cipher_spec", "alert" (`level`/`description` None when encrypted), "application_data",
-    "damaged" (bytes of a handshake message missing), "desync" (the stream stopped looking like TLS),
-    "lost_start" (bytes missing before the direction's first record: its first handshake message).
-    `from_client` is None until the client side is known; the connection resolves it at the end.
+    kind: "handshake" (name is the message name; `parsed` holds the parsed message or None; `damaged`
+    says which of the message's bytes are missing, and it is then not parsed), "change_cipher_spec",
+    "alert" (`level`/`description` None when encrypted), "application_data", "desync" (the stream
+    stopped looking like TLS; `error` says why), "lost_start" (bytes missing before the direction's
+    first record: its first handshake message).
+    `side` is the caller's boolean for the direction the bytes came from, not client or server:
+    `TlsSession.client_side` says which side is the client once a hello shows it.
     """
 
     kind: str
