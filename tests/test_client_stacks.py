@@ -134,3 +134,13 @@ def test_a_truststore_holding_an_unlisted_ca_adds_the_server_side_reading(tmp_pa
     assert (d.cause, d.certainty) == ("client-cert-not-sent", "likely")
     assert "server-ca-not-loaded" in d.alternatives
     assert "Stack Partner Root CA" in d.summary and "reload the server" in d.fix
+
+
+def test_every_client_in_every_sample_is_in_the_table() -> None:
+    """Every sample was made by a client the project ran (curl, openssl s_client, Python, GnuTLS, Java, Go,
+    the browsers; samples/README.md and the MANIFESTs say which): each of their hellos is recognized."""
+    missed = [f"{path.relative_to(SAMPLES)} conn {conn.id}: {conn.client_fingerprint.ja4}"
+              for path in sorted(SAMPLES.rglob("*.pcap*"))
+              for conn in analyze_capture(str(path)).connections
+              if conn.client_fingerprint is not None and conn.client_stack is None]
+    assert missed == []

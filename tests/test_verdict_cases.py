@@ -87,3 +87,30 @@ def test_scan_causes_table_counts_each_connection_once(tmp_path):
     assert [r.split()[0] for r in rows] == ["client-cert-expired", "client-cert-not-sent", "client-cert-wrong-ca"]
     assert sum(int(r.split()[3]) for r in rows) == 3
     assert "http-error-after-handshake" not in table and "handshake-alert" not in table
+
+
+def test_an_empty_ca_list_is_not_said_to_be_reached(tmp_path):
+    """A CertificateRequest naming no CA (the server takes any CA it trusts): an established connection is
+    not described as reaching 'a listed CA'."""
+    import adversarial as A
+
+    chain = A.make_chain(2)
+    path = tmp_path / "no-names.pcap"
+    with A.PcapWriter(path) as writer:
+        A.mtls12_handshake(A.Conversation(writer), server_chain=chain[1:], ca_names=[], client_chain=chain)
+    (conn,) = analyze_capture(str(path)).connections
+    assert conn.certificate_request is not None and conn.certificate_request.ca_names == ()
+    d = conn.diagnosis
+    assert (d.cause, d.certainty) == ("ok", "likely")
+    assert "listed CA" not in d.summary and "without naming any CA" in d.summary
+
+
+def test_a_decrypted_dtls_connection_is_not_told_to_get_a_key_log():
+    """DTLS 1.2 between openssl s_server -Verify and s_client, with the client's key log: the key log was
+    given and there is no HTTP answer to read; what is left to settle is the server's own view."""
+    keylog = load_keylog_file(SAMPLES / "dtls" / "dtls12-success.keylog")
+    (conn,) = analyze_capture(str(SAMPLES / "dtls" / "dtls12-success.pcap"), AnalysisOptions(keylog=keylog)).connections
+    assert conn.decrypted and conn.dtls
+    d = conn.diagnosis
+    assert (d.cause, d.certainty) == ("ok", "likely")
+    assert d.decide_with is not None and "--keylog" not in d.decide_with and "server's own log" in d.decide_with

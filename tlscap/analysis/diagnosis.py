@@ -497,15 +497,37 @@ def _ok(conn: Connection) -> _Verdict:
     cr = conn.certificate_request
     answered = conn.http is not None and conn.http.status < 400
     certain = cr is None or answered
-    asked = ("" if cr is None else
-             " The server asked for a client certificate and the client's chain reaches a listed CA.")
     seen = f" The server answered HTTP {conn.http.status}." if conn.http is not None else ""
-    summary = f"The handshake completed.{asked}{seen}"
+    summary = f"The handshake completed.{_what_was_asked(conn)}{seen}"
     return _Verdict(
         "ok", "certain" if certain else "likely", summary, fixes.NOTHING, (),
-        () if certain else ("client-cert-rejected",),
-        None if certain else ("a key log (--keylog) to read the server's HTTP answer: nginx completes the "
-                              "handshake and answers 400 when it rejects a certificate"))
+        () if certain else ("client-cert-rejected",), None if certain else _settle_acceptance(conn))
+
+
+def _what_was_asked(conn: Connection) -> str:
+    """What the server asked for and the client gave, in the words of an established connection."""
+    cr = conn.certificate_request
+    if cr is None:
+        return ""
+    chain = conn.client_certificate.chain if conn.client_certificate is not None else []
+    if not chain:
+        return " The server asked for a client certificate, the client sent none, and the server went on without one."
+    if not cr.ca_names:
+        return (" The server asked for a client certificate without naming any CA (any CA it trusts) and the client "
+                "sent one.")
+    return " The server asked for a client certificate and the client's chain reaches a listed CA."
+
+
+def _settle_acceptance(conn: Connection) -> str:
+    """What would show whether the server, having completed the handshake, accepted the client after it."""
+    if conn.decrypted or conn.dtls:
+        # The key log was given (or cannot show more): no HTTP answer says what the server made of it.
+        return ("the server's own log of this session, for whether it accepted the client after the handshake (a "
+                "server may complete it and refuse the client after it, as nginx does over HTTPS with a 400 answer): "
+                "nginx logs its reason at `error_log … info`, Apache httpd at `LogLevel ssl:info`, openssl s_server "
+                "prints the verify result")
+    return ("a key log (--keylog) to read the server's HTTP answer: nginx completes the handshake and answers 400 "
+            "when it rejects a certificate")
 
 
 # --------------------------------------------------------------------------- the server's own log

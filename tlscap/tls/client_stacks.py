@@ -128,6 +128,11 @@ _HELLOS: tuple[tuple[str, ClientStack, str], ...] = (
     ("t1315_8daaf6152771_cb7bf5808d99", BORINGSSL, "Chromium 156"),
     ("t1315_8daaf6152771_e2d80978ab2e", BORINGSSL, "Chromium 156"),
     ("t1316_86a278354501_3cbfd9057e0d", NSS, "Firefox 153 ESR"),
+    # samples/dtls/ (MANIFEST.tsv): openssl s_client -dtls1_2, with its defaults, then given one suite (-cipher
+    # ECDHE-RSA-CHACHA20-POLY1305; -cipher ECDHE-RSA-AES256-SHA384 -no_etm)
+    ("dd228_d943125447b4_e7e480e5a997", OPENSSL, "openssl s_client 3.0 (DTLS)"),
+    ("dd202_c5d8418a506e_e7e480e5a997", OPENSSL, "openssl s_client 3.0 (DTLS)"),
+    ("dd202_04f72be57293_270a4df6833b", OPENSSL, "openssl s_client 3.0 (DTLS)"),
 )
 KNOWN_HELLOS: dict[str, tuple[ClientStack, str]] = {part: (stack, client) for part, stack, client in _HELLOS}
 
