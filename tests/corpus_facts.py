@@ -193,3 +193,79 @@ def compare(truth: dict, report: CaptureReport) -> Comparison:
     union = want | got
     agreed = len(want & got)
     return Comparison(len(union), agreed, frozenset(want - got), frozenset(got - want))
+
+
+# --------------------------------------------------------------------------- differences, fact by fact
+
+
+@dataclass(frozen=True, kw_only=True)
+class Difference:
+    """One place where tlscap and tshark disagree: at `frame` of connection `stream` (tcp.stream or
+    udp.stream), what each shows for `field`; None where it shows nothing there."""
+
+    stream: int
+    frame: int
+    field: str
+    tshark: object
+    tlscap: object
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnownDifference(Difference):
+    """A difference a differential test expects, in the capture of truth file `capture`, and why."""
+
+    capture: str
+    why: str
+
+    def difference(self) -> Difference:
+        return Difference(stream=self.stream, frame=self.frame, field=self.field, tshark=self.tshark,
+                          tlscap=self.tlscap)
+
+
+def _field_and_value(fact: Fact) -> tuple[str, object]:
+    """A fact as the field it is about and the value shown there (see the module docstring for facts)."""
+    kind = fact[0]
+    if kind == "client_hello":
+        return "ClientHello", "seen"
+    if kind == "server_hello":
+        return "ServerHello version", fact[3]
+    if kind == "certificate_request":
+        return "CertificateRequest CA names", fact[3]
+    if kind == "certificate":
+        sender, count, subjects = fact[3], fact[4], fact[5]
+        if count == len(subjects):
+            return f"{sender} Certificate subjects", subjects
+        return f"{sender} Certificate count and subjects", (count, subjects)
+    if kind == "alert":
+        return f"{fact[3]} alert description", fact[4]  # the alert's number, or "encrypted"
+    raise ValueError(f"unknown fact kind {kind!r}")
+
+
+def differences(tshark_only: frozenset | set, tlscap_only: frozenset | set) -> frozenset[Difference]:
+    """The facts only one side shows, paired by place and field: a value tshark and tlscap both give
+    for the same field of the same frame, differently, is one difference, not two."""
+    places: dict[tuple[int, int, str], tuple[list, list]] = {}
+    for side, facts in ((0, tshark_only), (1, tlscap_only)):
+        for fact in facts:
+            field, value = _field_and_value(fact)
+            places.setdefault((fact[1], fact[2], field), ([], []))[side].append(value)
+
+    def shown(values: list) -> object:
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else tuple(sorted(values, key=repr))
+
+    return frozenset(Difference(stream=stream, frame=frame, field=field, tshark=shown(t), tlscap=shown(c))
+                     for (stream, frame, field), (t, c) in places.items())
+
+
+def unexpected(capture: str, found: frozenset[Difference], known: list[KnownDifference]) -> str:
+    """What a differential test reports for one capture: the differences found that are not listed, and
+    the listed ones no longer found. Empty when the list holds exactly what was found."""
+    expected = {k.difference(): k for k in known if k.capture == capture}
+    new = sorted(found - expected.keys(), key=repr)
+    gone = sorted(expected.keys() - found, key=repr)
+    lines = [f"new difference: {d}" for d in new]
+    lines += [f"listed difference no longer found (remove it from the list): {d}\n  listed because: "
+              f"{expected[d].why}" for d in gone]
+    return "\n".join(lines)

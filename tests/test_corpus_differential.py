@@ -3,13 +3,23 @@
 Facts (see corpus_facts.py): ClientHello and ServerHello frames with the negotiated version, every
 CertificateRequest (frame, CA names by attribute value), every Certificate (frame, sender, count,
 subjects), every alert (frame, sender, description where readable). Facts tshark only shows after
-decryption are out of scope here. Every remaining disagreement is listed below with its reason.
+decryption are out of scope here. Every remaining disagreement is listed below as the fact itself (capture,
+stream, frame, field, what tshark shows, what tlscap shows) with its reason.
 """
 
 from __future__ import annotations
 
 import pytest
-from corpus_facts import CORPUS, compare, has_tcp_tls, load_truth, truth_files
+from corpus_facts import (
+    CORPUS,
+    KnownDifference,
+    compare,
+    differences,
+    has_tcp_tls,
+    load_truth,
+    truth_files,
+    unexpected,
+)
 from ooo_truth import ooo_truth
 
 from tlscap.analysis.engine import analyze_capture
@@ -24,28 +34,66 @@ OUT_OF_ORDER = (
     "suricata-verify__tls__tls-subjectaltname__input.pcap.json",  # stream 3's flight in frame 126
 )
 
-# capture truth name -> (reason, number of facts on which tlscap and tshark disagree)
-KNOWN_DIFFERENCES: dict[str, tuple[str, int]] = {
-    "zeek__tls-fragmented-handshake.pcap.gz.json": (
-        "tshark 4.0 quirk named in the corpus README: the Certificate split over ~20 records shows as "
-        "'Encrypted Handshake Message'; tlscap reassembles it (frame 410)", 1),
-    "nDPI__KakaoTalk_chat.pcap.json": (
-        "after a bogus SYN/ACK (seq 0, then data at seq 4195656682) tshark takes stream 2's server data "
-        "for retransmissions; tlscap reads its ServerHello (91) and Certificate (95)", 2),
-    "nDPI__anydesk.pcapng.json": (
-        "TLS on port 80: tshark dissects it as HTTP; tlscap finds TLS by content (stream 1: "
-        "ClientHello, ServerHello, Certificate, CertificateRequest, client Certificate)", 5),
-    "zeek__ssl.v3.pcap.json": (
-        "frame 251 retransmits a segment the capture lost (encrypted alert); tshark marks it a "
-        "retransmission and skips it, tlscap reads it once", 1),
-    "wireshark-notes__imap-ssl.pcapng.json": (
-        "the capture comment holds two key-log lines; the truth tool read it through capinfos, which prints "
-        "only the first, so tshark could not decrypt stream 0. tlscap uses both lines and reads the alerts "
-        "of frames 36 and 40 as close_notify, as tshark does when given the whole comment", 4),
-    "nDPI__openvpn.pcap.json": (
-        "stream 1 is OpenVPN on port 443 (port-share): tshark expects plain TLS there and shows nothing; "
-        "tlscap finds the OpenVPN control channel by content and reads its mutual-TLS handshake", 5),
-}
+FRAGMENTED = "zeek__tls-fragmented-handshake.pcap.gz.json"
+KAKAO = "nDPI__KakaoTalk_chat.pcap.json"
+ANYDESK = "nDPI__anydesk.pcapng.json"
+SSLV3 = "zeek__ssl.v3.pcap.json"
+IMAP = "wireshark-notes__imap-ssl.pcapng.json"
+OPENVPN = "nDPI__openvpn.pcap.json"
+
+_KAKAO_WHY = ("after a bogus SYN/ACK (seq 0, then data at seq 4195656682) tshark takes stream 2's server data for "
+              "retransmissions; tlscap reads its ServerHello (91) and Certificate (95)")
+_ANYDESK_WHY = "TLS on port 80: tshark dissects it as HTTP; tlscap finds TLS by content"
+_IMAP_WHY = ("the capture comment holds two key-log lines; the truth tool read it through capinfos, which prints "
+             "only the first, so tshark could not decrypt stream 0. tlscap uses both lines and reads the alerts of "
+             "frames 36 and 40 as close_notify (0), as tshark does when given the whole comment")
+_OPENVPN_WHY = ("stream 1 is OpenVPN on port 443 (port-share): tshark expects plain TLS there and shows nothing; "
+                "tlscap finds the OpenVPN control channel by content and reads its mutual-TLS handshake")
+
+# Every fact on which tlscap and tshark disagree, with why. The test fails on a difference not listed here,
+# and on a listed one no longer found (so the list stays true).
+KNOWN_DIFFERENCES: list[KnownDifference] = [
+    KnownDifference(capture=FRAGMENTED, stream=0, frame=410, field="server Certificate subjects",
+                    tshark=None, tlscap=(("Bro",),),
+                    why="tshark 4.0 quirk named in the corpus README: the Certificate split over ~20 records shows "
+                        "as 'Encrypted Handshake Message'; tlscap reassembles it"),
+    KnownDifference(capture=KAKAO, stream=2, frame=91, field="ServerHello version", tshark=None, tlscap="0x0301",
+                    why=_KAKAO_WHY),
+    KnownDifference(capture=KAKAO, stream=2, frame=95, field="server Certificate subjects", tshark=None,
+                    tlscap=(("US", "CA", "Menlo Park", "Facebook, Inc.", "*.facebook.com"),
+                            ("US", "DigiCert Inc", "www.digicert.com", "DigiCert High Assurance CA-3")),
+                    why=_KAKAO_WHY),
+    KnownDifference(capture=ANYDESK, stream=1, frame=12, field="ClientHello", tshark=None, tlscap="seen",
+                    why=_ANYDESK_WHY),
+    KnownDifference(capture=ANYDESK, stream=1, frame=14, field="ServerHello version", tshark=None, tlscap="0x0303",
+                    why=_ANYDESK_WHY),
+    KnownDifference(capture=ANYDESK, stream=1, frame=16, field="server Certificate subjects", tshark=None,
+                    tlscap=(("DE", "philandro Software GmbH", "AnyNet Relay"),
+                            ("AnyNet Root CA", "philandro Software GmbH", "DE")),
+                    why=_ANYDESK_WHY),
+    KnownDifference(capture=ANYDESK, stream=1, frame=16, field="CertificateRequest CA names", tshark=None,
+                    tlscap=(("AnyNet Root CA", "philandro Software GmbH", "DE"),), why=_ANYDESK_WHY),
+    KnownDifference(capture=ANYDESK, stream=1, frame=20, field="client Certificate subjects", tshark=None,
+                    tlscap=(("AnyDesk Client",),), why=_ANYDESK_WHY),
+    KnownDifference(capture=SSLV3, stream=2, frame=251, field="server alert description", tshark=None,
+                    tlscap="encrypted",
+                    why="frame 251 retransmits a segment the capture lost (an encrypted alert); tshark marks it a "
+                        "retransmission and skips it, tlscap reads it once"),
+    KnownDifference(capture=IMAP, stream=0, frame=36, field="client alert description", tshark="encrypted",
+                    tlscap=0, why=_IMAP_WHY),
+    KnownDifference(capture=IMAP, stream=0, frame=40, field="server alert description", tshark="encrypted",
+                    tlscap=0, why=_IMAP_WHY),
+    KnownDifference(capture=OPENVPN, stream=1, frame=226, field="ClientHello", tshark=None, tlscap="seen",
+                    why=_OPENVPN_WHY),
+    KnownDifference(capture=OPENVPN, stream=1, frame=259, field="ServerHello version", tshark=None,
+                    tlscap="0x0301", why=_OPENVPN_WHY),
+    KnownDifference(capture=OPENVPN, stream=1, frame=259, field="server Certificate subjects", tshark=None,
+                    tlscap=(("OpenVPN Server",), ("OpenVPN CA",)), why=_OPENVPN_WHY),
+    KnownDifference(capture=OPENVPN, stream=1, frame=259, field="CertificateRequest CA names", tshark=None,
+                    tlscap=(("OpenVPN CA",),), why=_OPENVPN_WHY),
+    KnownDifference(capture=OPENVPN, stream=1, frame=262, field="client Certificate subjects", tshark=None,
+                    tlscap=(("esotica",), ("OpenVPN CA",)), why=_OPENVPN_WHY),
+]
 
 CASES = [p for p in truth_files() if has_tcp_tls(load_truth(p))]
 
@@ -61,17 +109,14 @@ def test_corpus_is_there():
     assert len(CASES) >= 100, "the shared corpus (../shared/corpus) is missing or incomplete"
 
 
+def test_every_listed_difference_names_a_compared_capture():
+    assert {k.capture for k in KNOWN_DIFFERENCES} <= {p.name for p in CASES}
+
+
 @pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
 def test_capture_agrees_with_tshark(path, results):
     c = results[path.name]
-    disagreements = len(c.tshark_only | c.tlscap_only)
-    known = KNOWN_DIFFERENCES.get(path.name)
-    detail = (f"tshark only: {sorted(c.tshark_only, key=str)[:5]}\n"
-              f"tlscap only: {sorted(c.tlscap_only, key=str)[:5]}")
-    if known is None:
-        assert disagreements == 0, detail
-    else:
-        assert disagreements == known[1], f"expected {known[1]} known differences ({known[0]})\n{detail}"
+    assert unexpected(path.name, differences(c.tshark_only, c.tlscap_only), KNOWN_DIFFERENCES) == ""
 
 
 def test_overall_agreement_at_least_99_percent(results):

@@ -6,7 +6,7 @@ every Certificate with sender and subjects, every alert. tshark lists each fragm
 message; the fact is the message, at the frame that completed it (`dtls.handshake.fragment` "reassembled",
 or an unfragmented message). A retransmitted copy is a fact of its own, as tshark lists it. Facts tshark
 shows only because it decrypted a record are set aside, as in the TCP test. Every remaining disagreement
-is listed below with its reason.
+is listed below as the fact itself, with its reason.
 
 tlscap reads these captures here without the key material they hold (`embedded_secrets=False`): the truth
 cannot judge what keys open in them (tshark 4.0 decrypts no DTLS 1.3, so nDPI's dtls.pcap shows its
@@ -18,13 +18,24 @@ tshark given the whole key material, and DTLS 1.3 to its AEAD tags.
 from __future__ import annotations
 
 import pytest
-from corpus_facts import CORPUS, _values_from_rdns, connection_facts, load_truth, truth_files
+from corpus_facts import (
+    CORPUS,
+    Comparison,
+    KnownDifference,
+    _values_from_rdns,
+    connection_facts,
+    differences,
+    load_truth,
+    truth_files,
+    unexpected,
+)
 
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import CaptureReport
 
-# capture truth name -> (reason, number of facts on which tlscap and tshark disagree)
-KNOWN_DIFFERENCES: dict[str, tuple[str, int]] = {}
+# Every fact on which tlscap and tshark disagree, with why (none today). The test fails on a difference not
+# listed here, and on a listed one no longer found.
+KNOWN_DIFFERENCES: list[KnownDifference] = []
 
 
 def has_dtls(truth: dict) -> bool:
@@ -78,7 +89,7 @@ def tlscap_dtls_facts(report: CaptureReport) -> tuple[set, dict[tuple[int, str],
     return facts, boundary
 
 
-def compare(truth: dict, report: CaptureReport) -> tuple[int, int, set, set]:
+def compare(truth: dict, report: CaptureReport) -> Comparison:
     want = dtls_truth_facts(truth)
     got, boundary = tlscap_dtls_facts(report)
     if truth.get("keylog") or truth.get("decryption"):
@@ -95,8 +106,7 @@ def compare(truth: dict, report: CaptureReport) -> tuple[int, int, set, set]:
             start = boundary.get((fact[1], sender))
             if fact not in got and start is not None and fact[2] > start:
                 want.discard(fact)
-    union = want | got
-    return len(union), len(want & got), want - got, got - want
+    return Comparison(len(want | got), len(want & got), frozenset(want - got), frozenset(got - want))
 
 
 @pytest.fixture(scope="module")
@@ -113,20 +123,18 @@ def test_the_dtls_captures_are_there():
     assert len(CASES) >= 9, "the shared corpus (../shared/corpus) is missing its DTLS captures"
 
 
+def test_every_listed_difference_names_a_compared_capture():
+    assert {k.capture for k in KNOWN_DIFFERENCES} <= {p.name for p in CASES}
+
+
 @pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
 def test_dtls_capture_agrees_with_tshark(path, results):
-    _total, _agreed, tshark_only, tlscap_only = results[path.name]
-    disagreements = len(tshark_only | tlscap_only)
-    detail = f"tshark only: {sorted(tshark_only, key=str)[:6]}\ntlscap only: {sorted(tlscap_only, key=str)[:6]}"
-    known = KNOWN_DIFFERENCES.get(path.name)
-    if known is None:
-        assert disagreements == 0, detail
-    else:
-        assert disagreements == known[1], f"expected {known[1]} known differences ({known[0]})\n{detail}"
+    c = results[path.name]
+    assert unexpected(path.name, differences(c.tshark_only, c.tlscap_only), KNOWN_DIFFERENCES) == ""
 
 
 def test_dtls_agreement_at_least_99_percent(results):
-    total = sum(r[0] for r in results.values())
-    agreed = sum(r[1] for r in results.values())
+    total = sum(c.total for c in results.values())
+    agreed = sum(c.agreed for c in results.values())
     assert total >= 60
     assert agreed / total >= 0.99, f"{agreed}/{total}"
