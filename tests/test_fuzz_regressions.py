@@ -3,8 +3,7 @@
 Each `<sha>.bin` runs through the fuzzer's own checks (analysis, every report format, valid JSON and
 UTF-8, no internal error, no hang) in a worker process, so a hang is stopped and the fuzzer's probes do
 not leak into other tests. Its note `<sha>.json` says what failed and where; a bug not fixed yet has an
-`xfail` reason there (`needs lead: ...` when the fix belongs to a file another session owns) and runs as
-a strict xfail, so the fix is noticed.
+`xfail` reason there and runs as a strict xfail, so the fix is noticed.
 """
 
 from __future__ import annotations
@@ -71,7 +70,7 @@ def _within(seconds: float, function):  # type: ignore[no-untyped-def]
 
 def test_segment_half_the_sequence_space_ahead_does_not_hang():
     """Found by the fuzzer (tests/fuzz/b7aa53da1e18f1af.bin): a waiting segment exactly 2^31 bytes ahead
-    is neither ahead nor behind for seq_diff, and flush() looped forever. Fixed by the lead in 6a10f0b."""
+    is neither ahead nor behind for seq_diff; flush() drops it (`_skip_hole`) rather than looping forever."""
     from tlscap.tcp.reassembly import DirectionReassembler
 
     reassembler = DirectionReassembler()
