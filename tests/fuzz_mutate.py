@@ -99,17 +99,17 @@ def _capture_kind(data: bytes) -> str | None:
 
 
 def _corpus_keylogs() -> dict[str, str]:
-    table = CORPUS / "PROVENANCE.tsv"
-    if not table.exists():
-        return {}
-    with open(table, newline="") as handle:
+    with open(CORPUS / "PROVENANCE.tsv", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     return {r["corpus_path"]: str((CORPUS / r["keylog"]).resolve()) for r in rows
             if r.get("keylog") and r["keylog"] != "capture-comment"}
 
 
 def load_seeds(max_size: int = DEFAULT_MAX_SIZE) -> list[Seed]:
-    """Every capture of the corpus and the samples up to `max_size` bytes, in a stable order."""
+    """Every capture of the corpus and the samples up to `max_size` bytes, in a stable order. The corpus
+    must be there (a run over the samples alone would fuzz less than it says)."""
+    if not (CORPUS / "files").is_dir():
+        raise FileNotFoundError(f"the public corpus is missing: no folder {(CORPUS / 'files').resolve()}")
     keylogs = _corpus_keylogs()
     seeds: list[Seed] = []
     for label, folder in (("shared/corpus/files", CORPUS / "files"), ("samples", SAMPLES)):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from corpus_facts import CORPUS
+from corpus_facts import CORPUS, corpus_folder
 from helpers_capture import pcap_file
 
 from tlscap import limits
@@ -25,7 +25,7 @@ from tlscap.tls.keylog import load_keylog_file
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".gz")
-CORPUS_FILES = sorted(p for p in (CORPUS / "files").rglob("*") if p.suffix in CAPTURE_SUFFIXES)
+CORPUS_FILES = sorted(p for p in corpus_folder("files").rglob("*") if p.suffix in CAPTURE_SUFFIXES)
 SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*.pcap*"))
 
 ETHERNET, SLL2 = 1, 276

@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from corpus_facts import CORPUS, corpus_folder
 from helpers_capture import (
     PCAP_MAGIC_MODIFIED,
     PCAP_MAGIC_NS,
@@ -35,7 +36,6 @@ from tlscap.capture.linktypes import link_type_name, link_type_title
 from tlscap.capture.reader import CaptureInfo, open_capture
 from tlscap.errors import CaptureOpenError
 
-CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 NS = 1_000_000_000
 KEYLOG = b"CLIENT_RANDOM " + b"ab" * 32 + b" " + b"cd" * 48 + b"\n"
 
@@ -430,11 +430,7 @@ def test_link_type_names_and_titles() -> None:
 
 # --- public corpus ------------------------------------------------------------------------------
 
-CORPUS_FILES = (
-    sorted(p for p in (CORPUS / "files").glob("*/*") if p.name.endswith((".pcap", ".pcapng", ".gz")))
-    if (CORPUS / "files").is_dir()
-    else []
-)
+CORPUS_FILES = sorted(p for p in corpus_folder("files").glob("*/*") if p.name.endswith((".pcap", ".pcapng", ".gz")))
 DAMAGED = {"tls_DER-incomplete-header.pcap", "tls_DER-incomplete-content.pcap"}
 # capinfos' link_type_short for single-encapsulation files -> the names tlscap may report
 CAPINFOS_LINK = {

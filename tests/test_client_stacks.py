@@ -96,9 +96,10 @@ OPENSSL_EMPTY = [
 ]
 
 
-@pytest.mark.parametrize("relative", [r for r in OPENSSL_EMPTY if (SAMPLES / r).exists()])
+@pytest.mark.parametrize("relative", OPENSSL_EMPTY)
 def test_an_empty_certificate_from_curl_or_openssl_is_not_put_on_the_ca_list(relative) -> None:
     capture = SAMPLES / relative
+    assert capture.is_file(), f"the sample {capture} is missing"
     conns = _analyze(capture, keys=capture.with_suffix(".keylog").exists()).connections
     empty = [c for c in conns if c.diagnosis.cause == "client-cert-not-sent"]
     assert empty, "the sample was built with an empty client Certificate"
@@ -110,8 +111,7 @@ def test_an_empty_certificate_from_curl_or_openssl_is_not_put_on_the_ca_list(rel
 
 
 def test_the_sample_lists_name_real_files() -> None:
-    present = [r for r in OPENSSL_EMPTY if (SAMPLES / r).exists()]
-    assert len(present) >= 20
+    assert [r for r in OPENSSL_EMPTY if not (SAMPLES / r).is_file()] == []
 
 
 def test_every_table_entry_is_a_distinct_hello() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import shutil
 import struct
 import subprocess
 from collections.abc import Callable
@@ -897,18 +896,12 @@ def parse_hello(message: bytes) -> Hello:
 
 def corpus_keylogs() -> dict[str, Path]:
     """capture path → key log path, from PROVENANCE.tsv's `keylog` column."""
-    table = CORPUS / "PROVENANCE.tsv"
-    if not table.exists():
-        return {}
-    with table.open(newline="") as handle:
+    with (CORPUS / "PROVENANCE.tsv").open(newline="") as handle:
         rows = csv.DictReader(handle, delimiter="\t")
         return {row["corpus_path"]: CORPUS / row["keylog"] for row in rows if row.get("keylog")}
 
 
-needs_corpus = pytest.mark.skipif(
-    shutil.which("tshark") is None or not (CORPUS / "PROVENANCE.tsv").exists(),
-    reason="needs tshark and the public corpus (../shared/corpus)",
-)
+needs_tshark = pytest.mark.usefixtures("tshark_and_corpus")  # conftest: fails, never skips
 
 
 def hellos(flow: Flow) -> tuple[Hello, Hello, int]:
@@ -1008,7 +1001,7 @@ TLS12_CAPTURES = [
 ]
 
 
-@needs_corpus
+@needs_tshark
 @pytest.mark.parametrize(("capture", "suite", "version", "etm"), TLS12_CAPTURES)
 def test_tls12_capture_finished_messages_decrypt_and_verify(capture: str, suite: int, version: int, etm: bool):
     flow, secrets, _, _ = capture_inputs(capture)
@@ -1027,7 +1020,7 @@ MANY_SUITE_CAPTURES = [
 ]
 
 
-@needs_corpus
+@needs_tshark
 @pytest.mark.parametrize(("capture", "streams", "versions", "suites"), MANY_SUITE_CAPTURES)
 def test_capture_with_many_suites_every_connection_opens(
     capture: str, streams: list[int], versions: set[int], suites: set[int]
@@ -1050,7 +1043,7 @@ def test_capture_with_many_suites_every_connection_opens(
     assert len(seen_suites) == len(flows) or not suites
 
 
-@needs_corpus
+@needs_tshark
 def test_tls12_capture_application_data_plaintext():
     flow, secrets, client_hello, server_hello = capture_inputs("files/illustrated-tls12/capture.pcap")
     pair = tls12_decryptors(secrets["CLIENT_RANDOM"], client_hello.random, server_hello.random, 0xC013, 0x0303, False)
@@ -1068,7 +1061,7 @@ def test_tls12_capture_application_data_plaintext():
     assert (True, 21, b"\x01\x00") in plaintexts  # close_notify
 
 
-@needs_corpus
+@needs_tshark
 def test_tls12_capture_wrong_master_secret_fails_cleanly():
     flow, secrets, client_hello, server_hello = capture_inputs("files/snet/mTLS1_2_RSA.pcap")
     wrong = bytes(b ^ 1 for b in secrets["CLIENT_RANDOM"])
@@ -1094,7 +1087,7 @@ TLS13_CAPTURES = [
 ]
 
 
-@needs_corpus
+@needs_tshark
 @pytest.mark.parametrize(("capture", "suite", "client_first", "mutual"), TLS13_CAPTURES)
 def test_tls13_capture_handshake_decrypts_and_verifies(capture: str, suite: int, client_first: int, mutual: bool):
     flow, secrets, client_hello, server_hello = capture_inputs(capture)
@@ -1145,7 +1138,7 @@ def test_tls13_capture_handshake_decrypts_and_verifies(capture: str, suite: int,
         assert messages[True][:3] == [11, 15, 20]  # Certificate, CertificateVerify, Finished
 
 
-@needs_corpus
+@needs_tshark
 def test_tls13_capture_application_data_plaintext():
     flow, secrets, client_hello, _ = capture_inputs("files/illustrated-tls13/capture.pcap")
     decryptors = {
@@ -1166,7 +1159,7 @@ def test_tls13_capture_application_data_plaintext():
     assert sum(1 for _, ctype, data in seen if ctype == 22 and data[:1] == b"\x04") == 2  # NewSessionTicket
 
 
-@needs_corpus
+@needs_tshark
 def test_tls13_capture_handshake_record_under_application_secret_fails():
     flow, secrets, _, _ = capture_inputs("files/snet/mTLS1_3_RSA.pcap")
     wrong = Tls13Decryptor(0x1303, secrets["SERVER_TRAFFIC_SECRET_0"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from corpus_facts import CORPUS
+from corpus_facts import corpus_folder
 from pki_factory import issue, name
 from test_reports_formats import connection
 
@@ -19,7 +19,7 @@ from tlscap.tls.keylog import load_keylog_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".gz")
-CAPTURES = sorted([*(p for p in (CORPUS / "files").rglob("*") if p.suffix in CAPTURE_SUFFIXES),
+CAPTURES = sorted([*(p for p in corpus_folder("files").rglob("*") if p.suffix in CAPTURE_SUFFIXES),
                    *(ROOT / "samples").glob("*.pcap*")])
 
 
