@@ -16,6 +16,7 @@ from pathlib import Path
 
 import adversarial as A
 import pytest
+from process_watch import descendants, has_open, read_position, wait_until
 from test_scan import syn_flood_pcap
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -342,10 +343,11 @@ def test_a_signal_ends_a_scan_with_its_report_and_nothing_left(tmp_path, sig, st
     proc = subprocess.Popen([sys.executable, "-m", "tlscap", "scan", str(folder), "--format", "json", "-o", str(out),
                              "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "TMPDIR": str(tmp)}, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while len(_group_alive(proc.pid)) < 3 and time.monotonic() < deadline:  # tlscap, forkserver, workers
-        time.sleep(0.1)
-    time.sleep(3)  # a-small is done, both workers are inside a huge file
+    # The scan hands a worker its next file only once the file before is in the report: a worker reading
+    # c-huge.pcap means a-small is done, and the other one is reading b-huge.pcap.
+    huge = (folder / "b-huge.pcap", folder / "c-huge.pcap")
+    wait_until(lambda: all(any(has_open(pid, h) for pid in descendants(proc.pid)) for h in huge), 60,
+               "the scan's two workers reading b-huge.pcap and c-huge.pcap")
     if to_group:
         os.killpg(proc.pid, sig)
     else:
@@ -370,7 +372,8 @@ def test_sigterm_during_analyze_leaves_the_old_report(tmp_path):
     out.write_text("old\n")
     proc = subprocess.Popen([sys.executable, "-m", "tlscap", "analyze", str(big), "-o", str(out)], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(2)
+    wait_until(lambda: (read_position(proc.pid, big) or 0) > 0, 60, "analyze reading big.pcap")
+    assert proc.poll() is None, "the analysis ended before it could be interrupted"
     os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and "Traceback" not in err
@@ -389,8 +392,9 @@ def test_a_report_on_standard_output_interrupted_midway_is_a_whole_document(tmp_
     with open(out, "w") as stdout:
         proc = subprocess.Popen([sys.executable, "-m", "tlscap", "analyze", str(capture), "--format", fmt],
                                 cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        if fmt == "text":  # the text report is written at the end (verdict tables first): in 2 s of
-            time.sleep(2)   # its ~5 s the analysis is midway, and nothing is written yet
+        if fmt == "text":  # the text report is written at the end (verdict tables first): midway through
+            # the capture, nothing is written yet
+            wait_until(lambda: (read_position(proc.pid, capture) or 0) > 0, 60, "analyze reading the capture")
             assert out.stat().st_size == 0
         else:
             deadline = time.monotonic() + 60

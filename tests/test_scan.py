@@ -14,10 +14,10 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from process_watch import children, descendants, has_open, wait_until
 
 from tlscap.analysis.engine import analyze_capture
 from tlscap.analysis.model import Report
@@ -274,7 +274,7 @@ def test_a_killed_worker_is_a_capture_error_and_the_scan_goes_on(tmp_path):
     candidates = discover([str(folder)]).candidates
 
     def kill_the_worker() -> None:  # as the kernel's out-of-memory killer would, inside a-huge.pcap
-        wait_until(lambda: any(_has_open(pid, folder / "a-huge.pcap") for pid in _workers()), 60,
+        wait_until(lambda: any(has_open(pid, folder / "a-huge.pcap") for pid in _workers()), 60,
                    "a scan worker reading a-huge.pcap")
         for pid in _workers():
             os.kill(pid, signal.SIGKILL)
@@ -289,13 +289,6 @@ def test_a_killed_worker_is_a_capture_error_and_the_scan_goes_on(tmp_path):
     assert all(not r.capture.errors and r.capture.connections for r in got[1:])
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def _workers() -> list[int]:
     """The processes that this test process's multiprocessing forkserver started: the scan's workers."""
     def forkserver(pid: int) -> bool:
@@ -304,41 +297,7 @@ def _workers() -> list[int]:
         except OSError:
             return False
 
-    return [w for c in _children(os.getpid()) if forkserver(c) for w in _children(c)]
-
-
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], _children(pid)
-    while todo:
-        child = todo.pop()
-        out.append(child)
-        todo.extend(_children(child))
-    return out
-
-
-def _has_open(pid: int, path: Path) -> bool:
-    """Whether process `pid` holds `path` open (a scan worker reads its capture through one descriptor)."""
-    target = str(path.resolve())  # the kernel shows the path with no symbolic link left in it
-    try:
-        fds = list(Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:  # gone
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(fd) == target:
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def wait_until(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Poll `condition` until it holds; fail, naming `what` was awaited, after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"still waiting, after {seconds} s, for {what}")
-        time.sleep(0.05)
+    return [w for c in children(os.getpid()) if forkserver(c) for w in children(c)]
 
 
 def test_ctrl_c_writes_the_report_of_the_files_done(tmp_path):
@@ -357,7 +316,7 @@ def test_ctrl_c_writes_the_report_of_the_files_done(tmp_path):
     def inside_b_huge(proc: subprocess.Popen) -> bool:
         # The scan hands a worker its next file only once the file before is in the report (with --jobs 1,
         # a-small.pcap): a worker holding b-huge.pcap open means a-small is done and b-huge is not.
-        return any(_has_open(pid, folder / "b-huge.pcap") for pid in _descendants(proc.pid))
+        return any(has_open(pid, folder / "b-huge.pcap") for pid in descendants(proc.pid))
 
     wait_until(lambda: all(inside_b_huge(proc) for _, proc in procs), 60, "both scans' workers reading b-huge.pcap")
     for _, proc in procs:
