@@ -200,11 +200,11 @@ def test_a_snap_length_reports_the_same(tmp_path: Path, snap: int):
 
 
 def test_times_of_frames_past_the_kept_carrier_times_stay_the_same(tmp_path: Path):
-    """A connection longer than tracker.MAX_CARRIER_TIMES payload frames whose alert completes in a
+    """A connection longer than limits.MAX_CARRIER_TIMES payload frames whose alert completes in a
     frame held back (its segments reordered): its time depends on which frames filled the kept
     carrier times, and bulk frames count there as on the general path."""
     frames = list(_connection(ETHERNET, 1, size=1_200_000, twist="reordered at the end"))
-    assert len(frames) > 1.5 * tracker.MAX_CARRIER_TIMES
+    assert len(frames) > 1.5 * limits.MAX_CARRIER_TIMES
     assert_same_with_and_without(_write(tmp_path, "long.pcap", frames))
 
 

@@ -39,9 +39,10 @@ from scapy.layers.vxlan import VXLAN
 from scapy.packet import Packet
 from scapy.utils import RawPcapReader, wrpcap
 
+from tlscap import limits
 from tlscap.capture.frame import Frame
 from tlscap.decode import ip as ip_module
-from tlscap.decode.decoder import MAX_TUNNEL_DEPTH, Decoder, conversation_tunnel
+from tlscap.decode.decoder import Decoder, conversation_tunnel
 from tlscap.decode.segment import ACK, PSH, Segment
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
@@ -407,7 +408,7 @@ def test_fragments_of_the_same_id_in_two_tunnels_stay_apart() -> None:
 
 
 def test_fragment_reassembly_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ip_module, "MAX_PENDING_DATAGRAMS", 4)
+    monkeypatch.setattr(limits, "MAX_IP_PENDING_DATAGRAMS", 4)
     decoder = Decoder()
     for ident in range(10):
         packet = IP(src=CLIENT, dst=SERVER, id=ident) / tcp(bytes(300))
@@ -422,7 +423,7 @@ def test_fragment_reassembly_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_fragment_bytes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ip_module, "MAX_PENDING_BYTES", 1000)
+    monkeypatch.setattr(limits, "MAX_IP_FRAGMENT_BYTES", 1000)
     reassembler = ip_module.FragmentReassembler(Counter())
     for ident in range(10):
         assert reassembler.add((ident,), 0, True, bytes(300), 6) is None
@@ -433,7 +434,7 @@ def test_fragment_bytes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_too_many_fragments_drop_the_datagram(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ip_module, "MAX_FRAGMENTS_PER_DATAGRAM", 3)
+    monkeypatch.setattr(limits, "MAX_IP_FRAGMENTS_PER_DATAGRAM", 3)
     stats: Counter[str] = Counter()
     reassembler = ip_module.FragmentReassembler(stats)
     for _ in range(3):
@@ -706,10 +707,10 @@ def test_tunnel_depth_is_bounded() -> None:
             packet = IP(**OUTER4) / packet
         return Ether(**MACS) / packet
 
-    segment = decode(nest(MAX_TUNNEL_DEPTH))
-    assert segment is not None and len(segment.tunnel) == MAX_TUNNEL_DEPTH
+    segment = decode(nest(limits.MAX_TUNNEL_DEPTH))
+    assert segment is not None and len(segment.tunnel) == limits.MAX_TUNNEL_DEPTH
     decoder = Decoder()
-    assert decoder.decode(make_frame(nest(MAX_TUNNEL_DEPTH + 1))) is None
+    assert decoder.decode(make_frame(nest(limits.MAX_TUNNEL_DEPTH + 1))) is None
     assert decoder.stats["tunnel-too-deep"] == 1
 
 

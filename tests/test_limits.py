@@ -297,7 +297,7 @@ def test_tracked_connections_limit_keeps_the_judged_early_within_max_waiting(tmp
     """Connections judged early by the cap go out as they come (they used to wait, unbounded, for a
     connection to close), and the capture error counts them."""
     monkeypatch.setattr(limits, "MAX_TRACKED_CONNECTIONS", 50)
-    monkeypatch.setattr("tlscap.analysis.collector.MAX_WAITING", 20)
+    monkeypatch.setattr(limits, "MAX_WAITING", 20)
     path = tmp_path / "half-open.pcap"
     A.half_open_connections(path, 400)
     waiting: list[int] = []

@@ -15,12 +15,13 @@ import pytest
 from pki_factory import issue, name
 from test_reports_formats import MULTI, T0, connection
 
+from tlscap import limits
 from tlscap.analysis.engine import analyze_capture
 from tlscap.analysis.model import CaptureReport, Connection, Report
 from tlscap.cli_options import make_writer
 from tlscap.errors import CaptureIssue
 from tlscap.report import spool
-from tlscap.report.markdown_report import MAX_ROWS_PER_CAUSE, render_markdown
+from tlscap.report.markdown_report import render_markdown
 from tlscap.report.spool import TextSpool
 from tlscap.report.writer import write_report
 
@@ -100,7 +101,7 @@ def test_csv_writes_each_capture_when_it_ends_with_its_errors_first():
 
 
 def test_markdown_cause_rows_and_examples_follow_the_groups_largest_first():
-    """A cause's section lists its first MAX_ROWS_PER_CAUSE connections taken group by group (largest group
+    """A cause's section lists its first limits.MAX_ROWS_PER_CAUSE connections taken group by group (largest group
     first) and one example per group, though the writer learns the group sizes only at the end."""
     small_leaf, big_leaf = issue(name("client-small")).summary, issue(name("client-big")).summary
     small = [connection(i, chain=(small_leaf,), at_ns=T0 + i) for i in range(30)]
@@ -109,8 +110,8 @@ def test_markdown_cause_rows_and_examples_follow_the_groups_largest_first():
     text = render_markdown(report)
     section = text.split("## `client-cert-expired` (client side, certain) — 70 connections")[1]
     listed = [int(m) for m in re.findall(r"^\| x\.pcap \| (\d+) \|", section.split("… and")[0], re.M)]
-    assert listed == [*(c.id for c in big), *(c.id for c in small)][:MAX_ROWS_PER_CAUSE]
-    assert f"… and {70 - MAX_ROWS_PER_CAUSE} more connections" in section
+    assert listed == [*(c.id for c in big), *(c.id for c in small)][:limits.MAX_ROWS_PER_CAUSE]
+    assert f"… and {70 - limits.MAX_ROWS_PER_CAUSE} more connections" in section
     examples = re.findall(r"Example: capture x\.pcap, connection (\d+)", section)
     assert examples == ["100", "0"]
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tlscap import __version__, signals
+from tlscap import __version__, limits, signals
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture, tune_gc
 from tlscap.analysis.model import SEVERITY_RANK, CaptureReport, Connection, Report
 from tlscap.capture.annotate import annotate
@@ -202,9 +202,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if disagree or unreadable else EXIT_OK
 
 
-# Places (capture, connection, frame) listed per certificate in index.json; beyond, they are counted.
-MAX_INDEX_PLACES = 1000
-
 
 def cmd_certs(args: argparse.Namespace) -> int:
     check_stdin_captures(args.captures)
@@ -236,7 +233,7 @@ def cmd_certs(args: argparse.Namespace) -> int:
                 if info.sender not in entry["sent_by"]:
                     entry["sent_by"].append(info.sender)
                 entry["seen"] += 1
-                if len(entry["frames"]) < MAX_INDEX_PLACES:
+                if len(entry["frames"]) < limits.MAX_CERT_INDEX_PLACES:  # beyond, counted in `seen`
                     entry["frames"].append({"capture": path, "connection": conn.id, "frame": info.frame,
                                             "from": info.sender})
 

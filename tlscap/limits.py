@@ -6,9 +6,11 @@ bounds memory or time, and says what the user sees when it is hit: a capture err
 `errors`, and one line on stderr) or a finding on the connection. What was read before a limit was hit
 is still analyzed.
 
-Code reads these as `limits.NAME` at call time (not `from tlscap.limits import NAME`) where a test
-lowers one to hit it cheaply. Each entry: name = value (file that enforces it): what happens when hit.
-tests/test_limits.py hits every one of them.
+Each limit is defined here and nowhere else. Code reads it as `limits.NAME` at call time (never
+`from tlscap.limits import NAME`, nor a module-level copy), so that a test can lower it with
+monkeypatch and hit it cheaply. Each entry: name = value (file that enforces it): what happens when
+hit. tests/test_limits.py lowers every one of them and checks that the behaviour follows (its
+`LIMIT_TESTS` table names the test of each; a constant added here without a test fails it).
 
 TLS
 - `MAX_RECORD_LENGTH` = 2^14 + 2048 = 18,432 bytes (tls/records.py): a record header claiming more is
@@ -28,21 +30,38 @@ TLS
 - `MAX_APP_PLAINTEXT` = 16 KiB per direction (tls/session.py): decrypted application data past it is
   not kept (the HTTP head and title are in the first bytes). `MAX_APP_DATA_EVENTS` = 12 per direction:
   later application-data records are counted, not listed (in TLS 1.3 without keys, the first twelve
-  records' sizes are what the record-size inference reads).
+  records' sizes are what the record-size inference reads). dtls/session.py reads both too.
+- `MAX_HTTP_TITLE` = 200 characters (analysis/http.py): a longer HTML <title> in decrypted data is cut.
+- OpenVPN over TCP (tls/openvpn.py): a packet length of 0 or over `MAX_OPENVPN_PACKET` = 4,096 bytes
+  means the stream is not OpenVPN (the TLS inside is not read further); a control message of
+  100-byte fragments is handed on once it passes `MAX_OPENVPN_MESSAGE` = 1 MiB; more than
+  `MAX_OPENVPN_PENDING` = 64 control packets waiting out of order: later ones are dropped.
 
 Capture files
 - `MAX_PCAPNG_BLOCK` = 134,348,832 bytes, Wireshark 4.0's own limit (capture/pcapng.py): capture error
   `bad-block` ("impossible length"). Blocks tlscap does not read (statistics, name resolution,
   custom) are passed over without being held in memory.
 - `MAX_PCAP_RECORD` = 256 KiB, or the file header's snap length up to `HARD_MAX_PCAP_RECORD` = 256 MiB
-  (capture/pcap.py): capture error `bad-block`.
+  (capture/pcap.py `record_limit`, also used by capture/annotate.py): capture error `bad-block`.
 - `GZIP_MAX_RATIO` = 64, judged once `GZIP_RATIO_FLOOR` = 64 MiB came out, and `GZIP_MAX_OUTPUT` =
   16 GiB (capture/reader.py): decompression stops with capture error `decompression-limit`; the frames
   before it are analyzed. Real captures compress less than 20 times; a bomb, up to 1,000 times.
 - `MAX_COMMENT_CHARS` = 4 Mi characters of pcapng comments (capture/reader.py): capture error
   `too-many-comments`; later comments (and key-log lines in them) are ignored.
-- `tlscap scan --file-timeout SECONDS` (scan/runner.py; `SCAN_FILE_TIMEOUT`, none by default):
-  capture error `timeout` for that file only; the scan goes on.
+- `tlscap scan --file-timeout SECONDS` (scan/runner.py; a user's option, no limit by default): capture
+  error `timeout` for that file only; the scan goes on (tests/test_scan.py hits it).
+
+Decoding (decode/)
+- `MAX_L2_HEADERS` = 32 VLAN tags, MPLS labels or Ethernet-in-Ethernet headers (decode/link.py): a frame
+  with more is not decoded (counted as `not-ip` in the decoder's stats).
+- `MAX_TUNNEL_DEPTH` = 8 tunnels nested (decode/decoder.py): deeper frames are dropped (`tunnel-too-deep`).
+- `MAX_GRE_ROUTING_ENTRIES` = 16 source-route entries of a GRE header and `MAX_GTP_EXTENSIONS` = 16
+  GTP-U extension headers (decode/tunnels.py): more is malformed (`gre-malformed`, `gtp-malformed`).
+- IP fragments (decode/ip.py): `MAX_IP_PENDING_DATAGRAMS` = 1,024 incomplete datagrams and
+  `MAX_IP_FRAGMENT_BYTES` = 32 MiB of fragments held: the oldest incomplete datagram is dropped
+  (`fragment-evicted`); `MAX_IP_FRAGMENTS_PER_DATAGRAM` = 256: the datagram is dropped
+  (`fragment-too-many`); a fragment ending past `MAX_IP_DATAGRAM` = 65,535 bytes (IPv4's limit; IPv6
+  jumbograms are not fragmented) is dropped (`fragment-too-long`).
 
 Server logs
 - `MAX_SERVER_LOG_MESSAGES` = 200,000 client-certificate lines kept from the `--server-log` files
@@ -51,7 +70,10 @@ Server logs
 
 PKI
 - `MAX_TRUSTSTORE_FILE` = 64 MiB (pki/truststore.py): the `--truststore` file is refused (exit 2).
-- Chain verification stops at depth 12 or 400 steps (pki/path_search.py): the chain is reported unverified.
+- `MAX_CHAIN_DEPTH` = 12 certificates and `MAX_PATH_SEARCH_STEPS` = 400 paths tried (pki/path_search.py,
+  pki/verify.py): the search stops there and the chain is reported unverified (`client-cert-untrusted`).
+- `MAX_CHAIN_STEPS_ELSEWHERE` = 4 (analysis/issuer.py): certificates seen in other connections are
+  followed at most 4 issuers up from the top of the client's chain when judging which CA it needs.
 
 DTLS over UDP (dtls/)
 - `MAX_UDP_FLOWS` = 65,536 UDP conversations numbered at once (dtls/flows.py): past it the least
@@ -72,14 +94,17 @@ TCP and analysis (the hot path)
   the hole before them is declared lost; in a handshake, a `capture-gap` finding. Within them segments
   wait in any order (even/odd, reversed), also after the peer acknowledged past the hole. A ClientHello
   of up to 8 KiB sent one byte per segment, even ones first, is read whole.
-- `MAX_PLAINTEXT_BEFORE_TLS` = 256 KiB per direction (analysis/tracker.py): the connection is taken
-  for another protocol and dropped for good: the rest of it is not read (a new connection on the same
-  ports, opened by a SYN, is).
+- `MAX_PLAINTEXT_BEFORE_TLS` = 256 KiB per direction (analysis/tracker.py; the tshark engine too): the
+  connection is taken for another protocol and dropped for good: the rest of it is not read (a new
+  connection on the same ports, opened by a SYN, is).
+- `MAX_CARRIER_TIMES` = 512 payload frames per connection whose times are kept (analysis/tracker.py;
+  the tshark engine too): an event credited to a later frame takes the time of the connection's last
+  packet so far instead of its own.
 - `MAX_WAITING` = 512 finished connections waiting for stream order (analysis/collector.py): they go out
   of stream order (docs/decisions.md). `MAX_CAPTURE_CERTIFICATES` = 10,000 distinct certificates per
-  capture: later ones are not searched for missing intermediates.
-- IP fragments: 1,024 datagrams, 256 fragments each, 32 MiB held (decode/ip.py): the oldest incomplete
-  datagram is dropped. `MAX_TUNNEL_DEPTH` = 8 (decode/decoder.py): deeper frames are dropped.
+  capture: later ones are not searched for missing intermediates. `MAX_CA_CERTIFICATES_PER_CAPTURE` =
+  256 CA certificates of a capture handed to a scan for the other captures' verdicts; `MAX_SCAN_CA_CERTIFICATES`
+  = 10,000 kept from all the captures of a scan together (scan/together.py): later ones are not offered.
 - `MAX_TRACKED_CONNECTIONS` = 16,384 open TCP conversations (analysis/engine.py): the least recently
   active one is finished early, judged as it stands, and goes out at once; one capture error
   `too-many-connections` says how many times.
@@ -101,6 +126,26 @@ TCP and analysis (the hot path)
   (tcp/reassembly.py `BufferBudget`, shared by the engine's reassemblers): past it, the reassembler
   that receives more gives up its hole (a `capture-gap` finding if it is in a handshake). Each
   connection alone is bounded (about 2 × (1 MiB + 1 MiB + 18 KiB)), but not 65,536 of them at once.
+
+Reports (what is listed; everything is counted)
+- `MAX_SUMMARY_ROWS` = 1,000 connections in the text report's summary table (report/text_report.py):
+  the rest are counted ("… and N more connections").
+- `MAX_ROWS_PER_CAUSE` = 50 connections listed per cause in the Markdown report (report/markdown_report.py):
+  the rest are counted.
+- `MAX_CERT_INDEX_PLACES` = 1,000 places (capture, connection, frame) listed per certificate in `tlscap
+  certs`' index.json (cli.py): the rest are counted in `seen`.
+
+Not here, on purpose
+- The tshark engine's child limits (`TSHARK_MAX_MEMORY` = 8 GiB of address space,
+  `TSHARK_MAX_CPU_SECONDS` = 4 h, `WAIT_SECONDS` = 600 s for it to exit; engines/tshark_engine.py):
+  they bind the external program, not tlscap.
+- Caches, whose size changes speed and memory but nothing in a report, sized where they are made (some
+  by `functools.lru_cache` at import): decode/ip.py `ADDRESS_CACHE_SIZE`, pki/der.py `NAME_CACHE_SIZE`,
+  pki/chain.py `SIGNATURE_CACHE_SIZE`, pki/names.py `NAME_MEMO_SIZE`, report/json_report.py
+  `CERT_JSON_CACHE_SIZE`, and report/spool.py `IN_MEMORY_CHARS` (report text past it goes to a
+  temporary file).
+- Protocol values that are no limit of tlscap's: tls/decrypt.py's TLS 1.3 ciphertext bound (2^14 + 256,
+  RFC 8446 §5.2), dtls/records.py's connection-ID length (255, RFC 9146).
 """
 
 from __future__ import annotations
@@ -118,6 +163,10 @@ MAX_KEYLOG_LINE = 4096  # characters; the longest real line (TLS 1.3, SHA-384) i
 MAX_KEYLOG_FILE = 512 * MIB
 MAX_APP_PLAINTEXT = 16 * KIB
 MAX_APP_DATA_EVENTS = 12
+MAX_HTTP_TITLE = 200  # characters
+MAX_OPENVPN_PACKET = 4096  # control packets are a few hundred bytes
+MAX_OPENVPN_MESSAGE = 1 * MIB
+MAX_OPENVPN_PENDING = 64
 
 # --- capture files (capture/) -----------------------------------------------------------------
 MAX_PCAPNG_BLOCK = 134_348_832  # Wireshark 4.0 refuses a larger block ("total block length ... is too large")
@@ -128,16 +177,34 @@ GZIP_RATIO_FLOOR = 64 * MIB  # the ratio is judged only past this much output, s
 GZIP_MAX_OUTPUT = 16 * GIB
 MAX_COMMENT_CHARS = 4 * MIB
 
-# --- PKI (pki/) ---------------------------------------------------------------------------------
-MAX_TRUSTSTORE_FILE = 64 * MIB
+# --- decoding (decode/) -------------------------------------------------------------------------
+MAX_L2_HEADERS = 32
+MAX_TUNNEL_DEPTH = 8
+MAX_GRE_ROUTING_ENTRIES = 16
+MAX_GTP_EXTENSIONS = 16  # each is at least 4 bytes anyway
+MAX_IP_PENDING_DATAGRAMS = 1024
+MAX_IP_FRAGMENTS_PER_DATAGRAM = 256
+MAX_IP_DATAGRAM = 65_535  # reassembled payload bytes
+MAX_IP_FRAGMENT_BYTES = 32 * MIB
 
-# --- TCP and analysis (lead's hot path) ------------------------------------------------------
+# --- PKI (pki/) ---------------------------------------------------------------------------------
+MAX_TRUSTSTORE_FILE = 64 * MIB  # Java's cacerts is ~200 KB, Mozilla's bundle ~250 KB
+# A real chain is a handful of certificates; these stop pathological inputs (dozens of certificates
+# sharing one name) from exploding the number of paths tried.
+MAX_CHAIN_DEPTH = 12
+MAX_PATH_SEARCH_STEPS = 400
+MAX_CHAIN_STEPS_ELSEWHERE = 4
+
+# --- TCP and analysis (the hot path) ---------------------------------------------------------
 MAX_PENDING_SEGMENTS = 4096
 MAX_PENDING_BYTES = 1 * MIB
 PENDING_SEGMENT_OVERHEAD = 128  # bytes counted per waiting segment besides its payload (object, list slot)
 MAX_PLAINTEXT_BEFORE_TLS = 256 * KIB
+MAX_CARRIER_TIMES = 512
 MAX_WAITING = 512
 MAX_CAPTURE_CERTIFICATES = 10_000
+MAX_CA_CERTIFICATES_PER_CAPTURE = 256
+MAX_SCAN_CA_CERTIFICATES = 10_000
 MAX_TRACKED_CONNECTIONS = 16_384  # ~10 KB each while open: about 160 MB at the cap
 IDLE_CONNECTION_NS = 600 * 1_000_000_000
 IDLE_CONNECTION_FRAMES = 100_000
@@ -155,8 +222,10 @@ MAX_DTLS_PENDING_BYTES = 2 * MIB
 MAX_DTLS_DONE_MESSAGES = 256
 IDLE_DTLS_FLOW_NS = 60 * 1_000_000_000
 
-# --- scan ------------------------------------------------------------------------------------------
-SCAN_FILE_TIMEOUT: float | None = None  # seconds; `tlscap scan --file-timeout` sets it per run
+# --- reports -------------------------------------------------------------------------------------
+MAX_SUMMARY_ROWS = 1_000
+MAX_ROWS_PER_CAUSE = 50
+MAX_CERT_INDEX_PLACES = 1_000
 
 # --server-log: client-certificate messages kept from the logs given; more are counted, not kept.
 MAX_SERVER_LOG_MESSAGES = 200_000

@@ -1,10 +1,10 @@
 """Finished connections, from either engine: built, kept a moment for trailing segments, judged, handed on.
 
 A finished connection waits up to GRACE_NS of capture time for a trailing ACK/FIN/RST, and goes out
-in stream order (after every lower stream that is still open), unless more than MAX_WAITING wait.
+in stream order (after every lower stream that is still open), unless more than limits.MAX_WAITING wait.
 It is judged when it goes out, with the certificates the capture showed so far (a missing
 intermediate may stand in another connection). Memory: the open connections and at most
-MAX_WAITING finished ones.
+limits.MAX_WAITING finished ones, and up to limits.MAX_CAPTURE_CERTIFICATES certificates.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import heapq
 import ipaddress
 from collections.abc import Callable
 
+from tlscap import limits
 from tlscap.analysis.builder import build_connection
 from tlscap.analysis.context import RuleContext
 from tlscap.analysis.model import Connection, TcpEndEntry
@@ -23,11 +24,6 @@ from tlscap.pki.certificate import CertificateSummary, summarize_certificate
 
 ConnectionSink = Callable[[Connection], None]
 GRACE_NS = 5_000_000_000
-MAX_WAITING = 512
-# Distinct certificates remembered per capture, so a missing intermediate can be found elsewhere.
-MAX_CAPTURE_CERTIFICATES = 10_000
-# CA certificates of a capture handed to a scan, for the other captures' verdicts.
-MAX_CA_CERTIFICATES_SHARED = 256
 
 
 class ConnectionCollector:
@@ -73,12 +69,13 @@ class ConnectionCollector:
         if self._filter.selects(conn):
             self.waiting[conn.id] = conn
             heapq.heappush(self._waiting_ids, conn.id)
+            certificates = self.certificates
             for info in [*conn.server_certificates, *conn.client_certificates]:
                 for cert in info.chain:
-                    if len(self.certificates) < MAX_CAPTURE_CERTIFICATES and cert.sha256 not in self.certificates:
-                        self.certificates[cert.sha256] = cert
+                    if len(certificates) < limits.MAX_CAPTURE_CERTIFICATES and cert.sha256 not in certificates:
+                        certificates[cert.sha256] = cert
                         if (cert.basic_constraints_ca or cert.self_issued) and \
-                                len(self.ca_seen) < MAX_CA_CERTIFICATES_SHARED:
+                                len(self.ca_seen) < limits.MAX_CA_CERTIFICATES_PER_CAPTURE:
                             self.ca_seen.append(cert.der)
         else:
             self.excluded += 1
@@ -103,7 +100,7 @@ class ConnectionCollector:
         while self._waiting_ids:
             stream = self._waiting_ids[0]
             conn = self.waiting[stream]
-            due = everything or len(self.waiting) > MAX_WAITING or (
+            due = everything or len(self.waiting) > limits.MAX_WAITING or (
                 (lowest_open is None or stream < lowest_open) and conn.last_time_ns + GRACE_NS <= self.now_ns)
             if not due:
                 return

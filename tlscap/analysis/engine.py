@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 
 from tlscap import limits
-from tlscap.analysis.collector import MAX_WAITING, ConnectionCollector, ConnectionSink
+from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
 from tlscap.analysis.model import CaptureReport, Connection
 from tlscap.analysis.server_log import ServerLog
 from tlscap.analysis.tracker import ConnectionTracker, Endpoints
@@ -291,7 +291,7 @@ class _Run:
             self.collector.opened(conv.stream)
             if len(self.open) > limits.MAX_TRACKED_CONNECTIONS:
                 self._evict_least_recent()
-                self.collector.hand_on()  # keeps the judged-early connections within MAX_WAITING
+                self.collector.hand_on()  # keeps the judged-early connections within limits.MAX_WAITING
         else:
             self.open.move_to_end(conv.stream)  # most recently active last
         tracker.on_segment(seg, side)
@@ -398,12 +398,12 @@ class _Run:
         self.table.retire(conv, tracker.last_time_ns, tracker.last_frame)
 
     def finish(self) -> None:
-        # In stream order, handing on as soon as more than MAX_WAITING wait: up to MAX_TRACKED_CONNECTIONS
+        # In stream order, handing on as soon as more than limits.MAX_WAITING wait: up to MAX_TRACKED_CONNECTIONS
         # are still open here, and their judged connections all at once would double the peak memory. The
         # lowest waiting stream is then always below every one still open, so the order is kept.
         for conv in sorted(self.open.values(), key=lambda conv: conv.stream):
             self._finalize(conv, _open_tracker(conv))
-            if len(self.collector.waiting) > MAX_WAITING:
+            if len(self.collector.waiting) > limits.MAX_WAITING:
                 self.collector.hand_on()
         self.collector.hand_on(everything=True)
         self.udp.finish()

@@ -6,9 +6,10 @@ import html
 import re
 from dataclasses import dataclass
 
+from tlscap import limits
+
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3})(?: ([^\r\n]*))?\r?\n")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-MAX_TITLE = 200
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +28,6 @@ def parse_http_response(data: bytes) -> HttpHead | None:
     found = _TITLE.search(data)
     if found is not None:
         text = html.unescape(found.group(1).decode("utf-8", "replace"))
-        title = " ".join(text.split())[:MAX_TITLE] or None
+        title = " ".join(text.split())[: limits.MAX_HTTP_TITLE] or None
     reason = (match.group(2) or b"").decode("latin-1").strip()
     return HttpHead(status=int(match.group(1)), reason=reason, title=title)

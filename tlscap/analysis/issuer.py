@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from tlscap import limits
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.chain import check_signature
 from tlscap.pki.names import names_equal
 from tlscap.pki.truststore import Truststore
 
-# How far up from the client's top certificate certificates found elsewhere are followed.
-MAX_CHAIN_STEPS = 4
 INCOMPLETE, WRONG_CA, NOT_LOADED, REKEYED, UNDECIDED = (
     "client-chain-incomplete", "client-cert-wrong-ca", "server-ca-not-loaded", "ca-rekeyed",
     "client-cert-issuer-not-requested")
@@ -151,7 +150,7 @@ def assess_unlisted(chain: Sequence[CertificateSummary], listed: Sequence[x509.N
     # 2. certificates found elsewhere that lead from the top of the sent chain upward
     found: list[_Link] = []
     current = top
-    for _ in range(MAX_CHAIN_STEPS):
+    for _ in range(limits.MAX_CHAIN_STEPS_ELSEWHERE):
         link = pool.issuer_of(current)
         if link is None or any(link.parent.sha256 == f.parent.sha256 for f in found):
             break

@@ -10,11 +10,6 @@ from tlscap.tcp.reassembly import Chunk, Delivery, DirectionReassembler
 from tlscap.tls.openvpn import OpenVpnChannel, OpenVpnReader, looks_like_openvpn_tcp
 from tlscap.tls.session import TlsSession
 
-# A direction that shows no TLS after this much plaintext is taken for a non-TLS protocol.
-MAX_PLAINTEXT_BEFORE_TLS = 256 * 1024
-# Times of payload frames kept per connection, so an event credited to an earlier frame gets its time.
-MAX_CARRIER_TIMES = 512
-
 
 @dataclass(slots=True)
 class TcpEnd:
@@ -73,7 +68,7 @@ class ConnectionTracker:
                 return  # bulk data (the next most common case)
         if flags & SYN and not flags & ACK and self.syn_side is None:
             self.syn_side = side
-        if len(self.carrier_times_ns) < MAX_CARRIER_TIMES and (seg.payload or seg.payload_missing):
+        if len(self.carrier_times_ns) < limits.MAX_CARRIER_TIMES and (seg.payload or seg.payload_missing):
             self.carrier_times_ns[frame] = seg.timestamp_ns
         deliveries = self.reassembly[side].push(
             seg.seq, seg.payload, seg.payload_missing, frame, syn=bool(flags & SYN), fin=bool(flags & FIN)
@@ -115,7 +110,7 @@ class ConnectionTracker:
         if not own.is_next(seq) or not self.session.skip_application_data(side, length, frame):
             return False
         own.advance(length)
-        if len(self.carrier_times_ns) < MAX_CARRIER_TIMES:
+        if len(self.carrier_times_ns) < limits.MAX_CARRIER_TIMES:
             self.carrier_times_ns[frame] = time_ns
         return True
 
@@ -152,5 +147,5 @@ class ConnectionTracker:
     def _maybe_give_up(self) -> None:
         s = self.session
         skipped = sum(d.records.plaintext_bytes_skipped for d in s.directions.values())
-        if skipped > MAX_PLAINTEXT_BEFORE_TLS:
+        if skipped > limits.MAX_PLAINTEXT_BEFORE_TLS:  # taken for a non-TLS protocol
             self.given_up = True

@@ -104,7 +104,7 @@ def _copy_pcap(source: Source, buf: bytes, header: pcap.PcapHeader, comments: Ma
     out.write(_block("<", pcapng.SHB, shb) + _block("<", pcapng.IDB, idb))
     record = struct.Struct(order + "IIII")
     hsize = header.record_header_size
-    limit = min(max(pcap.DEFAULT_MAX_RECORD, header.snaplen), pcap.HARD_MAX_RECORD)
+    limit = pcap.record_limit(header.snaplen)
     pos, number = pcap.FILE_HEADER_SIZE, 0
     while True:
         if len(buf) - pos < hsize:

@@ -11,15 +11,12 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from tlscap import limits
 from tlscap.capture.frame import Frame
 from tlscap.capture.linktypes import link_type_name, normalize_link_type
 from tlscap.capture.source import CaptureInfo, Source
 
 FILE_HEADER_SIZE = 24
-# Wireshark refuses records above 256 KiB unless the header's snap length says more; a record
-# length above both means the file is damaged, and reading it would waste memory.
-DEFAULT_MAX_RECORD = 262144
-HARD_MAX_RECORD = 256 << 20
 
 # magic as stored (first four bytes) -> (byte order, nanosecond timestamps, record header size)
 _MAGICS: dict[bytes, tuple[str, bool, int]] = {
@@ -47,6 +44,13 @@ class PcapHeader:
 
 
 FrameMaker = Callable[[int, int, int, bytes, int, int], Frame]
+
+
+def record_limit(snaplen: int) -> int:
+    """The most captured bytes a record of a file with this snap length may claim. Wireshark refuses
+    records above limits.MAX_PCAP_RECORD unless the snap length says more; a record longer than that
+    (or than limits.HARD_MAX_PCAP_RECORD) means the file is damaged, and reading it would waste memory."""
+    return min(max(limits.MAX_PCAP_RECORD, snaplen), limits.HARD_MAX_PCAP_RECORD)
 
 
 def frame_maker() -> FrameMaker:
@@ -116,7 +120,7 @@ def iter_frames(source: Source, info: CaptureInfo, header: PcapHeader, buf: byte
     unpack_record = _RECORD[header.byte_order].unpack_from
     hsize = header.record_header_size
     fraction_ns = 1 if header.nanoseconds else 1000
-    limit = min(max(DEFAULT_MAX_RECORD, header.snaplen), HARD_MAX_RECORD)
+    limit = record_limit(header.snaplen)
     link_type = header.link_type
     make_frame = frame_maker()
     number = 0

@@ -33,7 +33,6 @@ CB_COPY = 0x00000BAD  # Custom Blocks (may / may not be copied): Wireshark 4.0 n
 CB_NO_COPY = 0x40000BAD
 
 SECRETS_TLS_KEY_LOG = 0x544C534B  # "TLSK"
-MAX_BLOCK = limits.MAX_PCAPNG_BLOCK
 # Blocks whose contents are read; any other block is only walked past (streamed when large).
 _HELD_BLOCKS = frozenset({SHB, IDB, OPB, SPB, EPB, DSB})
 # Blocks that are no packets but take a frame number in Wireshark (tshark 4.0 lists a Custom Block as a

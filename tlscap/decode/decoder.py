@@ -5,7 +5,7 @@
         segment = decoder.decode(frame)
 
 `decode` follows the link layer (`link.py`), IPv4/IPv6 with their options, extension headers
-and fragments (`ip.py`), and tunnels nested up to `MAX_TUNNEL_DEPTH` deep (`tunnels.py`) down to
+and fragments (`ip.py`), and tunnels nested up to `limits.MAX_TUNNEL_DEPTH` deep (`tunnels.py`) down to
 a TCP header. It returns None for everything else — ARP, UDP that is no tunnel, ICMP (error
 messages that quote a TCP header included), ESP, a fragment whose datagram is not complete
 yet, malformed or cut headers — and never raises; `decoder.stats` counts why frames were
@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
+from tlscap import limits
 from tlscap.capture.frame import Frame
 from tlscap.decode.datagram import Datagram
 from tlscap.decode.ip import (
@@ -51,9 +52,6 @@ from tlscap.decode.link import (
 )
 from tlscap.decode.segment import Segment
 from tlscap.decode.tunnels import TUNNEL_IP_PROTOCOLS, TUNNEL_UDP_PORTS, decapsulate
-
-# Tunnels inside tunnels deeper than this are dropped (bounds the work per frame).
-MAX_TUNNEL_DEPTH = 8
 
 TCP_MIN_HEADER_LEN = 20
 IPPROTO_ICMP = 1
@@ -96,7 +94,7 @@ _BULK_FIELDS_V6 = struct.Struct(">4xHB37xIIBB")
 _SYN_FIN_RST = 0x07
 _ACK = 0x10
 
-__all__ = ["FIXED_LINK_HEADERS", "MAX_TUNNEL_DEPTH", "Decoder", "bulk_fields_v4", "bulk_fields_v6",
+__all__ = ["FIXED_LINK_HEADERS", "Decoder", "bulk_fields_v4", "bulk_fields_v6",
            "conversation_tunnel", "flow_bytes"]
 
 
@@ -254,7 +252,7 @@ class Decoder:
         stats = self.stats
         reassembler = self._reassembler
         tunnel: tuple[str, ...] = ()
-        for _ in range(MAX_TUNNEL_DEPTH + 1):
+        for _ in range(limits.MAX_TUNNEL_DEPTH + 1):
             if version == 4:
                 ip = parse_ipv4(data, offset, end, reassembler, tunnel, stats)
             else:

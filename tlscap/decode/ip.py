@@ -18,10 +18,10 @@ and the lower layers' length fields (PPPoE, UDP...), and a longer IP length is c
 Both return None for what cannot be read (malformed, an incomplete fragmented datagram, ESP,
 no next header) and count why in `stats`. Nothing here raises on malformed bytes.
 
-Reassembly is the only state, bounded by the `MAX_*` constants below: at most
-`MAX_PENDING_DATAGRAMS` incomplete datagrams and `MAX_PENDING_BYTES` bytes of fragments (the
-oldest datagrams are evicted first), each datagram at most `MAX_FRAGMENTS_PER_DATAGRAM`
-fragments and `MAX_DATAGRAM_LEN` bytes. Overlapping fragments: the bytes that arrived first
+Reassembly is the only state, bounded by tlscap.limits: at most `MAX_IP_PENDING_DATAGRAMS`
+incomplete datagrams and `MAX_IP_FRAGMENT_BYTES` bytes of fragments (the oldest datagrams are
+evicted first), each datagram at most `MAX_IP_FRAGMENTS_PER_DATAGRAM` fragments and
+`MAX_IP_DATAGRAM` bytes. Overlapping fragments: the bytes that arrived first
 are kept. There is no timeout: a datagram whose fragments never all arrive waits until evicted.
 """
 
@@ -33,11 +33,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-# Limits of fragment reassembly (documented contract of the decoder's memory use).
-MAX_PENDING_DATAGRAMS = 1024  # incomplete datagrams kept at once; the oldest is evicted
-MAX_FRAGMENTS_PER_DATAGRAM = 256  # more fragments than this: the datagram is dropped
-MAX_DATAGRAM_LEN = 65535  # reassembled payload bytes (IPv4 limit; IPv6 jumbograms are not fragmented)
-MAX_PENDING_BYTES = 32 * 1024 * 1024  # fragment bytes held at once; the oldest datagrams go first
+from tlscap import limits
+
 # Text of addresses already seen is cached; the cache is emptied when it reaches this size (an entry costs
 # about 140 bytes: 4,096 of them ~0.6 MB, where 65,536 took 9 MB in a capture of as many clients).
 ADDRESS_CACHE_SIZE = 4096
@@ -127,17 +124,17 @@ class FragmentReassembler:
         offset 0 is kept (for IPv6 only that fragment's value is meaningful).
         """
         end = offset + len(payload)
-        if end > MAX_DATAGRAM_LEN:
+        if end > limits.MAX_IP_DATAGRAM:
             self._stats["fragment-too-long"] += 1
             return None
         pending = self._pending.get(key)
-        if pending is not None and len(pending.pieces) >= MAX_FRAGMENTS_PER_DATAGRAM:
+        if pending is not None and len(pending.pieces) >= limits.MAX_IP_FRAGMENTS_PER_DATAGRAM:
             self._drop(key)
             self._stats["fragment-too-many"] += 1
             return None
         while self._pending and (
-            (pending is None and len(self._pending) >= MAX_PENDING_DATAGRAMS)
-            or self._bytes + len(payload) > MAX_PENDING_BYTES
+            (pending is None and len(self._pending) >= limits.MAX_IP_PENDING_DATAGRAMS)
+            or self._bytes + len(payload) > limits.MAX_IP_FRAGMENT_BYTES
         ):
             oldest = next(iter(self._pending))
             self._drop(oldest)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
+from tlscap import limits
+
 # LINKTYPE_* values (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -62,9 +64,6 @@ SLL_HEADER_LEN = 16
 SLL2_HEADER_LEN = 20
 MPLS_LABEL_LEN = 4
 PPPOE_HEADER_LEN = 6
-
-# A frame carrying more layer-2 headers than this is treated as malformed (bounds the loop).
-MAX_L2_HEADERS = 32
 
 # (ip_version, offset of the IP header, end of the IP packet on the wire); version 0: no IP.
 L2Result: TypeAlias = tuple[int, int, int]
@@ -113,7 +112,7 @@ def walk_l2(data: bytes, offset: int, ethertype: int, end: int) -> L2Result:
     the returned `end` is lowered when a length field (PPPoE) says the packet ends earlier.
     """
     limit = min(end, len(data))
-    for _ in range(MAX_L2_HEADERS):
+    for _ in range(limits.MAX_L2_HEADERS):
         if ethertype == ETHERTYPE_IPV4:
             return 4, offset, end
         if ethertype == ETHERTYPE_IPV6:
@@ -151,7 +150,7 @@ def walk_l2(data: bytes, offset: int, ethertype: int, end: int) -> L2Result:
 def _mpls(data: bytes, offset: int, end: int) -> L2Result:
     """Skip an MPLS label stack up to the bottom-of-stack label, then guess what it carries."""
     limit = min(end, len(data))
-    for _ in range(MAX_L2_HEADERS):
+    for _ in range(limits.MAX_L2_HEADERS):
         if offset + MPLS_LABEL_LEN > limit:
             return 0, offset, end
         bottom = data[offset + 2] & 0x01

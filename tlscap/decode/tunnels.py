@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 from collections import Counter
 
+from tlscap import limits
 from tlscap.decode.ip import IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP, address_text
 from tlscap.decode.link import (
     ETHERTYPE_IPV4,
@@ -44,8 +45,6 @@ GRE_SEQUENCE = 0x1000
 GRE_ACK = 0x0080  # enhanced GRE (version 1) only
 GRE_ETHERTYPE_ERSPAN_1_2 = 0x88BE
 GRE_ETHERTYPE_ERSPAN_3 = 0x22EB
-# RFC 1701 source routes: at most this many entries are walked.
-MAX_GRE_ROUTING_ENTRIES = 16
 
 ERSPAN_2_HEADER_LEN = 8
 ERSPAN_3_HEADER_LEN = 12
@@ -53,8 +52,6 @@ ERSPAN_3_SUBHEADER_LEN = 8
 
 GTP_MESSAGE_G_PDU = 0xFF
 GTP_HEADER_LEN = 8
-# GTP-U extension headers walked at most (each is at least 4 bytes anyway).
-MAX_GTP_EXTENSIONS = 16
 
 UDP_HEADER_LEN = 8
 
@@ -182,7 +179,7 @@ def _gtp_u(data: bytes, offset: int, end: int, src: bytes, dst: bytes, stats: Co
             return None
         next_extension = data[position + 3] if flags & 0x04 else 0
         position += 4
-        for _ in range(MAX_GTP_EXTENSIONS):
+        for _ in range(limits.MAX_GTP_EXTENSIONS):
             if next_extension == 0:
                 break
             if position >= limit or data[position] == 0:
@@ -226,7 +223,7 @@ def _gre(data: bytes, offset: int, end: int, src: bytes, dst: bytes, stats: Coun
     if flags & GRE_SEQUENCE:
         position += 4
     if flags & GRE_ROUTING:
-        for _ in range(MAX_GRE_ROUTING_ENTRIES):
+        for _ in range(limits.MAX_GRE_ROUTING_ENTRIES):
             if position + 4 > limit:
                 stats["tunnel-short"] += 1
                 return None

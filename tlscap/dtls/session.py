@@ -33,7 +33,7 @@ from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
 from tlscap.tls.keylog import KeyLog
-from tlscap.tls.session import MAX_APP_PLAINTEXT, TlsEvent
+from tlscap.tls.session import TlsEvent
 
 EXTENSION_CONNECTION_ID = 54  # RFC 9146 / RFC 9147: the connection ID the sender wants to receive
 HELLO_VERIFY_REQUEST = 3
@@ -155,10 +155,10 @@ class DtlsSession:
         elif ctype in (CONTENT_APPLICATION_DATA, CONTENT_TLS12_CID) or (record.unified and not record.decrypted):
             # Application data, or a protected record whose type is hidden (DTLS 1.3, connection IDs).
             direction.app_data_records += 1
-            if record.decrypted and len(direction.app_plaintext) < MAX_APP_PLAINTEXT:
+            if record.decrypted and len(direction.app_plaintext) < limits.MAX_APP_PLAINTEXT:
                 if not direction.app_plaintext:
                     direction.app_plaintext_frame = frame
-                direction.app_plaintext += record.fragment[: MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
+                direction.app_plaintext += record.fragment[: limits.MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
             if direction.app_data_records <= limits.MAX_APP_DATA_EVENTS:
                 self._event(DtlsEvent(kind="application_data", frame=frame, frames=(frame,), side=side,
                                       name="ApplicationData", length=record.length, encrypted=record.protected,

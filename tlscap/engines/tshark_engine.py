@@ -52,10 +52,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
+from tlscap import limits
 from tlscap.analysis.collector import ConnectionCollector, ConnectionSink
 from tlscap.analysis.engine import KEYLOG_MARKERS, AnalysisOptions, record_capture_info
 from tlscap.analysis.model import CaptureReport, Connection
-from tlscap.analysis.tracker import MAX_CARRIER_TIMES, MAX_PLAINTEXT_BEFORE_TLS, ConnectionTracker, TcpEnd
+from tlscap.analysis.tracker import ConnectionTracker, TcpEnd
 from tlscap.capture.reader import open_capture
 from tlscap.capture.source import CaptureInfo
 from tlscap.engines.tshark_output import FIELDS, Row, TlsRecord, application_data_record, json_packets, parse_row
@@ -282,13 +283,13 @@ class _Run:
             self.collector.hand_on()
 
     def _given_up(self, tracker: ConnectionTracker, row: Row) -> bool:
-        """As the native engine gives up a conversation after MAX_PLAINTEXT_BEFORE_TLS bytes without
+        """As the native engine gives up a conversation after limits.MAX_PLAINTEXT_BEFORE_TLS bytes without
         TLS (so it stops holding back the connections after it)."""
         if tracker.session.is_tls or not row.payload:
             return False
         seen = self.plaintext.get(tracker.stream, 0) + row.payload
         self.plaintext[tracker.stream] = seen
-        return seen > MAX_PLAINTEXT_BEFORE_TLS
+        return seen > limits.MAX_PLAINTEXT_BEFORE_TLS
 
     def _on_segment(self, tracker: ConnectionTracker, row: Row, records: list[TlsRecord], cut: int) -> bool:
         """What ConnectionTracker.on_segment does, with tshark's records instead of reassembly;
@@ -298,7 +299,7 @@ class _Run:
         tracker.last_time_ns = row.time_ns
         if row.flags & TCP_SYN and not row.flags & TCP_ACK and tracker.syn_side is None:
             tracker.syn_side = side
-        if row.payload and len(tracker.carrier_times_ns) < MAX_CARRIER_TIMES:
+        if row.payload and len(tracker.carrier_times_ns) < limits.MAX_CARRIER_TIMES:
             tracker.carrier_times_ns[row.frame] = row.time_ns
         session = tracker.session
         before = len(session.events)

@@ -14,16 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from tlscap import limits
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.certificate_by_hand import split_signed
 from tlscap.pki.chain import check_signature
 from tlscap.pki.names import names_equal
 from tlscap.pki.truststore import Truststore
-
-# Bounds on the path search: a real chain is a handful of certificates; these only stop pathological
-# inputs (dozens of certificates sharing one name) from exploding the number of paths tried.
-MAX_DEPTH = 12
-MAX_STEPS = 400
 
 Where = Literal["sent", "truststore", "elsewhere"]
 
@@ -68,7 +64,7 @@ class _Search:
             self._record(PathAttempt("anchor", path[:-1] + (anchor,), anchor=anchor, unchecked=unchecked))
             if self.done:
                 return
-        if len(path) > MAX_DEPTH or self.steps > MAX_STEPS:
+        if len(path) > limits.MAX_CHAIN_DEPTH or self.steps > limits.MAX_PATH_SEARCH_STEPS:
             return
         candidates = self._candidates(current, path)
         if not candidates and anchor is None:

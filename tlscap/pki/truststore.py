@@ -47,10 +47,6 @@ from tlscap.pki.names import NameKey, NameLike, normalize_name
 
 __all__ = ["Truststore", "TruststoreError", "load_truststore"]
 
-# A truststore is kilobytes (Java's cacerts is ~200 KB, Mozilla's bundle ~250 KB): anything this big is
-# not one, and reading it whole would only waste memory.
-MAX_FILE_BYTES = limits.MAX_TRUSTSTORE_FILE
-
 _PASSWORD_HINT = "give --truststore-password or TLSCAP_TRUSTSTORE_PASSWORD"
 _JKS_MAGIC = b"\xfe\xed\xfe\xed"
 _JCEKS_MAGIC = b"\xce\xce\xce\xce"
@@ -254,7 +250,7 @@ def _read_file(path: str, loader: _Loader) -> list[CertificateSummary]:
     """The certificates in one file, whatever its format; raises TruststoreError when there are none."""
     try:
         size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
+        if size > limits.MAX_TRUSTSTORE_FILE:  # not a truststore: reading it whole would only waste memory
             raise _reason(path, f"{size // (1024 * 1024)} MiB is too large for a truststore")
         data = Path(path).read_bytes()
     except OSError as exc:

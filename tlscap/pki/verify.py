@@ -33,12 +33,12 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
+from tlscap import limits
 from tlscap.pki.certificate import CertificateSummary, load_certificate
 from tlscap.pki.chain import check_signature
 from tlscap.pki.der import name_to_rfc4514
 from tlscap.pki.names import NameKey, NameLike, explain_difference, normalize_name
 from tlscap.pki.path_search import (
-    MAX_DEPTH,
     PathAttempt,
     anchor_for,
     best_attempt,
@@ -195,7 +195,7 @@ def _trusted_result(attempt: PathAttempt, sent: Sequence[CertificateSummary], tr
 def _root_above(anchor: CertificateSummary, truststore: Truststore) -> bool:
     """True when the truststore holds a chain from `anchor` up to a self-issued certificate."""
     current, seen = anchor, {anchor.sha256}
-    for _ in range(MAX_DEPTH):
+    for _ in range(limits.MAX_CHAIN_DEPTH):
         parents = [
             p
             for p in issuers_in_truststore(current, truststore)

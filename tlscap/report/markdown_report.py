@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
 
+from tlscap import limits
 from tlscap.analysis.model import CaptureReport, Connection, Report
 from tlscap.report.grouping import (
     Cause,
@@ -32,7 +33,6 @@ from tlscap.report.spool import TextSpool
 from tlscap.report.text_report import render_connection
 from tlscap.report.writer import excluded_note, write_report
 
-MAX_ROWS_PER_CAUSE = 50
 MAX_EXAMPLES_PER_CAUSE = 2
 _ACTIVE = set("\\`*_{}[]()<>#+!|~&$")
 
@@ -97,10 +97,10 @@ def _cause_section(cause: Cause, samples: dict[GroupKey, _GroupSamples]) -> list
     n = cause.connections
     plural = "s" if n != 1 else ""
     out = ["", f"## `{cause.code}` ({cause.side} side, {cause.certainty_label}) — {n} connection{plural}", ""]
-    rows = [row for g in cause.groups for row in samples[g.key].rows][:MAX_ROWS_PER_CAUSE]
+    rows = [row for g in cause.groups for row in samples[g.key].rows][:limits.MAX_ROWS_PER_CAUSE]
     out.extend(_table(["capture", "conn", "client", "server", "SNI", "frames", "verdict"], rows, frozenset({1})))
-    if n > MAX_ROWS_PER_CAUSE:
-        out.extend(["", f"… and {n - MAX_ROWS_PER_CAUSE} more connections (the JSON or CSV report lists all)."])
+    if n > limits.MAX_ROWS_PER_CAUSE:
+        out.extend(["", f"… and {n - limits.MAX_ROWS_PER_CAUSE} more connections (the JSON or CSV report lists all)."])
     for g in cause.groups[:MAX_EXAMPLES_PER_CAUSE]:
         out.extend(samples[g.key].example)
     return out
@@ -208,7 +208,7 @@ class MarkdownWriter:
                 samples = self._samples.setdefault(group.key, _GroupSamples())
                 if not samples.example and example is not None:
                     samples.example = list(example)
-                if row is not None and len(samples.rows) < MAX_ROWS_PER_CAUSE:
+                if row is not None and len(samples.rows) < limits.MAX_ROWS_PER_CAUSE:
                     samples.rows.append(list(row))
         if item.row is not None:
             self._rows.write(item.row)

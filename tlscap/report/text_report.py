@@ -12,6 +12,7 @@ from typing import TextIO
 
 from tabulate import tabulate
 
+from tlscap import limits
 from tlscap.analysis.model import CaptureReport, Connection, Diagnosis, Finding, Report
 from tlscap.analysis.timeline import JudgedCertificate, TimelineItem, connection_timeline
 from tlscap.report.grouping import CauseFacts, CauseTally, cause_facts, cause_severity, render_cause_tables
@@ -24,8 +25,6 @@ from tlscap.timefmt import short_time
 ARROW = {"client": "C→S", "server": "S→C"}
 MARK = {"error": "✗", "warning": "!", "info": "i"}
 DETAIL_INDENT = " " * 28
-# The summary table lists this many connections; beyond, it counts (JSON lists every connection).
-MAX_SUMMARY_ROWS = 1000
 
 
 def capture_header(cap: CaptureReport) -> str:
@@ -234,7 +233,7 @@ class TextWriter:
     def add(self, text: ConnectionText) -> None:
         """A connection already rendered by `connection_text`, with this writer's show_all and at."""
         self.connections += 1
-        if len(self.rows) < MAX_SUMMARY_ROWS:
+        if len(self.rows) < limits.MAX_SUMMARY_ROWS:  # beyond, counted (JSON lists every connection)
             self.rows.append([safe(self._path), *text.row])
         if text.causes is not None:
             self.causes.add_facts(self._path, text.causes)

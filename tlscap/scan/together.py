@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 
+from tlscap import limits
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import CaptureReport, Report
 from tlscap.capture.reader import STDIN_NAME
@@ -23,15 +24,11 @@ from tlscap.report.safe_text import safe
 from tlscap.report.writer import ReportWriter
 from tlscap.scan.file_task import FileResult, analyze_to_spool, load_result
 
-# CA certificates kept from all the captures together.
-MAX_SHARED_CA_CERTIFICATES = 10_000
-
 
 class CaPool:
     """The CA certificates the captures showed (SHA-256 -> DER), bounded."""
 
-    def __init__(self, limit: int = MAX_SHARED_CA_CERTIFICATES) -> None:
-        self.limit = limit
+    def __init__(self) -> None:
         self.certificates: dict[str, bytes] = {}
 
     def add(self, cap: CaptureReport) -> set[str]:
@@ -40,7 +37,7 @@ class CaPool:
         for der in cap.ca_certificates:
             sha = hashlib.sha256(der).hexdigest()
             own.add(sha)
-            if len(self.certificates) < self.limit:
+            if len(self.certificates) < limits.MAX_SCAN_CA_CERTIFICATES:
                 self.certificates.setdefault(sha, der)
         return own
 

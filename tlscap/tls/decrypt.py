@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import constant_time
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
+from tlscap import limits
 from tlscap.errors import TlscapError
 from tlscap.tls.keyschedule import (
     HASH_LENGTHS,
@@ -47,9 +48,8 @@ from tlscap.tls.keyschedule import (
 )
 
 BAD_MAC = "bad record MAC / tag: wrong key or not this connection"
-# RFC 8446 §5.2: TLSCiphertext.length <= 2^14 + 256; RFC 5246 §6.2.3: <= 2^14 + 2048.
+# RFC 8446 §5.2: TLSCiphertext.length <= 2^14 + 256 (TLS <= 1.2's 2^14 + 2048 is limits.MAX_RECORD_LENGTH).
 MAX_TLS13_CIPHERTEXT = (1 << 14) + 256
-MAX_TLS12_CIPHERTEXT = (1 << 14) + 2048
 _SEQUENCE_LIMIT = 1 << 64
 
 
@@ -263,7 +263,7 @@ class Tls12Decryptor:
 
         DTLS: `sequence` is the record's epoch << 48 | sequence number (RFC 6347 §4.1.2.1), used in place
         of the count of records opened, which it leaves as it is."""
-        if len(ciphertext) > MAX_TLS12_CIPHERTEXT:
+        if len(ciphertext) > limits.MAX_RECORD_LENGTH:
             raise DecryptError(f"record of {len(ciphertext)} bytes is longer than TLS allows")
         seq = self._sequence if sequence is None else sequence
         if not 0 <= seq < _SEQUENCE_LIMIT:

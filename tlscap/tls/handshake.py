@@ -16,7 +16,6 @@ from tlscap import limits
 from tlscap.tls.records import Record
 
 HANDSHAKE_HEADER_LENGTH = 4
-MAX_HANDSHAKE_MESSAGE = limits.MAX_HANDSHAKE_MESSAGE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

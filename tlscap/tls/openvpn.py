@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tlscap import limits
+
 P_CONTROL_HARD_RESET_CLIENT_V1 = 1
 P_CONTROL_SOFT_RESET_V1 = 3
 P_CONTROL_V1 = 4
@@ -27,11 +29,8 @@ _DATA = (P_DATA_V1, P_DATA_V2)
 _HMAC_SIZES = (0, 16, 20, 28, 32, 48, 64)
 # Payloads a client hard reset may carry: none, or OpenVPN 2.6's early-negotiation TLV.
 _RESET_PAYLOADS = (0, 6)
-MAX_PACKET = 4096
 # OpenVPN's classic control-channel fragment size; Wireshark reassembles on it.
 FRAGMENT_SIZE = 100
-MAX_MESSAGE = 1 << 20
-MAX_PENDING = 64
 
 
 def looks_like_openvpn_tcp(data: bytes) -> bool:
@@ -80,7 +79,7 @@ class OpenVpnReader:
         self._carriers.append(carrier)
         while len(self._buf) >= 2:
             length = int.from_bytes(self._buf[:2], "big")
-            if length == 0 or length > MAX_PACKET:
+            if length == 0 or length > limits.MAX_OPENVPN_PACKET:
                 self.channel.broken = f"bad OpenVPN packet length {length}"
                 return out
             if len(self._buf) < 2 + length:
@@ -114,7 +113,7 @@ class OpenVpnReader:
         payload = packet[off + 4 :]
         if self._next_id is None:
             self._next_id = message_id
-        if message_id < self._next_id or message_id in self._pending or len(self._pending) > MAX_PENDING:
+        if message_id < self._next_id or message_id in self._pending or len(self._pending) > limits.MAX_OPENVPN_PENDING:
             return  # a retransmission
         self._pending[message_id] = (payload if opcode in (P_CONTROL_V1, P_CONTROL_SOFT_RESET_V1) else b"", carrier)
         while self._next_id in self._pending:
@@ -125,6 +124,6 @@ class OpenVpnReader:
             # As Wireshark does, a payload of exactly FRAGMENT_SIZE bytes is taken for a fragment of
             # a longer message, which is handed on when its last (shorter) fragment arrives.
             self._message += data
-            if len(data) != FRAGMENT_SIZE or len(self._message) > MAX_MESSAGE:
+            if len(data) != FRAGMENT_SIZE or len(self._message) > limits.MAX_OPENVPN_MESSAGE:
                 out.append((bytes(self._message), frame))
                 self._message.clear()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tlscap import limits
+
 CONTENT_CHANGE_CIPHER_SPEC = 20
 CONTENT_ALERT = 21
 CONTENT_HANDSHAKE = 22
@@ -18,7 +20,6 @@ CONTENT_APPLICATION_DATA = 23
 CONTENT_HEARTBEAT = 24
 SSLV2_HELLO = -2  # pseudo content type for an SSLv2-format hello (body starts with its message type)
 
-MAX_RECORD_LENGTH = (1 << 14) + 2048
 HEADER_LENGTH = 5
 _KNOWN_TYPES = frozenset({20, 21, 22, 23, 24})
 # Before TLS is found, a segment shorter than this that starts like a record (or an SSLv2 hello) is
@@ -75,7 +76,7 @@ def looks_like_record_start(data: bytes, *, first: bool) -> bool:
         return first and looks_like_sslv2_hello(data)
     ctype, major, minor = data[0], data[1], data[2]
     length = (data[3] << 8) | data[4]
-    if major != 3 or minor > 4 or length == 0 or length > MAX_RECORD_LENGTH:
+    if major != 3 or minor > 4 or length == 0 or length > limits.MAX_RECORD_LENGTH:
         return first and looks_like_sslv2_hello(data)
     if not first:
         return ctype in _KNOWN_TYPES
@@ -175,11 +176,12 @@ class RecordReader:
         out: list[RecordEvent] = []
         pos = 0
         end = len(data)
+        longest = HEADER_LENGTH + limits.MAX_RECORD_LENGTH
         while pos < end:
             if self._need == 0:
                 stop = pos + HEADER_LENGTH + ((data[pos + 3] << 8) | data[pos + 4]) if end - pos >= 5 else end + 1
                 if (stop <= end and not self._header and data[pos] in _KNOWN_TYPES and data[pos + 1] == 3
-                        and data[pos + 2] <= 4 and stop - pos <= HEADER_LENGTH + MAX_RECORD_LENGTH):
+                        and data[pos + 2] <= 4 and stop - pos <= longest):
                     # A whole record inside this chunk (the usual case): made at once, what reading its
                     # header and then its body gives.
                     ctype = data[pos]
@@ -258,7 +260,7 @@ class RecordReader:
             return self._start_sslv2(header, pos, carrier)
         ctype, major, minor = header[0], header[1], header[2]
         length = (header[3] << 8) | header[4]
-        if ctype not in _KNOWN_TYPES or major != 3 or minor > 4 or length > MAX_RECORD_LENGTH:
+        if ctype not in _KNOWN_TYPES or major != 3 or minor > 4 or length > limits.MAX_RECORD_LENGTH:
             self.synced = False
             self._frames.clear()
             out.append(Desync(frame=now, reason=f"not a TLS record header: {header.hex()}"))

@@ -31,12 +31,6 @@ from tlscap.tls.records import (
     RecordReader,
 )
 
-# Application-data records listed per direction (the first ones tell the handshake's fate; the
-# rest are only counted).
-# Decrypted application data kept per direction, enough for an HTTP response's head and <title>.
-MAX_APP_PLAINTEXT = 16 * 1024
-
-
 # Events that a run of identical records collapses into (TlsEvent.repeat).
 _REPEATABLE = ("change_cipher_spec", "alert")
 
@@ -204,10 +198,10 @@ class TlsSession:
         elif ctype == CONTENT_APPLICATION_DATA:
             direction.app_data_records += 1
             direction.app_data_bytes += ev.length
-            if ev.decrypted and ev.fragment and len(direction.app_plaintext) < MAX_APP_PLAINTEXT:
+            if ev.decrypted and ev.fragment and len(direction.app_plaintext) < limits.MAX_APP_PLAINTEXT:
                 if not direction.app_plaintext:
                     direction.app_plaintext_frame = ev.frame
-                direction.app_plaintext += ev.fragment[: MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
+                direction.app_plaintext += ev.fragment[: limits.MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
             if direction.app_data_records > limits.MAX_APP_DATA_EVENTS:
                 return  # counted, not listed: memory stays bounded on long connections
             self._event(TlsEvent(kind="application_data", frame=ev.frame, frames=ev.frames,
