@@ -35,13 +35,13 @@ golden: $(STAMP)
 samples: system-deps $(STAMP)
 	bash samples/make_samples.sh
 
-# samples/client-stacks/ (issue 22): Java, Go and other TLS stacks as mutual-TLS clients of nginx; needs
+# samples/client-stacks/: Java, Go and other TLS stacks as mutual-TLS clients of nginx; needs
 # OpenJDK 17, golang-go, gcc, gnutls-bin, wget, chromium, firefox-esr, libnss3-tools (the script says what is missing).
 .PHONY: samples-client-stacks
 samples-client-stacks: system-deps $(STAMP)
 	bash samples/make_client_stacks.sh
 
-# samples/dtls/ (issue 20): DTLS 1.2 mutual authentication between openssl s_server -dtls1_2 and s_client on
+# samples/dtls/: DTLS 1.2 mutual authentication between openssl s_server -dtls1_2 and s_client on
 # loopback, with the client's key logs (as root: tcpdump on lo). CASES="dtls12-success ..." makes only those.
 # No DTLS 1.3 case: the installed OpenSSL and GnuTLS have none (samples/dtls/README.md).
 .PHONY: samples-dtls

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8's algorithmic attacks at full size (tests/adversarial.py builds them): 1,000,000 one-byte
+# Algorithmic attacks at full size (tests/adversarial.py builds them): 1,000,000 one-byte
 # out-of-order segments, 100,000 half-open connections, a CertificateRequest with 10,000 CA names, a
 # chain of 1,000 certificates. Prints tlscap's wall time and peak RSS on each.
 set -euo pipefail

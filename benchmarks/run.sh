@@ -44,6 +44,6 @@ SYNTH="${TLSCAP_BENCH_CACHE}/bulk-tls-100M.pcap ${TLSCAP_BENCH_CACHE}/bulk-tls-i
 for size in $SIZES; do
     "$PY" "$HERE/floor.py" "${TLSCAP_BENCH_CACHE}/tlscap-bench-${size}.pcap"
 done
-# Parallel scan (issue 6): 8 copies of the 100 MB capture, --jobs 1 against one job per core.
+# Parallel scan: 8 copies of the 100 MB capture, --jobs 1 against one job per core.
 case " $SIZES " in *" 100M "*) bash "$HERE/scan_parallel.sh" ;; esac
 bash "$HERE/adversarial.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times `tlscap scan` over 8 copies of the 100 MB capture with --jobs 1 and with one job per core,
-# and prints the ratio (issue 6: parallel ≤ 0.6× of --jobs 1 on 2 cores). Run after run.sh built the
+# and prints the ratio (the bar: parallel ≤ 0.6× of --jobs 1 on 2 cores). Run after run.sh built the
 # captures; copies live in the cache dir, outside the repo.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -229,7 +229,7 @@ def render_section(rows: list[dict[str, str]], software: list[tuple[str, str]], 
     lines = [
         "## Client stacks (`client-stacks/`)",
         "",
-        "Issue 22: an empty client Certificate does not always mean “no certificate configured”. Java",
+        "An empty client Certificate does not always mean “no certificate configured”. Java",
         "(JSSE) and Go choose their certificate by the CA names in the server's CertificateRequest and",
         "send an empty Certificate when nothing they hold is issued by a listed CA; other stacks send what",
         "they were given. These captures show it for each stack, and record each stack's ClientHello",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make samples/client-stacks/ (issue 22): real mutual-TLS captures that show which client TLS stacks
+# Make samples/client-stacks/: real mutual-TLS captures that show which client TLS stacks
 # pick their certificate by the CA names of the server's CertificateRequest, and the ClientHello of
 # each stack (its JA3, recorded by tshark).
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DTLS 1.2 mutual-authentication samples (issue 20): openssl s_server -dtls1_2 and openssl s_client -dtls1_2
+# DTLS 1.2 mutual-authentication samples: openssl s_server -dtls1_2 and openssl s_client -dtls1_2
 # on loopback, captured with tcpdump (udp port $PORT), certificates from samples/pki, key logs from
 # s_client -keylogfile. -mtu 600 on both sides makes the certificates travel in DTLS fragments.
 # Writes samples/dtls/<case>.pcap and .keylog, then MANIFEST.tsv from how each was made and tshark's view
