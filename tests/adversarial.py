@@ -1,4 +1,4 @@
-"""Hostile captures, built byte by byte: the algorithmic attacks of issue 8, and the small TLS pieces the
+"""Hostile captures, built byte by byte: algorithmic attacks on tlscap's data structures, and the small TLS pieces the
 limit tests need.
 
 Each generator writes a classic pcap (Ethernet, µs) to a path and returns what it wrote, streaming, so

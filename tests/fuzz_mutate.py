@@ -479,7 +479,7 @@ def _install_probes() -> None:
                 _LAST_ERROR.append((exc, "decoder: " + traceback.format_exc()))
                 raise
 
-    # The engine is the lead's and changes: patch what is there, and nothing is lost when a name moves
+    # The engine's internals change: patch what is there, and nothing is lost when a name moves
     # (an internal-error is still caught, only with less of a traceback).
     if getattr(engine, "Decoder", None) is Decoder:
         engine.Decoder = StrictDecoder  # type: ignore[misc]

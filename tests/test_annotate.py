@@ -1,4 +1,4 @@
-"""`tlscap annotate` and the Wireshark round trip (issue 18, item 2): the annotated pcapng, read back with
+"""`tlscap annotate` and the Wireshark round trip: the annotated pcapng, read back with
 tshark, carries the comments on the frames the findings and verdicts name, and is otherwise the same
 capture (tshark lists the same frames, timestamps, lengths and protocols)."""
 

@@ -72,7 +72,7 @@ def test_without_keys_nothing_changes():
 
 def test_key_log_for_other_connections_is_no_warning():
     """A key log that has no secret for this connection (one key log given for many captures) is not a
-    failure: no decryption-failed (issue 18); the capture's line on stderr counts what it covered."""
+    failure: no decryption-failed; the capture's line on stderr counts what it covered."""
     other = load_keylog_file(SAMPLES / "tls13-success.keylog")
     conn = with_keylog("tls13-expired-client-cert.pcap", other)
     assert not conn.decrypted and conn.key_problem is None

@@ -1,4 +1,4 @@
-"""Issue 18, items 4-6: filters that say what they did, key logs across many captures, `certs --keylog` and
+"""Filters that say what they did, key logs across many captures, `certs --keylog` and
 its index, the per-connection CSV, and text wrapped to a terminal."""
 
 from __future__ import annotations

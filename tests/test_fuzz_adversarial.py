@@ -1,4 +1,4 @@
-"""The algorithmic attacks of issue 8 (tests/adversarial.py builds them), at a smaller scale: tlscap
+"""Algorithmic attacks (tests/adversarial.py builds them), at a smaller scale: tlscap
 completes and its results make sense. How the time and memory grow with size is the benchmark suite's
 business (`python tests/adversarial.py DIR` writes the full-size captures), not a timed test here."""
 
@@ -20,7 +20,8 @@ def test_one_byte_out_of_order_segments_complete(tmp_path):
 
 def test_one_byte_out_of_order_segments_show_the_client_hello(tmp_path):
     """Found while writing these attacks: TLS was recognised from the first delivered chunk alone, so a
-    ClientHello whose first segment held fewer than 5 bytes was taken for plaintext (fixed by the lead)."""
+    ClientHello whose first segment held fewer than 5 bytes was taken for plaintext. Such a start is held
+    until the bytes after it tell TLS from plaintext."""
     path = tmp_path / "ooo.pcap"
     A.out_of_order_segments(path, segments=10_000, window=64)
     [conn] = analyze_capture(str(path)).connections

@@ -1,5 +1,5 @@
-"""Every command's --help shows examples and the exit codes, and every example it shows runs (issue 18,
-item 6): each is run as a user would type it, in a folder that holds the project's samples/."""
+"""Every command's --help shows examples and the exit codes, and every example it shows runs: each is
+run as a user would type it, in a folder that holds the project's samples/."""
 
 from __future__ import annotations
 

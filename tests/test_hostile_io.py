@@ -1,4 +1,4 @@
-"""Issue 21: tlscap never destroys an input, never leaves a broken report, and ends cleanly on
+"""tlscap never destroys an input, never leaves a broken report, and ends cleanly on
 signals and I/O errors. Every input is built here (struct-level pcap writers); ENOSPC comes from a
 small tmpfs mounted by the test (or /dev/full), signals are real ones sent to a real process group."""
 
@@ -70,7 +70,7 @@ def no_temp_files(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if p.name.endswith(".tlscap-tmp")]
 
 
-# --------------------------------------------------------------------------- item 1: -o naming an input
+# -------------------------------------------------------------------------------------- -o naming an input
 
 
 def test_analyze_refuses_an_output_that_is_its_input(tmp_path):
@@ -113,7 +113,7 @@ def test_analyze_refuses_its_key_log_as_output(tmp_path):
     assert keylog.read_text().startswith("CLIENT_RANDOM")
 
 
-# --------------------------------------------------------------------------- item 2: a full disk
+# ----------------------------------------------------------------------------------------- a full disk
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -203,7 +203,7 @@ def test_an_input_output_error_on_the_report_leaves_the_old_one(tmp_path):
     assert out.read_text() == "old\n" and no_temp_files(tmp_path) == []
 
 
-# --------------------------------------------------------------------------- item 3: $TMPDIR full in a scan
+# ------------------------------------------------------------------------------ $TMPDIR full in a scan
 
 
 def test_scan_with_a_full_tmpdir_stops_cleanly(tmp_path):
@@ -224,7 +224,7 @@ def test_scan_with_a_full_tmpdir_stops_cleanly(tmp_path):
         assert list(tmp.iterdir()) == []  # no spool left
 
 
-# ---------------------------------------------------------------- item 4: nothing written before a usage error
+# ---------------------------------------------------------------- nothing written before a usage error
 
 
 def test_an_overflowing_file_timeout_is_a_usage_error(tmp_path):
@@ -262,7 +262,7 @@ def test_an_error_midway_leaves_the_output_file_as_it_was(tmp_path):
     assert done.returncode == 2 and out.read_text() == "old\n" and no_temp_files(tmp_path) == []
 
 
-# --------------------------------------------------------------------------- item 5: standard output
+# ------------------------------------------------------------------------------------- standard output
 
 
 def test_closed_stdout_is_one_line_and_exit_2(tmp_path):
@@ -296,7 +296,7 @@ def test_stdout_on_a_full_device(tmp_path):
     assert "standard output" in done.stderr
 
 
-# --------------------------------------------------------------------------- item 6: signals
+# --------------------------------------------------------------------------------------------- signals
 
 
 def _group_alive(pgid: int) -> list[int]:
@@ -418,11 +418,11 @@ def test_a_report_on_standard_output_interrupted_midway_is_a_whole_document(tmp_
         assert "was interrupted by SIGTERM" in text and text.endswith("\n")
 
 
-# --------------------------------------------------------------------------- item 10: the key log in memory
+# ------------------------------------------------------------------------------- the key log in memory
 
 
 def million_line_keylog(path: Path) -> Path:
-    """1,000,000 CLIENT_RANDOM lines, 176 MB: the issue's key log."""
+    """1,000,000 CLIENT_RANDOM lines, 176 MB: a key log as large as a busy server's."""
     with open(path, "w") as f:
         for _ in range(100):
             blob = os.urandom(80 * 10_000)
@@ -467,7 +467,7 @@ def test_scan_workers_hold_no_more_than_the_key_log_file(tmp_path):
     assert peak <= 200, f"peak RSS {peak:.0f} MiB"
 
 
-# --------------------------------------------------------------------------- item 12: a byte-order mark
+# ----------------------------------------------------------------------------------- a byte-order mark
 
 
 def test_a_key_log_with_a_byte_order_mark_keeps_its_first_line(tmp_path):
@@ -482,7 +482,7 @@ def test_a_key_log_with_a_byte_order_mark_keeps_its_first_line(tmp_path):
         assert keylog.bad_lines == 0 and keylog.for_random(random) == {"CLIENT_RANDOM": bytes.fromhex("ab" * 48)}
 
 
-# --------------------------------------------------------------------------- items 13, 14: damaged files
+# --------------------------------------------------------------------------------------- damaged files
 
 
 def damaged_first_record(path: Path) -> Path:
@@ -519,7 +519,7 @@ def test_compare_on_an_empty_file_exits_2_with_a_message(tmp_path):
     assert done.returncode == 2 and "empty file" in done.stderr and done.stdout == ""
 
 
-# --------------------------------------------------------------------------- item 11: the tshark engine
+# ----------------------------------------------------------------------------------- the tshark engine
 
 
 def gzip_bomb(path: Path, frames: int = 400_000) -> Path:
@@ -605,7 +605,7 @@ def test_tshark_children_end_with_tlscap(tmp_path, sig):
     assert not children & _tshark_children()
 
 
-# --------------------------------------------------------------------------- item 14: --file-timeout
+# -------------------------------------------------------------------------------------- --file-timeout
 
 
 def slow_tail_capture(path: Path, connections: int = 20, syns: int = 300_000) -> Path:
@@ -690,7 +690,7 @@ def test_certs_on_a_full_disk_is_a_users_error(tmp_path):
         assert [p for p in (full / "pem").iterdir() if p.stat().st_size == 0] == []
 
 
-# --------------------------------------------------------------------------- item 14: even/odd segment order
+# ------------------------------------------------------------------------------ even/odd segment order
 
 
 def _even_odd(path: Path, *, connections: int, mss: int, sni: str, syn: bool, whole_capture: bool) -> None:

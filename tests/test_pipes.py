@@ -1,4 +1,4 @@
-"""Pipes (issue 18, item 1): `-` reads a capture from standard input, `-o -` writes standard output, and
+"""Pipes: `-` reads a capture from standard input, `-o -` writes standard output, and
 `tcpdump -U -w - | tlscap analyze - --format jsonl` reports each connection while tcpdump still runs."""
 
 from __future__ import annotations

@@ -417,7 +417,7 @@ def test_text_spool_holds_what_analyze_renders(tmp_path):
 
 
 def test_a_spool_that_cannot_be_opened_is_reported_as_such(tmp_path):
-    """Issue 21: no silent fallback to holding the file's connections in memory; the scan stops on it
+    """No silent fallback to holding the file's connections in memory; the scan stops on it
     (cmd_scan turns this capture error into exit 2 naming the spool)."""
     candidates = discover([str(MULTI)]).candidates
     (result,) = runner.LocalRunner(jobs=1, spool_dir=str(tmp_path / "missing")).run(

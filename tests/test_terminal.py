@@ -1,4 +1,4 @@
-"""The scan's progress bar and the report on one terminal (issue 18, item 6): no bar fragment is ever glued
+"""The scan's progress bar and the report on one terminal: no bar fragment is ever glued
 into a report line. Run on a pseudo-terminal 120 columns wide, with stdout and stderr both on it; the
 screen is rebuilt from what was written (carriage returns overwrite the line)."""
 
