@@ -386,7 +386,20 @@ def test_problem_codes_are_the_documented_ones() -> None:
         "not-yet-valid",
         "bad-signature",
         "empty-chain",
+        "search-limit",
     }
+
+
+def test_a_chain_longer_than_the_path_search_follows_is_unverified() -> None:
+    """A client chain of 14 intermediates under a truststore root: the search stops 12 certificates deep
+    (limits.MAX_CHAIN_DEPTH) and says so; it found no path at all, which once made verify_chain raise."""
+    keys = [new_key() for _ in range(15)]
+    names = [dn("Deep Root")] + [dn(f"Deep {index}") for index in range(14)]
+    chain = [issue(names[0], keys[0], names[0], keys[0], ca=True)]
+    chain += [issue(names[i], keys[i], names[i - 1], keys[i - 1], ca=True) for i in range(1, 15)]
+    result = verify_chain(chain[:0:-1], Truststore.from_certificates([chain[0]], source="test"), AT)
+    assert (result.trusted, result.problem, len(result.path)) == (False, "search-limit", 13)
+    assert "stopped following the path at CN=Deep 1,O=Capture Lab,C=US, 13 certificates deep" in result.message
 
 
 # --------------------------------------------------------------------------- truststore checks

@@ -2,8 +2,10 @@
 
 `search_paths` tries, depth first, every certificate named as the issuer: the truststore's first (they
 end the path), then those the client sent, then those seen elsewhere in the capture. Each path ends as a
-`PathAttempt`: at an anchor, at a signature that does not verify, or at a certificate without issuer.
-`best_attempt` picks the one `verify.verify_chain` explains.
+`PathAttempt`: at an anchor, at a signature that does not verify, at a certificate without issuer, or
+where the search stopped (limits.MAX_CHAIN_DEPTH certificates deep, or limits.MAX_PATH_SEARCH_STEPS
+paths tried: pathological inputs, such as dozens of certificates sharing one name). `best_attempt` picks
+the one `verify.verify_chain` explains.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ Where = Literal["sent", "truststore", "elsewhere"]
 
 @dataclass(frozen=True, slots=True)
 class PathAttempt:
-    """Where one path ended: at an anchor, at a signature that failed, or at a certificate without issuer."""
+    """Where one path ended: at an anchor, at a signature that failed, at a certificate without issuer, or
+    where the search stopped at tlscap's limits."""
 
-    kind: Literal["anchor", "bad-signature", "dead-end"]
+    kind: Literal["anchor", "bad-signature", "dead-end", "search-limit"]
     path: tuple[CertificateSummary, ...]
     anchor: CertificateSummary | None = None
     failed_issuer: CertificateSummary | None = None
@@ -65,6 +68,8 @@ class _Search:
             if self.done:
                 return
         if len(path) > limits.MAX_CHAIN_DEPTH or self.steps > limits.MAX_PATH_SEARCH_STEPS:
+            self._record(PathAttempt("search-limit", path, unchecked=unchecked))
+            self.done = self.done or self.steps > limits.MAX_PATH_SEARCH_STEPS  # no more paths are tried
             return
         candidates = self._candidates(current, path)
         if not candidates and anchor is None:
@@ -163,13 +168,16 @@ def search_paths(
 
 def best_attempt(attempts: list[PathAttempt], at: datetime) -> PathAttempt:
     """A valid path, else the complete path with fewest validity problems, else a bad signature (one
-    against a truststore certificate first), else the longest path that stopped for want of an issuer."""
+    against a truststore certificate first), else the longest path that stopped for want of an issuer,
+    else the longest one the search stopped following."""
 
     def rank(attempt: PathAttempt) -> tuple[int, int, int]:
         if attempt.kind == "anchor":
             return (0, len(time_problems(attempt.path, at)), len(attempt.path))
         if attempt.kind == "bad-signature":
             return (1, 0 if attempt.failed_where == "truststore" else 1, -len(attempt.path))
-        return (2, 0, -len(attempt.path))
+        if attempt.kind == "dead-end":
+            return (2, 0, -len(attempt.path))
+        return (3, 0, -len(attempt.path))
 
     return min(attempts, key=rank)

@@ -60,7 +60,7 @@ __all__ = [
 
 # The values of PathResult.problem.
 PROBLEMS = ("missing-intermediate", "unknown-issuer", "unknown-root", "expired", "not-yet-valid", "bad-signature",
-            "empty-chain")
+            "empty-chain", "search-limit")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +74,8 @@ class PathResult:
     not send it) for "missing-intermediate", "unknown-issuer" and "unknown-root". "missing-intermediate"
     means the missing certificate was seen elsewhere and is an intermediate; "unknown-issuer" that it was
     seen nowhere, so whether it is an intermediate the client left out or a CA the truststore lacks is
-    open. `notes` are caveats that do not change
+    open. "search-limit": the path search stopped at tlscap's limits (limits.MAX_CHAIN_DEPTH,
+    limits.MAX_PATH_SEARCH_STEPS) before reaching the truststore. `notes` are caveats that do not change
     the verdict (an unchecked signature, a non-root anchor, unused certificates).
     `strict_ok` is cryptography's verifier's verdict (None when it could not be run), `strict_error` its
     reason when it rejects the chain.
@@ -326,6 +327,15 @@ def _dead_end_result(
     )
 
 
+def _search_limit_result(attempt: PathAttempt, sent: Sequence[CertificateSummary]) -> PathResult:
+    top = attempt.path[-1]
+    message = (f"{_sent_words(sent)}; tlscap stopped following the path at {_subject(top)}, {len(attempt.path)} "
+               f"certificates deep (its limits: {limits.MAX_CHAIN_DEPTH} certificates deep, "
+               f"{limits.MAX_PATH_SEARCH_STEPS} paths tried), so the chain is not verified")
+    return PathResult(trusted=False, path=list(attempt.path), anchor=None, problem="search-limit", message=message,
+                      notes=list(attempt.unchecked))
+
+
 def _with_extras(
     found: CertificateSummary,
     sent: Sequence[CertificateSummary],
@@ -382,6 +392,8 @@ def verify_chain(
             result = _trusted_result(best, sent, truststore)
     elif best.kind == "bad-signature":
         result = _bad_signature_result(best)
+    elif best.kind == "search-limit":
+        result = _search_limit_result(best, sent)
     else:
         result = _dead_end_result(best, sent, truststore, extra_certs, when)
     strict_ok, strict_error = _strict_check(sent, truststore, when)
