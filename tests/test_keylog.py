@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tlscap import limits
 from tlscap.errors import TlscapError
 from tlscap.tls.keylog import (
     LABELS,
     MAX_BAD_EXAMPLES,
-    MAX_LINE_LENGTH,
     BadLine,
     KeyLog,
     KeyLogError,
@@ -131,11 +131,11 @@ def test_bad_line_reasons(text: str, reason: str):
 
 def test_long_lines_are_rejected_but_the_limit_itself_is_accepted():
     good = line("CLIENT_RANDOM", RANDOM_A, MASTER)
-    at_limit = good + " " * (MAX_LINE_LENGTH - len(good))
-    over = good + " " * (MAX_LINE_LENGTH + 1 - len(good))
+    at_limit = good + " " * (limits.MAX_KEYLOG_LINE - len(good))
+    over = good + " " * (limits.MAX_KEYLOG_LINE + 1 - len(good))
     huge = "A" * 1_000_000
     keylog = parse_keylog("\n".join([at_limit, over, huge]))
-    assert len(at_limit) == MAX_LINE_LENGTH and len(over) == MAX_LINE_LENGTH + 1
+    assert len(at_limit) == limits.MAX_KEYLOG_LINE and len(over) == limits.MAX_KEYLOG_LINE + 1
     assert keylog.bad_lines == 2
     assert [bad.line for bad in keylog.bad_examples] == [2, 3]
     assert "longer than 4096" in keylog.bad_examples[0].reason
@@ -315,7 +315,7 @@ def test_load_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, e
 
 
 def test_oversized_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("tlscap.tls.keylog.MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(limits, "MAX_KEYLOG_FILE", 1000)
     path = tmp_path / "keys.log"
     path.write_text((line("CLIENT_RANDOM", RANDOM_A, MASTER) + "\n") * 20)
     with pytest.raises(KeyLogError, match="larger than"):

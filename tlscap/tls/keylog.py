@@ -51,9 +51,7 @@ TLS13_LABELS = frozenset({
 })  # fmt: skip
 LABELS = TLS13_LABELS | {CLIENT_RANDOM}
 
-MAX_LINE_LENGTH = limits.MAX_KEYLOG_LINE
 MAX_BAD_EXAMPLES = 5
-MAX_FILE_BYTES = limits.MAX_KEYLOG_FILE  # ~600,000 TLS 1.3 connections (5 lines of ~170 bytes each)
 _BINARY_PROBE = 65536
 _TLS13_SECRET_LENGTHS = (32, 48)  # SHA-256 and SHA-384 suites
 _HEX = re.compile(r"[0-9A-Fa-f]*")
@@ -333,7 +331,7 @@ def _parse_line(keylog: KeyLog, index: _Index, text: str, source: str, number: i
 def parse_keylog(text: str | bytes, *, source: str = "") -> KeyLog:
     """Parse NSS key log text (str, or bytes read as UTF-8 with bad bytes replaced).
 
-    Never raises for content: malformed lines, including lines longer than MAX_LINE_LENGTH
+    Never raises for content: malformed lines, including lines longer than limits.MAX_KEYLOG_LINE
     characters, are counted in `bad_lines`. A UTF-8 byte-order mark before the first line is skipped."""
     if isinstance(text, bytes | bytearray | memoryview):
         text = bytes(text).decode("utf-8", errors="replace")
@@ -345,13 +343,13 @@ def parse_keylog(text: str | bytes, *, source: str = "") -> KeyLog:
 
 
 def _parse_lines(lines: Iterator[str | None], source: str) -> KeyLog:
-    """Parse lines (None: a line longer than MAX_LINE_LENGTH, not kept) into one sealed index."""
+    """Parse lines (None: a line longer than limits.MAX_KEYLOG_LINE, not kept) into one sealed index."""
     keylog = KeyLog(sources=[source] if source else [])
     index = _Index()
     number = 0
     for number, raw in enumerate(lines, start=1):
-        if raw is None or len(raw) > MAX_LINE_LENGTH:
-            keylog._bad(source, number, f"line longer than {MAX_LINE_LENGTH} characters")
+        if raw is None or len(raw) > limits.MAX_KEYLOG_LINE:
+            keylog._bad(source, number, f"line longer than {limits.MAX_KEYLOG_LINE} characters")
             continue
         line = raw.strip()
         if line and not line.startswith("#"):
@@ -364,10 +362,9 @@ def _parse_lines(lines: Iterator[str | None], source: str) -> KeyLog:
 
 class _FileLines:
     """A key log file's lines, read one at a time (the file is never held whole): decoded as UTF-8 with
-    bad bytes replaced, the first line without its byte-order mark; a line longer than MAX_LINE_LENGTH
-    characters is skipped unread and given as None. Counts the bytes and whether any was not blank."""
-
-    _LIMIT = MAX_LINE_LENGTH * 4 + 2  # bytes: enough for MAX_LINE_LENGTH UTF-8 characters and \r\n
+    bad bytes replaced, the first line without its byte-order mark; a line longer than limits.MAX_KEYLOG_LINE
+    characters is skipped unread and given as None. Counts the bytes and whether any was not blank; past
+    limits.MAX_KEYLOG_FILE bytes, raises _TooLarge."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self.handle = handle
@@ -376,18 +373,20 @@ class _FileLines:
 
     def __iter__(self) -> Iterator[str | None]:
         first = True
+        longest = limits.MAX_KEYLOG_LINE * 4 + 2  # bytes: enough for that many UTF-8 characters and \r\n
+        largest = limits.MAX_KEYLOG_FILE
         while True:
-            raw = self.handle.readline(self._LIMIT)
+            raw = self.handle.readline(longest)
             if not raw:
                 return
             self.size += len(raw)
-            if self.size > MAX_FILE_BYTES:
+            if self.size > largest:
                 raise _TooLarge()
-            if len(raw) == self._LIMIT and not raw.endswith(b"\n"):
+            if len(raw) == longest and not raw.endswith(b"\n"):
                 while raw and not raw.endswith(b"\n"):  # the rest of the overlong line
                     raw = self.handle.readline(1 << 20)
                     self.size += len(raw)
-                    if self.size > MAX_FILE_BYTES:
+                    if self.size > largest:
                         raise _TooLarge()
                 self.blank = False
                 yield None
@@ -423,7 +422,7 @@ def load_keylog_file(path: str | Path) -> KeyLog:
             try:
                 keylog = _parse_lines(iter(lines), name)
             except _TooLarge:
-                raise KeyLogError(name, f"larger than {MAX_FILE_BYTES >> 20} MiB, not read") from None
+                raise KeyLogError(name, f"larger than {limits.MAX_KEYLOG_FILE >> 20} MiB, not read") from None
     except FileNotFoundError:
         raise KeyLogError(name, "no such file") from None
     except IsADirectoryError:
