@@ -113,8 +113,10 @@ class OpenVpnReader:
         payload = packet[off + 4 :]
         if self._next_id is None:
             self._next_id = message_id
-        if message_id < self._next_id or message_id in self._pending or len(self._pending) > limits.MAX_OPENVPN_PENDING:
+        if message_id < self._next_id or message_id in self._pending:
             return  # a retransmission
+        if message_id != self._next_id and len(self._pending) >= limits.MAX_OPENVPN_PENDING:
+            return  # too far ahead to hold; the packet expected next is always taken
         self._pending[message_id] = (payload if opcode in (P_CONTROL_V1, P_CONTROL_SOFT_RESET_V1) else b"", carrier)
         while self._next_id in self._pending:
             data, frame = self._pending.pop(self._next_id)
