@@ -9,8 +9,8 @@ is still analyzed.
 Each limit is defined here and nowhere else. Code reads it as `limits.NAME` at call time (never
 `from tlscap.limits import NAME`, nor a module-level copy), so that a test can lower it with
 monkeypatch and hit it cheaply. Each entry: name = value (file that enforces it): what happens when
-hit. tests/test_limits.py lowers every one of them and checks that the behaviour follows (its
-`LIMIT_TESTS` table names the test of each; a constant added here without a test fails it).
+hit. tests/test_limits.py lowers each of them and checks that the behaviour follows (its `LIMIT_TESTS`
+table names the test of each; a constant added here without a test fails it).
 
 TLS
 - `MAX_RECORD_LENGTH` = 2^14 + 2048 = 18,432 bytes (tls/records.py): a record header claiming more is
@@ -33,9 +33,10 @@ TLS
   records' sizes are what the record-size inference reads). dtls/session.py reads both too.
 - `MAX_HTTP_TITLE` = 200 characters (analysis/http.py): a longer HTML <title> in decrypted data is cut.
 - OpenVPN over TCP (tls/openvpn.py): a packet length of 0 or over `MAX_OPENVPN_PACKET` = 4,096 bytes
-  means the stream is not OpenVPN (the TLS inside is not read further); a control message of
-  100-byte fragments is handed on once it passes `MAX_OPENVPN_MESSAGE` = 1 MiB; more than
-  `MAX_OPENVPN_PENDING` = 64 control packets waiting out of order: later ones are dropped.
+  means the stream is not OpenVPN after all: nothing more of it is read. A control message sent in
+  100-byte fragments is handed on once it passes `MAX_OPENVPN_MESSAGE` = 1 MiB. Up to
+  `MAX_OPENVPN_PENDING` = 64 control packets wait out of order; packets further ahead are dropped
+  (the one expected next is always taken).
 
 Capture files
 - `MAX_PCAPNG_BLOCK` = 134,348,832 bytes, Wireshark 4.0's own limit (capture/pcapng.py): capture error
@@ -71,7 +72,8 @@ Server logs
 PKI
 - `MAX_TRUSTSTORE_FILE` = 64 MiB (pki/truststore.py): the `--truststore` file is refused (exit 2).
 - `MAX_CHAIN_DEPTH` = 12 certificates and `MAX_PATH_SEARCH_STEPS` = 400 paths tried (pki/path_search.py,
-  pki/verify.py): the search stops there and the chain is reported unverified (`client-cert-untrusted`).
+  pki/verify.py): the search stops there and the chain is reported unverified (`client-cert-untrusted`,
+  problem `search-limit`, saying where it stopped).
 - `MAX_CHAIN_STEPS_ELSEWHERE` = 4 (analysis/issuer.py): certificates seen in other connections are
   followed at most 4 issuers up from the top of the client's chain when judging which CA it needs.
 
