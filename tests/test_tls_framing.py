@@ -2,8 +2,9 @@
 
 import struct
 
+from tlscap.tls.constants import ContentType
 from tlscap.tls.handshake import HandshakeReader
-from tlscap.tls.records import CONTENT_APPLICATION_DATA, Desync, Record, RecordReader
+from tlscap.tls.records import Desync, Record, RecordReader
 
 
 def record(ctype: int, body: bytes, version: int = 0x0303) -> bytes:
@@ -61,7 +62,7 @@ def test_several_messages_in_one_record():
 def test_application_data_skipped_without_keeping_bytes():
     reader = RecordReader()
     reader.feed(record(22, handshake(1, CLIENT_HELLO_BODY)), 1, 1)
-    out = reader.feed(record(CONTENT_APPLICATION_DATA, b"x" * 16000), 2, 2)
+    out = reader.feed(record(ContentType.APPLICATION_DATA, b"x" * 16000), 2, 2)
     assert len(out) == 1 and out[0].fragment is None and out[0].length == 16000
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tlscap.dtls.records import CONTENT_TLS12_CID, DtlsRecord
+from tlscap.dtls.records import DtlsRecord
 from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls.decrypt import DecryptError, Tls12Decryptor, Tls13Decryptor, tls12_decryptors
@@ -60,7 +60,7 @@ class DtlsProtection:
         if record.unified:
             return self._open_unified(side, record)
         decryptor = self.decryptors.get((side, record.epoch))
-        if not isinstance(decryptor, Tls12Decryptor) or record.content_type == CONTENT_TLS12_CID:
+        if not isinstance(decryptor, Tls12Decryptor) or record.content_type == C.ContentType.TLS12_CID:
             return None
         assert record.content_type is not None and record.version is not None
         sequence = record.epoch << 48 | record.sequence

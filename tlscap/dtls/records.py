@@ -18,18 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tlscap import limits
+from tlscap.tls.constants import ContentType, ProtocolVersion
 
-CONTENT_CHANGE_CIPHER_SPEC = 20
-CONTENT_ALERT = 21
-CONTENT_HANDSHAKE = 22
-CONTENT_APPLICATION_DATA = 23
-CONTENT_HEARTBEAT = 24
-CONTENT_TLS12_CID = 25  # RFC 9146: a DTLS 1.2 record with a connection ID (protected)
-CONTENT_ACK = 26  # RFC 9147 §7
-CLASSIC_TYPES = frozenset(range(CONTENT_CHANGE_CIPHER_SPEC, CONTENT_ACK + 1))
+# The content types of classic DTLS records: TLS's, tls12_cid (RFC 9146: a DTLS 1.2 record with a
+# connection ID, protected) and ack (RFC 9147 §7).
+CLASSIC_TYPES = frozenset(int(t) for t in ContentType)
 
 # Record-layer versions of DTLS: 1.0, 1.2 (1.3 writes 1.2 there), and OpenSSL's pre-0.9.8f DTLS 1.0.
-DTLS_RECORD_VERSIONS = frozenset({0xFEFF, 0xFEFD, 0xFEFC, 0x0100})
+DTLS_RECORD_VERSIONS = frozenset({ProtocolVersion.DTLS1_0, ProtocolVersion.DTLS1_2, ProtocolVersion.DTLS1_3, 0x0100})
 CLASSIC_HEADER_LENGTH = 13
 MAX_CONNECTION_ID = 255  # RFC 9146: opaque cid<0..2^8-1>
 # When the connection ID's length is not known, lengths up to this are tried (real stacks use 0-20).
@@ -64,7 +60,7 @@ class DtlsRecord:
     @property
     def protected(self) -> bool:
         """Encrypted under an epoch's keys (every epoch but 0, every unified header), and not opened."""
-        return not self.decrypted and (self.unified or self.epoch != 0 or self.content_type == CONTENT_TLS12_CID)
+        return not self.decrypted and (self.unified or self.epoch != 0 or self.content_type == ContentType.TLS12_CID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +101,12 @@ def starts_dtls(payload: bytes) -> bool:
     version = (payload[1] << 8) | payload[2]
     if content_type not in CLASSIC_TYPES or version not in DTLS_RECORD_VERSIONS:
         return False
-    if content_type == CONTENT_TLS12_CID:
+    if content_type == ContentType.TLS12_CID:
         return _guess_cid_length(payload, 0) is not None
     length = (payload[11] << 8) | payload[12]
     if CLASSIC_HEADER_LENGTH + length > len(payload) or length > limits.MAX_RECORD_LENGTH:
         return False
-    if content_type == CONTENT_HANDSHAKE and payload[3:5] == b"\x00\x00":
+    if content_type == ContentType.HANDSHAKE and payload[3:5] == b"\x00\x00":
         # A plaintext handshake record: its first message header must fit it (type, lengths).
         return length >= 12 and _plausible_handshake(payload[CLASSIC_HEADER_LENGTH : CLASSIC_HEADER_LENGTH + length])
     return True
@@ -161,7 +157,7 @@ def _classic(payload: bytes, pos: int, cid_length: int | None) -> tuple[DtlsReco
     sequence = int.from_bytes(payload[pos + 5 : pos + 11], "big")
     cid: bytes | None = None
     header = CLASSIC_HEADER_LENGTH
-    if content_type == CONTENT_TLS12_CID:
+    if content_type == ContentType.TLS12_CID:
         size = cid_length if cid_length is not None else _guess_cid_length(payload, pos)
         if size is None:
             return None, pos, "a connection-ID record whose connection ID length does not fit the datagram"

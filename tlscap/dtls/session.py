@@ -20,23 +20,19 @@ from tlscap import limits
 from tlscap.dtls.protection import DecryptError, DtlsProtection, find_protection
 from tlscap.dtls.reassembly import HandshakeReassembler, Incomplete, Malformed, Message, Retransmission
 from tlscap.dtls.records import (
-    CONTENT_ACK,
-    CONTENT_ALERT,
-    CONTENT_APPLICATION_DATA,
-    CONTENT_CHANGE_CIPHER_SPEC,
-    CONTENT_HANDSHAKE,
-    CONTENT_TLS12_CID,
     DtlsRecord,
     split_datagram,
 )
 from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
+from tlscap.tls.constants import ContentType, HandshakeType, ProtocolVersion
 from tlscap.tls.keylog import KeyLog
-from tlscap.tls.session import TlsEvent
+from tlscap.tls.session import ALERT_LENGTH, TlsEvent
 
 EXTENSION_CONNECTION_ID = 54  # RFC 9146 / RFC 9147: the connection ID the sender wants to receive
-HELLO_VERIFY_REQUEST = 3
+# Records whose content is opaque application data (tls12_cid: its real type is inside the protection).
+_OPAQUE_TYPES = (ContentType.APPLICATION_DATA, ContentType.TLS12_CID)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -135,24 +131,24 @@ class DtlsSession:
         direction = self.directions[side]
         record = self._open(side, record, frame)
         ctype = record.content_type
-        if ctype == CONTENT_HANDSHAKE and not record.protected:
+        if ctype == ContentType.HANDSHAKE and not record.protected:
             for event in direction.handshake.feed(record.fragment, frame):
                 self._on_handshake_event(side, event, record)
-        elif ctype == CONTENT_HANDSHAKE:
+        elif ctype == ContentType.HANDSHAKE:
             self._protected_handshake(side, direction, record, frame)
-        elif ctype == CONTENT_CHANGE_CIPHER_SPEC:
+        elif ctype == ContentType.CHANGE_CIPHER_SPEC:
             self._event(DtlsEvent(kind="change_cipher_spec", frame=frame, frames=(frame,), side=side,
                                   name="ChangeCipherSpec", length=record.length))
-        elif ctype == CONTENT_ALERT:
-            plain = not record.protected and record.length == 2
+        elif ctype == ContentType.ALERT:
+            plain = not record.protected and record.length == ALERT_LENGTH
             ev = DtlsEvent(kind="alert", frame=frame, frames=(frame,), side=side, name="Alert",
                            encrypted=not plain, length=record.length, decrypted=record.decrypted)
             if plain:
                 ev.level, ev.description = record.fragment[0], record.fragment[1]
             self._event(ev)
-        elif ctype == CONTENT_ACK and record.decrypted:
+        elif ctype == ContentType.ACK and record.decrypted:
             direction.acks += 1
-        elif ctype in (CONTENT_APPLICATION_DATA, CONTENT_TLS12_CID) or (record.unified and not record.decrypted):
+        elif ctype in _OPAQUE_TYPES or (record.unified and not record.decrypted):
             # Application data, or a protected record whose type is hidden (DTLS 1.3, connection IDs).
             direction.app_data_records += 1
             if record.decrypted and len(direction.app_plaintext) < limits.MAX_APP_PLAINTEXT:
@@ -221,7 +217,7 @@ class DtlsSession:
 
     def _parse(self, side: bool, msg: Message, record: DtlsRecord) -> object | None:
         t = msg.msg_type
-        if t == 1:
+        if t == HandshakeType.CLIENT_HELLO:
             hello = M.parse_client_hello(msg.body, dtls=True)
             if self.client_side is None:
                 self.client_side = side
@@ -232,7 +228,7 @@ class DtlsSession:
             self.latest_client_random = hello.random
             self.directions[side].cid_length = _cid_length(hello.extensions)
             return hello
-        if t == 2:
+        if t == HandshakeType.SERVER_HELLO:
             sh = M.parse_server_hello(msg.body)
             if self.client_side is None:
                 self.client_side = not side
@@ -245,12 +241,12 @@ class DtlsSession:
             if self.protection is None:
                 self._find_keys(not side, sh)
             return sh
-        if t == HELLO_VERIFY_REQUEST and self.client_side is None:
+        if t == HandshakeType.HELLO_VERIFY_REQUEST and self.client_side is None:
             self.client_side = not side
-        if t == 11:
+        if t == HandshakeType.CERTIFICATE:
             return M.parse_certificate(msg.body, tls13=self._dtls13())
-        if t == 13:
-            version = self.version or record.version or 0xFEFD
+        if t == HandshakeType.CERTIFICATE_REQUEST:
+            version = self.version or record.version or ProtocolVersion.DTLS1_2
             return M.parse_certificate_request(msg.body, version=version)
         return None
 

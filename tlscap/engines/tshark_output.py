@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tlscap.tls.constants import ContentType
+
 # Pass A's columns, in order (`-e` options of its command line).
 FIELDS = (
     "frame.number", "frame.time_epoch", "frame.protocols", "tcp.stream",
@@ -20,7 +22,6 @@ FIELDS = (
 _F = {name: i for i, name in enumerate(FIELDS)}
 _TUNNEL_ID_FIELDS = ("vxlan.vni", "geneve.vni", "gtp.teid", "gre.key", "erspan.version", "erspan.spanid")
 IGNORED = "Ignored Unknown Record"  # the text item tshark adds where bytes in a TLS layer are no record
-CONTENT_APPLICATION_DATA = 23
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,7 +189,8 @@ class Packet:
 
 def application_data_record(frame: int, version: int, length: int) -> TlsRecord:
     """An application-data record pass A listed: its body is not needed, only its length."""
-    header = bytes([CONTENT_APPLICATION_DATA, version >> 8 & 0xFF, version & 0xFF, length >> 8 & 0xFF, length & 0xFF])
+    header = bytes([ContentType.APPLICATION_DATA, version >> 8 & 0xFF, version & 0xFF, length >> 8 & 0xFF,
+                    length & 0xFF])
     return TlsRecord(chunks=((frame, header + bytes(length)),))
 
 

@@ -12,22 +12,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tlscap import limits
+from tlscap.tls.constants import ContentType, HandshakeType
 
-CONTENT_CHANGE_CIPHER_SPEC = 20
-CONTENT_ALERT = 21
-CONTENT_HANDSHAKE = 22
-CONTENT_APPLICATION_DATA = 23
-CONTENT_HEARTBEAT = 24
 SSLV2_HELLO = -2  # pseudo content type for an SSLv2-format hello (body starts with its message type)
 
 HEADER_LENGTH = 5
-_KNOWN_TYPES = frozenset({20, 21, 22, 23, 24})
+# The content types of TLS records (DTLS adds tls12_cid and ack). As plain ints, bound once: every
+# record is looked up and compared with them (an enum member's attribute read costs several times more).
+_KNOWN_TYPES = frozenset(int(t) for t in (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT,
+                                          ContentType.HANDSHAKE, ContentType.APPLICATION_DATA, ContentType.HEARTBEAT))
+_APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
 # Before TLS is found, a segment shorter than this that starts like a record (or an SSLv2 hello) is
 # held until enough bytes came to judge (a record header and the first handshake byte).
 PRESYNC_BYTES = 6
-_RECORD_STARTS = frozenset(bytes([b]) for b in (20, 21, 22, 23, *range(0x80, 0x100)))
+_RECORD_STARTS = frozenset(bytes([b]) for b in (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT,
+                                                ContentType.HANDSHAKE, ContentType.APPLICATION_DATA,
+                                                *range(0x80, 0x100)))  # and an SSLv2 hello's length
 # Handshake types a direction's first captured record may start with (a capture can begin mid-handshake).
-_FIRST_HANDSHAKE_TYPES = frozenset({1, 2, 4, 11, 12, 13, 14, 15, 16, 20, 22})
+_FIRST_HANDSHAKE_TYPES = frozenset({
+    HandshakeType.CLIENT_HELLO, HandshakeType.SERVER_HELLO, HandshakeType.NEW_SESSION_TICKET,
+    HandshakeType.CERTIFICATE, HandshakeType.SERVER_KEY_EXCHANGE, HandshakeType.CERTIFICATE_REQUEST,
+    HandshakeType.SERVER_HELLO_DONE, HandshakeType.CERTIFICATE_VERIFY, HandshakeType.CLIENT_KEY_EXCHANGE,
+    HandshakeType.FINISHED, HandshakeType.CERTIFICATE_STATUS,
+})
+# A first handshake message declaring this many bytes or more is taken for another protocol's bytes.
+_IMPLAUSIBLE_FIRST_MESSAGE = 1 << 20
+# The longest alert record: 2 bytes, or an encrypted one with its MAC, explicit IV and padding.
+_LONGEST_ALERT_RECORD = 2 + 256 + 64
 
 
 @dataclass(slots=True)
@@ -80,16 +91,16 @@ def looks_like_record_start(data: bytes, *, first: bool) -> bool:
         return first and looks_like_sslv2_hello(data)
     if not first:
         return ctype in _KNOWN_TYPES
-    if ctype == CONTENT_HANDSHAKE:
+    if ctype == ContentType.HANDSHAKE:
         if len(data) < HEADER_LENGTH + 4:
             return len(data) == HEADER_LENGTH or data[5] in _FIRST_HANDSHAKE_TYPES
         hs_length = int.from_bytes(data[6:9], "big")
-        return data[5] in _FIRST_HANDSHAKE_TYPES and hs_length < (1 << 20)
-    if ctype == CONTENT_ALERT:
-        return length <= 2 + 256 + 64  # a plaintext alert, or an encrypted one (MAC, IV, padding)
-    if ctype == CONTENT_APPLICATION_DATA:
+        return data[5] in _FIRST_HANDSHAKE_TYPES and hs_length < _IMPLAUSIBLE_FIRST_MESSAGE
+    if ctype == ContentType.ALERT:
+        return length <= _LONGEST_ALERT_RECORD
+    if ctype == ContentType.APPLICATION_DATA:
         return 1 <= minor <= 3  # the capture began after the handshake; TLS 1.3 also says 0x0303 here
-    if ctype == CONTENT_CHANGE_CIPHER_SPEC:
+    if ctype == ContentType.CHANGE_CIPHER_SPEC:
         return length == 1 and len(data) > HEADER_LENGTH and data[5] == 1
     return False
 
@@ -185,7 +196,7 @@ class RecordReader:
                     # A whole record inside this chunk (the usual case): made at once, what reading its
                     # header and then its body gives.
                     ctype = data[pos]
-                    body = None if ctype == CONTENT_APPLICATION_DATA and not self.keep_application_data else (
+                    body = None if ctype == _APPLICATION_DATA and not self.keep_application_data else (
                         data[pos + HEADER_LENGTH : stop])
                     out.append(Record(ctype, (data[pos + 1] << 8) | data[pos + 2], stop - pos - HEADER_LENGTH, body,
                                       max(now, carrier), (carrier,)))
@@ -269,7 +280,7 @@ class RecordReader:
         self._version = (major << 8) | minor
         self._length = length
         self._need = length
-        self._skipping = ctype == CONTENT_APPLICATION_DATA and not self.keep_application_data
+        self._skipping = ctype == ContentType.APPLICATION_DATA and not self.keep_application_data
         if not self._frames or self._frames[-1] != carrier:
             self._frames.append(carrier)
         if length == 0:

@@ -16,20 +16,21 @@ from tlscap import limits
 from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
+from tlscap.tls.constants import ContentType, HandshakeType
 from tlscap.tls.decrypt import DecryptError, Tls12Decryptor, Tls13Decryptor
 from tlscap.tls.handshake import HandshakeMessage, HandshakeReader
 from tlscap.tls.keylog import KeyLog
 from tlscap.tls.protection import ConnectionProtection, find_protection
-from tlscap.tls.records import (
-    CONTENT_ALERT,
-    CONTENT_APPLICATION_DATA,
-    CONTENT_CHANGE_CIPHER_SPEC,
-    CONTENT_HANDSHAKE,
-    SSLV2_HELLO,
-    Desync,
-    Record,
-    RecordReader,
-)
+from tlscap.tls.records import SSLV2_HELLO, Desync, Record, RecordReader
+
+# The content types every record is dispatched on, as plain ints bound once (reading an enum member
+# costs several times more than a global).
+_HANDSHAKE = int(ContentType.HANDSHAKE)
+_CHANGE_CIPHER_SPEC = int(ContentType.CHANGE_CIPHER_SPEC)
+_ALERT = int(ContentType.ALERT)
+_APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
+ALERT_LENGTH = 2  # level and description: a longer alert record is encrypted
+SSL2_MT_SERVER_HELLO = 4  # the message type of an SSL 2.0 ServerHello (SSL 2.0's own numbering)
 
 # Events that a run of identical records collapses into (TlsEvent.repeat).
 _REPEATABLE = ("change_cipher_spec", "alert")
@@ -176,16 +177,16 @@ class TlsSession:
         self.tls_seen = True
         direction = self.directions[side]
         protection = self.protection.directions.get(side) if self.protection else None
-        if protection is not None and protection.active is not None and ev.content_type != CONTENT_CHANGE_CIPHER_SPEC:
+        if protection is not None and protection.active is not None and ev.content_type != _CHANGE_CIPHER_SPEC:
             opened = self._open(side, protection.active, ev)
             if opened is None:
                 protection.active = None
             else:
                 ev = opened
         ctype = ev.content_type
-        if ctype == CONTENT_HANDSHAKE:
+        if ctype == _HANDSHAKE:
             self._on_handshake_record(side, direction, ev)
-        elif ctype == CONTENT_CHANGE_CIPHER_SPEC:
+        elif ctype == _CHANGE_CIPHER_SPEC:
             self._event(TlsEvent(kind="change_cipher_spec", frame=ev.frame, frames=ev.frames,
                                         side=side, name="ChangeCipherSpec", length=ev.length))
             direction.ccs_seen = True
@@ -193,9 +194,9 @@ class TlsSession:
                 direction.encrypted = True
                 if protection is not None and protection.after_ccs is not None:
                     protection.active, protection.after_ccs = protection.after_ccs, None
-        elif ctype == CONTENT_ALERT:
+        elif ctype == _ALERT:
             self._on_alert(side, direction, ev)
-        elif ctype == CONTENT_APPLICATION_DATA:
+        elif ctype == _APPLICATION_DATA:
             direction.app_data_records += 1
             direction.app_data_bytes += ev.length
             if ev.decrypted and ev.fragment and len(direction.app_plaintext) < limits.MAX_APP_PLAINTEXT:
@@ -215,7 +216,7 @@ class TlsSession:
         if rec.damaged is not None or rec.fragment is None:
             return None
         tls13 = isinstance(cipher, Tls13Decryptor)
-        if tls13 and rec.content_type != CONTENT_APPLICATION_DATA:
+        if tls13 and rec.content_type != ContentType.APPLICATION_DATA:
             return rec  # a plaintext record among protected ones (an alert before the keys took effect)
         try:
             if isinstance(cipher, Tls13Decryptor):
@@ -241,7 +242,7 @@ class TlsSession:
         frag = rec.fragment or b""
         # A TLS 1.3 protected alert travels as application_data, so a 2-byte alert record is plaintext.
         encrypted = not rec.decrypted and (
-            rec.length != 2 or len(frag) != 2 or (direction.encrypted and not self._tls13()))
+            rec.length != ALERT_LENGTH or len(frag) != ALERT_LENGTH or (direction.encrypted and not self._tls13()))
         ev = TlsEvent(kind="alert", frame=rec.frame, frames=rec.frames, side=side, name="Alert",
                       encrypted=encrypted, length=rec.length, decrypted=rec.decrypted)
         if not encrypted:
@@ -260,12 +261,12 @@ class TlsSession:
 
     def _on_sslv2_hello(self, side: bool, rec: Record) -> None:
         body = rec.fragment or b""
-        if body[:1] == b"\x04":  # SSL 2.0 ServerHello: the server agreed to speak SSL 2.0
+        if body[:1] == bytes([SSL2_MT_SERVER_HELLO]):  # the server agreed to speak SSL 2.0
             if self.client_side is None:
                 self.client_side = not side
             self.version = int.from_bytes(body[3:5], "big") if len(body) >= 5 else 0x0002
             self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
-                                        name="ServerHello", msg_type=4, length=rec.length))
+                                        name="ServerHello", msg_type=HandshakeType.SERVER_HELLO, length=rec.length))
             return
         parsed: object | None = None
         error = None
@@ -278,7 +279,7 @@ class TlsSession:
         if isinstance(parsed, M.ClientHello) and self.sni is None:
             self.sni = parsed.sni
         self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
-                                    name="ClientHello", parsed=parsed, msg_type=1, error=error,
+                                    name="ClientHello", parsed=parsed, msg_type=HandshakeType.CLIENT_HELLO, error=error,
                                     length=rec.length))
 
     # -- handshake messages --------------------------------------------------------------------
@@ -305,16 +306,16 @@ class TlsSession:
         protection = self.protection.directions.get(side) if self.protection else None
         if protection is None or not isinstance(protection.active, Tls13Decryptor):
             return
-        if msg_type == 20 and protection.after_finished is not None:
+        if msg_type == HandshakeType.FINISHED and protection.after_finished is not None:
             protection.active = Tls13Decryptor(protection.active.cipher_suite, protection.after_finished)
             protection.after_finished = None
-        elif msg_type == 24:
+        elif msg_type == HandshakeType.KEY_UPDATE:
             protection.active.update_key()
 
     def _parse(self, side: bool, msg: HandshakeMessage) -> object | None:
         t = msg.msg_type
         tls13 = self._tls13()
-        if t == 1:
+        if t == HandshakeType.CLIENT_HELLO:
             hello = M.parse_client_hello(msg.body)
             if self.client_side is None:
                 self.client_side = side
@@ -324,7 +325,7 @@ class TlsSession:
                 self.client_random = hello.random
             self.latest_client_random = hello.random
             return hello
-        if t == 2:
+        if t == HandshakeType.SERVER_HELLO:
             sh = M.parse_server_hello(msg.body)
             if self.client_side is None:
                 self.client_side = not side
@@ -344,9 +345,9 @@ class TlsSession:
             else:
                 self._find_keys(client_side=not side, server_hello=sh)
             return sh
-        if t == 11:
+        if t == HandshakeType.CERTIFICATE:
             return M.parse_certificate(msg.body, tls13=tls13)
-        if t == 13:
+        if t == HandshakeType.CERTIFICATE_REQUEST:
             return M.parse_certificate_request(msg.body, version=self.version or msg.record_version)
         return None
 
