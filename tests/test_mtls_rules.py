@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from connection_pieces import handshake_entry
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pki_factory import NOW, hierarchy, issue, name, name_der, new_key
 
@@ -14,10 +15,10 @@ from tlscap.analysis.model import (
     CertificateRequestInfo,
     Connection,
     Endpoint,
-    HandshakeEntry,
     TcpEndEntry,
 )
 from tlscap.analysis.rules import apply_rules
+from tlscap.tls.constants import HandshakeType
 
 T0 = int(NOW.timestamp() * 1e9)
 
@@ -29,14 +30,14 @@ def connection(*, version=0x0303, finished=True) -> Connection:
         version_code=version, frame_times_ns={f: T0 + f * 1000 for f in range(1, 21)},
     )
     conn.handshake = [
-        HandshakeEntry(frame=4, frames=(4,), sender="client", message="ClientHello"),
-        HandshakeEntry(frame=6, frames=(6,), sender="server", message="ServerHello"),
-        HandshakeEntry(frame=6, frames=(6,), sender="server", message="Certificate"),
+        handshake_entry(4, "client", HandshakeType.CLIENT_HELLO),
+        handshake_entry(6, "server", HandshakeType.SERVER_HELLO),
+        handshake_entry(6, "server", HandshakeType.CERTIFICATE),
     ]
     if finished:
         conn.handshake += [
-            HandshakeEntry(frame=8, frames=(8,), sender="client", message="Finished", encrypted=True),
-            HandshakeEntry(frame=9, frames=(9,), sender="server", message="Finished", encrypted=True),
+            handshake_entry(8, "client", HandshakeType.FINISHED, encrypted=True),
+            handshake_entry(9, "server", HandshakeType.FINISHED, encrypted=True),
         ]
         conn.client_finished = conn.server_finished = True
     return conn
@@ -196,7 +197,7 @@ def test_encrypted_alert_after_client_finished_is_explained():
     leaf = issue(name("client-markw"), inter, not_after=NOW - timedelta(days=1),
                  eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
     conn = with_client_chain(with_request(connection(finished=False), [root.cert.subject]), leaf, inter)
-    conn.handshake.append(HandshakeEntry(frame=8, frames=(8,), sender="client", message="Finished", encrypted=True))
+    conn.handshake.append(handshake_entry(8, "client", HandshakeType.FINISHED, encrypted=True))
     conn.client_finished = True
     conn.alerts.append(AlertEntry(frame=10, frames=(10,), sender="server", level=None, description=None,
                                   encrypted=True))

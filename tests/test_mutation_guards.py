@@ -13,12 +13,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from connection_pieces import handshake_entry
 
 from tlscap.analysis.builder import client_side_of
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
-from tlscap.analysis.model import CertificateRequestInfo, Connection, Endpoint, HandshakeEntry
+from tlscap.analysis.model import CertificateRequestInfo, Connection, Endpoint
 from tlscap.report.text_report import walkthrough
-from tlscap.tls.constants import is_tls13
+from tlscap.tls.constants import HandshakeType, is_tls13
 from tlscap.tls.records import Record, RecordReader, looks_like_record_start
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -44,8 +45,8 @@ def test_walkthrough_lists_the_names_of_a_second_certificate_request() -> None:
     conn = Connection(
         id=0, client=Endpoint(ip="10.0.0.1", port=50000), server=Endpoint(ip="10.0.0.2", port=443), first_frame=1,
         last_frame=20, first_time_ns=0, last_time_ns=0,
-        handshake=[HandshakeEntry(frame=4, frames=(4,), sender="server", message="CertificateRequest"),
-                   HandshakeEntry(frame=15, frames=(15,), sender="server", message="CertificateRequest")],
+        handshake=[handshake_entry(4, "server", HandshakeType.CERTIFICATE_REQUEST),
+                   handshake_entry(15, "server", HandshakeType.CERTIFICATE_REQUEST)],
         certificate_requests=[_request(4, first), _request(15, second)],
     )
     text = "\n".join(walkthrough(conn))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from connection_pieces import handshake_entry
 from pki_factory import issue, name
 
 from tlscap.analysis.diagnosis import CAUSE_SIDES
@@ -26,7 +27,6 @@ from tlscap.analysis.model import (
     Diagnosis,
     Endpoint,
     Finding,
-    HandshakeEntry,
     Report,
     TcpEndEntry,
 )
@@ -36,6 +36,7 @@ from tlscap.report.grouping import group_causes, render_groups_text
 from tlscap.report.html_ladder import ladder_arrows, ladder_svg
 from tlscap.report.html_report import render_html
 from tlscap.report.markdown_report import md, render_markdown
+from tlscap.tls.constants import HandshakeType
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI = ROOT / "samples" / "multi-connection.pcap"
@@ -63,10 +64,10 @@ def connection(
         first_frame=1, last_frame=5, first_time_ns=at_ns, last_time_ns=at_ns + 4_000_000, sni=sni, version="TLS 1.2",
         version_code=0x0303,
         handshake=[
-            HandshakeEntry(frame=1, frames=(1,), sender="client", message="ClientHello"),
-            HandshakeEntry(frame=2, frames=(2,), sender="server", message="ServerHello"),
-            HandshakeEntry(frame=2, frames=(2,), sender="server", message="CertificateRequest"),
-            HandshakeEntry(frame=3, frames=(3,), sender="client", message="Certificate"),
+            handshake_entry(1, "client", HandshakeType.CLIENT_HELLO),
+            handshake_entry(2, "server", HandshakeType.SERVER_HELLO),
+            handshake_entry(2, "server", HandshakeType.CERTIFICATE_REQUEST),
+            handshake_entry(3, "client", HandshakeType.CERTIFICATE),
         ],
         certificate_requests=[CertificateRequestInfo(
             frame=2, frames=(2,), ca_names=ca_names, ca_names_der=(), signature_algorithms=("rsa_pss_rsae_sha256",),

@@ -129,10 +129,11 @@ def _tls13_flight_sent(conn: Connection, frame: int) -> bool:
 def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
     retransmission = getattr(ev, "retransmission", False)  # a DTLS copy: listed, not read again
     conn.handshake.append(HandshakeEntry(frame=ev.frame, frames=ev.frames, sender=sender, message=ev.name,
-                                         encrypted=ev.encrypted, damaged=ev.damaged, retransmission=retransmission))
+                                         msg_type=ev.msg_type, encrypted=ev.encrypted, damaged=ev.damaged,
+                                         retransmission=retransmission))
     if retransmission:
         return
-    if ev.name == "Finished":
+    if ev.msg_type == C.HandshakeType.FINISHED:
         if sender == "client":
             conn.client_finished = True
         else:

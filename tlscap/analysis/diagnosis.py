@@ -30,6 +30,7 @@ from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, NGINX_CERT_PAGE
 from tlscap.analysis.timeline import first_message, saw_hello
 from tlscap.pki.der import parse_name_der
 from tlscap.pki.verify import PathResult
+from tlscap.tls.constants import HandshakeType
 
 # Who acts, for every cause (DESIGN.md's table, and `ca-rekeyed`, which the project adds).
 CAUSE_SIDES: dict[str, str] = {
@@ -335,7 +336,7 @@ def rejection(conn: Connection) -> tuple[int, str, bool] | None:
     if http is not None and http.status >= 400:
         title = f" “{http.title}”" if http.title else ""
         return http.frame, f"HTTP {http.status}{title} (frame {http.frame})", True
-    client_fin = first_message(conn, "Finished", "client")
+    client_fin = first_message(conn, HandshakeType.FINISHED, "client")
     for a in conn.alerts:
         if (a.sender == "server" and a.encrypted and not conn.server_finished and client_fin is not None
                 and client_fin.frame <= a.frame and not conn.tls13):
@@ -466,7 +467,7 @@ def _handshake_failure(conn: Connection) -> _Verdict | None:
 
 
 def _not_visible(conn: Connection) -> _Verdict | None:
-    late = [h for h in conn.handshake if h.message == "EncryptedHandshakeMessage"]
+    late = [h for h in conn.handshake if h.encrypted and h.msg_type is None]  # of a type not known
     if late and not conn.tls13 and not conn.decrypted:
         frames = sorted({h.frame for h in late})
         return _Verdict(
@@ -480,7 +481,7 @@ def _not_visible(conn: Connection) -> _Verdict | None:
             fixes.KEYS_OR_SERVER_LOG)
     if not (conn.tls13 and not conn.decrypted) and conn.version_code != 0x0002:
         return None
-    sh = first_message(conn, "ServerHello")
+    sh = first_message(conn, HandshakeType.SERVER_HELLO)
     return _Verdict(
         "not-visible", "undecided",
         f"{conn.version or 'This version'} encrypts the handshake after the ServerHello"

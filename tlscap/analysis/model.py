@@ -33,12 +33,18 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandshakeEntry:
-    """A handshake message (or ChangeCipherSpec record) as the report lists it."""
+    """A handshake message (or ChangeCipherSpec record) as the report lists it.
+
+    `msg_type` is what rules match: the message's HandshakeType (HELLO_RETRY_REQUEST for a ServerHello that
+    is one), None for a ChangeCipherSpec record or an encrypted message of unknown type. `message` is its
+    name in the report ("ClientHello", "ChangeCipherSpec", "EncryptedHandshakeMessage").
+    """
 
     frame: int
     frames: tuple[int, ...]
     sender: str  # "client" | "server"
     message: str
+    msg_type: int | None = None
     encrypted: bool = False
     damaged: str | None = None
     count: int = 1  # identical ChangeCipherSpec records in a row, up to `last_frame`

@@ -18,6 +18,7 @@ from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.chain import find_breaks
 from tlscap.pki.der import parse_name_der
 from tlscap.pki.names import NameKey, closest_name, normalize_name
+from tlscap.tls.constants import HandshakeType
 
 Rule = Callable[[Connection, RuleContext], list[Finding]]
 
@@ -306,7 +307,7 @@ def _guess_encrypted_alert(conn: Connection, alert: AlertEntry) -> str | None:
     sender_data = conn.client_app_data_frames if alert.sender == "client" else conn.server_app_data_frames
     if any(f < alert.frame for f in sender_data) or (conn.client_finished and conn.server_finished):
         return None  # after the handshake and data: almost always close_notify
-    client_fin = first_message(conn, "Finished", "client")
+    client_fin = first_message(conn, HandshakeType.FINISHED, "client")
     if alert.sender == "server" and client_fin is not None and client_fin.frame <= alert.frame:
         cc = conn.client_certificate
         if conn.certificate_request is not None and cc is not None:
@@ -421,7 +422,7 @@ def rule_decryption_failed(conn: Connection, ctx: RuleContext) -> list[Finding]:
 
 
 def _client_hello_frame(conn: Connection) -> int:
-    hello = first_message(conn, "ClientHello", "client")
+    hello = first_message(conn, HandshakeType.CLIENT_HELLO, "client")
     return hello.frame if hello is not None else conn.first_frame
 
 

@@ -14,7 +14,8 @@ from tlscap.analysis.context import RuleContext
 from tlscap.analysis.diagnosis import diagnose
 from tlscap.analysis.encrypted_tls13 import read_record_sizes, rule_record_sizes
 from tlscap.analysis.model import SEVERITY_RANK, Connection, Finding
-from tlscap.analysis.timeline import handshake_complete, plaintext_fatal_alert, saw_hello
+from tlscap.analysis.timeline import first_message, handshake_complete, plaintext_fatal_alert, saw_hello
+from tlscap.tls.constants import HandshakeType
 
 Rule = Callable[[Connection, RuleContext], list[Finding]]
 
@@ -88,7 +89,7 @@ def _early_encrypted_alert(conn: Connection) -> bool:
 def rule_handshake_encrypted(conn: Connection, ctx: RuleContext) -> list[Finding]:
     if not conn.tls13 or conn.decrypted:
         return []
-    sh = next((h for h in conn.handshake if h.message == "ServerHello"), None)
+    sh = first_message(conn, HandshakeType.SERVER_HELLO)
     frames = (sh.frame,) if sh else (conn.first_frame,)
     return [Finding(
         code="handshake-encrypted", severity="info", frames=frames,

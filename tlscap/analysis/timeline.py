@@ -16,15 +16,22 @@ from tlscap.analysis.model import (
 )
 from tlscap.pki.certificate import CertificateSummary
 from tlscap.timefmt import utc_datetime
+from tlscap.tls.constants import HandshakeType
+
+_HELLOS = frozenset({HandshakeType.CLIENT_HELLO, HandshakeType.SERVER_HELLO})
+# What the server sends in a full TLS <= 1.2 handshake and not in an abbreviated (resumed) one.
+_FULL_HANDSHAKE_SERVER = frozenset({HandshakeType.CERTIFICATE, HandshakeType.SERVER_KEY_EXCHANGE,
+                                    HandshakeType.SERVER_HELLO_DONE})
 
 
 def saw_hello(conn: Connection) -> bool:
-    return any(h.message in ("ClientHello", "ServerHello") for h in conn.handshake)
+    return any(h.msg_type in _HELLOS for h in conn.handshake)
 
 
-def first_message(conn: Connection, name: str, sender: str | None = None) -> HandshakeEntry | None:
+def first_message(conn: Connection, msg_type: HandshakeType, sender: str | None = None) -> HandshakeEntry | None:
+    """The first handshake message of that type (from that sender); a HelloRetryRequest is no ServerHello."""
     for h in conn.handshake:
-        if h.message == name and (sender is None or h.sender == sender):
+        if h.msg_type == msg_type and (sender is None or h.sender == sender):
             return h
     return None
 
@@ -44,8 +51,7 @@ def handshake_complete(conn: Connection) -> bool:
         return True
     if conn.tls13:
         return conn.client_finished  # TLS 1.3: the client's Finished is the last message, full or resumed
-    full = any(h.message in ("Certificate", "ServerKeyExchange", "ServerHelloDone") and h.sender == "server"
-               for h in conn.handshake)
+    full = any(h.msg_type in _FULL_HANDSHAKE_SERVER and h.sender == "server" for h in conn.handshake)
     return conn.server_finished if full else conn.client_finished
 
 
@@ -141,7 +147,7 @@ class TimelineItem:
     kind: ItemKind
     name: str
     qualifier: str = ""
-    message: str | None = None  # a handshake item's message, by its RFC name
+    msg_type: int | None = None  # a handshake item's HandshakeType (as HandshakeEntry.msg_type)
     summary: str | None = None
     ca_names: tuple[ListedCa, ...] = ()
     not_advertised: tuple[str, ...] = ()
@@ -208,7 +214,7 @@ def _listed(conn: Connection, name: str) -> ListedCa:
 def _request_item(conn: Connection, cr: CertificateRequestInfo, name: str) -> TimelineItem:
     n = len(cr.ca_names)
     missing = conn.ca_list_check.missing if cr is conn.certificate_request and conn.ca_list_check else []
-    return TimelineItem(kind=ItemKind.HANDSHAKE, name=name, message="CertificateRequest",
+    return TimelineItem(kind=ItemKind.HANDSHAKE, name=name, msg_type=HandshakeType.CERTIFICATE_REQUEST,
                         summary=f"{n} acceptable CA name{'s' if n != 1 else ''}",
                         ca_names=tuple(_listed(conn, x) for x in cr.ca_names), not_advertised=tuple(missing))
 
@@ -217,7 +223,8 @@ def _certificate_item(conn: Connection, cc: CertificateChainInfo, name: str, at:
     when = judged_time(conn, at, cc.frame)
     chain = tuple(JudgedCertificate(certificate=c, validity=judge_validity(c, when)) for c in cc.chain)
     summary = f"chain of {len(chain)}" if chain else "empty: no client certificate sent"
-    return TimelineItem(kind=ItemKind.HANDSHAKE, name=name, message="Certificate", summary=summary, chain=chain)
+    return TimelineItem(kind=ItemKind.HANDSHAKE, name=name, msg_type=HandshakeType.CERTIFICATE, summary=summary,
+                        chain=chain)
 
 
 def _handshake_items(conn: Connection, at: datetime | None) -> list[tuple[int, str, TimelineItem]]:
@@ -229,18 +236,19 @@ def _handshake_items(conn: Connection, at: datetime | None) -> list[tuple[int, s
     out: list[tuple[int, str, TimelineItem]] = []
     for h in conn.handshake:
         name = h.message + (f" (incomplete: {h.damaged})" if h.damaged else "")
-        if h.message == "CertificateRequest" and requests and h.frame == requests[0].frame:
+        if h.msg_type == HandshakeType.CERTIFICATE_REQUEST and requests and h.frame == requests[0].frame:
             item = _request_item(conn, requests.pop(0), name)
-        elif h.message == "Certificate" and h.sender == "client" and chains and h.frame == chains[0].frame:
+        elif (h.msg_type == HandshakeType.CERTIFICATE and h.sender == "client" and chains
+              and h.frame == chains[0].frame):
             item = _certificate_item(conn, chains.pop(0), name, at)
         elif h.encrypted:
-            item = TimelineItem(kind=ItemKind.HANDSHAKE, name=name, message=h.message, qualifier=" (encrypted)")
-        elif h.message == "ClientHello" and h.sender == "client" and not hello_seen:
+            item = TimelineItem(kind=ItemKind.HANDSHAKE, name=name, msg_type=h.msg_type, qualifier=" (encrypted)")
+        elif h.msg_type == HandshakeType.CLIENT_HELLO and h.sender == "client" and not hello_seen:
             hello_seen = True
-            item = TimelineItem(kind=ItemKind.HANDSHAKE, name=name, message=h.message,
+            item = TimelineItem(kind=ItemKind.HANDSHAKE, name=name, msg_type=h.msg_type,
                                 lines=client_hello_lines(conn))
         else:
-            item = TimelineItem(kind=ItemKind.HANDSHAKE, name=name, message=h.message)
+            item = TimelineItem(kind=ItemKind.HANDSHAKE, name=name, msg_type=h.msg_type)
         tail = repeated(h.count, h.last_frame) + (" (retransmission)" if h.retransmission else "")
         out.append((h.frame, h.sender, replace(item, qualifier=item.qualifier + tail)))
     return out
@@ -254,7 +262,7 @@ def _inferred_items(conn: Connection) -> list[tuple[int, str, TimelineItem]]:
         return []
     by_frame: dict[tuple[int, str], list[str]] = {}
     for r in inference.readings:
-        if r.carries != "Alert":
+        if not r.alert:
             by_frame.setdefault((r.frame, "client" if r.from_client else "server"), []).append(r.carries)
     return [(frame, sender, TimelineItem(kind=ItemKind.RECORDS, inferred=True,
                                          name=f"[encrypted] {', '.join(items)} — inferred from record sizes"))

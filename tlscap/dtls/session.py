@@ -33,6 +33,8 @@ from tlscap.tls.session import ALERT_LENGTH, TlsEvent
 EXTENSION_CONNECTION_ID = 54  # RFC 9146 / RFC 9147: the connection ID the sender wants to receive
 # Records whose content is opaque application data (tls12_cid: its real type is inside the protection).
 _OPAQUE_TYPES = (ContentType.APPLICATION_DATA, ContentType.TLS12_CID)
+# A ServerHello's type, or HELLO_RETRY_REQUEST once it showed itself one.
+_SERVER_HELLOS = (HandshakeType.SERVER_HELLO, HandshakeType.HELLO_RETRY_REQUEST)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -100,7 +102,8 @@ class DtlsSession:
             self._event(DtlsEvent(kind="desync", frame=frame, frames=(frame,), side=side, error=datagram.stopped))
 
     def _finished(self, side: bool) -> bool:
-        return any(ev.kind == "handshake" and ev.side == side and ev.name == "Finished" for ev in self.events)
+        return any(ev.kind == "handshake" and ev.side == side and ev.msg_type == HandshakeType.FINISHED
+                   for ev in self.events)
 
     def finish(self) -> None:
         """The capture ended: messages still missing fragments become damaged handshake events."""
@@ -164,15 +167,17 @@ class DtlsSession:
         """DTLS <= 1.2 after ChangeCipherSpec: the first handshake record of an epoch is its Finished
         (RFC 6347 puts it first); the same length again in that epoch is a retransmitted Finished."""
         first = direction.protected_handshakes.get(record.epoch)
+        msg_type: int | None = HandshakeType.FINISHED
         if first is None:
             direction.protected_handshakes[record.epoch] = record.length
-            name, again = "Finished", False
+            again = False
         elif first == record.length:
-            name, again = "Finished", True
+            again = True
         else:
-            name, again = "EncryptedHandshakeMessage", False
-        self._event(DtlsEvent(kind="handshake", frame=frame, frames=(frame,), side=side, name=name, encrypted=True,
-                              length=record.length, retransmission=again))
+            msg_type, again = None, False
+        name = "EncryptedHandshakeMessage" if msg_type is None else C.handshake_name(msg_type)
+        self._event(DtlsEvent(kind="handshake", frame=frame, frames=(frame,), side=side, name=name,
+                              msg_type=msg_type, encrypted=True, length=record.length, retransmission=again))
 
     # -- handshake messages ------------------------------------------------------------------------
 
@@ -180,23 +185,24 @@ class DtlsSession:
         if isinstance(event, Message):
             self._on_message(side, event, record)
         elif isinstance(event, Retransmission):
+            name, msg_type = self._kind(event.msg_type, side)
             self._event(DtlsEvent(kind="handshake", frame=event.frame, frames=(event.frame,), side=side,
-                                  name=self._name(event.msg_type, side, event.message_seq), msg_type=event.msg_type,
-                                  retransmission=True))
+                                  name=name, msg_type=msg_type, retransmission=True))
         elif isinstance(event, Incomplete):
             self._incomplete(side, event)
         elif isinstance(event, Malformed):
             self._event(DtlsEvent(kind="desync", frame=event.frame, frames=(event.frame,), side=side,
                                   error=event.detail))
 
-    def _name(self, msg_type: int, side: bool, message_seq: int) -> str:
-        """The message's name; a retransmitted ServerHello keeps the name its original got."""
-        if msg_type == 2:
+    def _kind(self, msg_type: int, side: bool) -> tuple[str, int]:
+        """A retransmitted message's name and type; a ServerHello keeps those its original got (a
+        HelloRetryRequest's)."""
+        if msg_type == HandshakeType.SERVER_HELLO:
             original = next((ev for ev in self.events if ev.kind == "handshake" and ev.side == side
-                             and ev.msg_type == 2 and not getattr(ev, "retransmission", False)), None)
-            if original is not None:
-                return original.name
-        return C.handshake_name(msg_type)
+                             and ev.msg_type in _SERVER_HELLOS and not getattr(ev, "retransmission", False)), None)
+            if original is not None and original.msg_type is not None:
+                return original.name, original.msg_type
+        return C.handshake_name(msg_type), msg_type
 
     def _incomplete(self, side: bool, gap: Incomplete) -> None:
         self._event(DtlsEvent(kind="handshake", frame=gap.frame, frames=gap.frames, side=side,
@@ -213,7 +219,8 @@ class DtlsSession:
         except TlscapError as exc:
             ev.error = str(exc)
         if isinstance(ev.parsed, M.ServerHello) and ev.parsed.is_hello_retry_request:
-            ev.name = "HelloRetryRequest"
+            ev.msg_type = HandshakeType.HELLO_RETRY_REQUEST
+            ev.name = C.handshake_name(ev.msg_type)
 
     def _parse(self, side: bool, msg: Message, record: DtlsRecord) -> object | None:
         t = msg.msg_type

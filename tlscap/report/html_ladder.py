@@ -19,6 +19,7 @@ from tlscap.analysis.timeline import (
     judged_time,
 )
 from tlscap.report.html_page import h
+from tlscap.tls.constants import HandshakeType
 
 # Ladder geometry (px). Labels are monospace 12px (about 7.2px a character), notes 11px (6.6px).
 _WIDTH = 1000
@@ -76,7 +77,7 @@ def _notes_and_details(item: TimelineItem) -> tuple[list[str], list[str]]:
     client's chain. (The client's stack, under the ClientHello in the text, heads the connection's article.)"""
     if item.summary is None:
         return [], []
-    if item.message == "CertificateRequest":
+    if item.msg_type == HandshakeType.CERTIFICATE_REQUEST:
         listed = (": " + "; ".join(ca.name for ca in item.ca_names)) if item.ca_names else ""
         details = [f"CertificateRequest: {item.summary}"]
         details += [f"  {i}. {ca.name}{'  ' + ca.mark if ca.mark else ''}" for i, ca in enumerate(item.ca_names, 1)]
@@ -113,7 +114,7 @@ def ladder_arrows(conn: Connection, at: datetime | None = None) -> list[Arrow]:
             notes, details = _notes_and_details(item)
             arrow.notes.extend(notes)
             arrow.details.extend(details)
-            if (sc is not None and item.message == "Certificate" and step.sender == "server"
+            if (sc is not None and item.msg_type == HandshakeType.CERTIFICATE and step.sender == "server"
                     and step.frame == sc.frame):
                 when = judged_time(conn, at, sc.frame)
                 arrow.details.append(f"server Certificate: chain of {len(sc.chain)}")

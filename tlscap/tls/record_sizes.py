@@ -92,13 +92,15 @@ def sizes_for(suite: int | None) -> Sizes | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
-    """What one record most likely carried, and why (`basis`)."""
+    """What one record most likely carried (`carries`, in words), and why (`basis`). `alert`: it is an alert
+    record (listed among the alerts, not among the handshake's records)."""
 
     frame: int
     from_client: bool
     length: int
     carries: str
     basis: str
+    alert: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,7 +245,7 @@ def _server_answer(records: Sequence[SizedRecord], ends: Sequence[StreamEnd], la
         return None, None, None, []
     first = after[0]
     if first.length == sizes.alert and all(r.length == sizes.alert for r in after[1:]):
-        reading = Reading(frame=first.frame, from_client=False, length=first.length, carries="Alert",
+        reading = Reading(frame=first.frame, from_client=False, length=first.length, carries="Alert", alert=True,
                           basis=f"{first.length} bytes right after the client's flight, no ticket before it: an "
                                 f"alert (2 + 1 + {sizes.tag}), then the server "
                                 + ("closed" if server_end is not None else "sent nothing more"))

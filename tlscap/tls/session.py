@@ -40,8 +40,10 @@ _REPEATABLE = ("change_cipher_spec", "alert")
 class TlsEvent:
     """One thing seen on the connection, in capture order.
 
-    kind: "handshake" (name is the message name; `parsed` holds the parsed message or None; `damaged`
-    says which of the message's bytes are missing, and it is then not parsed), "change_cipher_spec",
+    kind: "handshake" (`msg_type` is the message's HandshakeType, HELLO_RETRY_REQUEST for a ServerHello
+    that is one, None for an encrypted message of unknown type; `name` is its name, for display;
+    `parsed` holds the parsed message or None; `damaged` says which of the message's bytes are missing,
+    and it is then not parsed), "change_cipher_spec",
     "alert" (`level`/`description` None when encrypted), "application_data", "desync" (the stream
     stopped looking like TLS; `error` says why), "lost_start" (bytes missing before the direction's
     first record: its first handshake message).
@@ -252,9 +254,11 @@ class TlsSession:
     def _on_handshake_record(self, side: bool, direction: _Direction, rec: Record) -> None:
         if direction.encrypted and not self._tls13() and not rec.decrypted:
             direction.encrypted_handshakes += 1
-            name = "Finished" if direction.encrypted_handshakes == 1 else "EncryptedHandshakeMessage"
+            # The first handshake record after ChangeCipherSpec is the Finished; later ones are not known.
+            msg_type = HandshakeType.FINISHED if direction.encrypted_handshakes == 1 else None
+            name = "EncryptedHandshakeMessage" if msg_type is None else C.handshake_name(msg_type)
             self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
-                                        name=name, encrypted=True, length=rec.length))
+                                        name=name, msg_type=msg_type, encrypted=True, length=rec.length))
             return
         for msg in direction.handshake.feed(rec):
             self._on_message(side, msg, decrypted=rec.decrypted)
@@ -297,7 +301,8 @@ class TlsSession:
         except TlscapError as exc:
             ev.error = str(exc)
         if isinstance(ev.parsed, M.ServerHello) and ev.parsed.is_hello_retry_request:
-            ev.name = "HelloRetryRequest"
+            ev.msg_type = HandshakeType.HELLO_RETRY_REQUEST
+            ev.name = C.handshake_name(ev.msg_type)
         if decrypted:
             self._after_protected_message(side, msg.msg_type)
 
