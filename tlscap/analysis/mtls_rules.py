@@ -18,9 +18,10 @@ from tlscap.pki.certificate import CertificateSummary
 from tlscap.pki.chain import find_breaks
 from tlscap.pki.der import parse_name_der
 from tlscap.pki.names import NameKey, closest_name, normalize_name
-from tlscap.tls.constants import HandshakeType
+from tlscap.tls.constants import ClientCertificateType, HandshakeType
 
 Rule = Callable[[Connection, RuleContext], list[Finding]]
+_CA_NAMES_QUOTED = 3  # CA names a finding quotes from the CertificateRequest; the rest are counted
 
 
 def short_name(cert: CertificateSummary) -> str:
@@ -60,8 +61,9 @@ def rule_client_cert_not_sent(conn: Connection, ctx: RuleContext) -> list[Findin
         seen = f"the client answered with a no_certificate alert (frame {no_cert_alert.frame})"
     else:
         return []
-    listed = (f" It lists {len(cr.ca_names)} acceptable CA name(s): " + "; ".join(cr.ca_names[:3])
-              + ("; …" if len(cr.ca_names) > 3 else "") + ".") if cr.ca_names else ""
+    shown = _CA_NAMES_QUOTED
+    listed = (f" It lists {len(cr.ca_names)} acceptable CA name(s): " + "; ".join(cr.ca_names[:shown])
+              + ("; …" if len(cr.ca_names) > shown else "") + ".") if cr.ca_names else ""
     match = conn.client_stack
     if match is None:
         why = "the client has no certificate configured, or none issued by a CA the server accepts"
@@ -193,14 +195,21 @@ def rule_wrong_usage(conn: Connection, ctx: RuleContext) -> list[Finding]:
     )]
 
 
+# The signature half (low byte) of a TLS 1.2 SignatureAndHashAlgorithm (RFC 5246 §7.4.1.4.1).
+_TLS12_RSA, _TLS12_DSA, _TLS12_ECDSA = 1, 2, 3
+# SignatureSchemes (RFC 8446 §4.2.3): rsa_pss_rsae_sha256..512, rsa_pss_pss_sha256..512, ed25519, ed448.
+_RSA_PSS_SCHEMES = frozenset({0x0804, 0x0805, 0x0806, 0x0809, 0x080A, 0x080B})
+_ED25519, _ED448 = 0x0807, 0x0808
 # Which TLS 1.2 certificate types and signature schemes a key kind can use.
-_KEY_CERT_TYPES = {"RSA": {1}, "DSA": {2}, "EC": {64}, "Ed25519": {64}, "Ed448": {64}}
+_EC_TYPES = {ClientCertificateType.ECDSA_SIGN}  # RFC 8422 §5.5: ecdsa_sign also stands for EdDSA keys
+_KEY_CERT_TYPES = {"RSA": {ClientCertificateType.RSA_SIGN}, "DSA": {ClientCertificateType.DSS_SIGN},
+                   "EC": _EC_TYPES, "Ed25519": _EC_TYPES, "Ed448": _EC_TYPES}
 _KEY_SCHEMES = {
-    "RSA": lambda s: (s & 0xFF) == 1 or 0x0804 <= s <= 0x0806 or s in (0x0809, 0x080A, 0x080B),
-    "DSA": lambda s: (s & 0xFF) == 2,
-    "EC": lambda s: (s & 0xFF) == 3,
-    "Ed25519": lambda s: s == 0x0807,
-    "Ed448": lambda s: s == 0x0808,
+    "RSA": lambda s: (s & 0xFF) == _TLS12_RSA or s in _RSA_PSS_SCHEMES,
+    "DSA": lambda s: (s & 0xFF) == _TLS12_DSA,
+    "EC": lambda s: (s & 0xFF) == _TLS12_ECDSA,
+    "Ed25519": lambda s: s == _ED25519,
+    "Ed448": lambda s: s == _ED448,
 }
 
 
@@ -359,6 +368,7 @@ ALERT_FIX = {
 }
 
 
+HTTP_ERROR_STATUS = 400  # 4xx and 5xx: the server did not serve the request
 NGINX_CERT_PAGES = ("The SSL certificate error", "No required SSL certificate was sent")
 _CLIENT_CERT_CODES = frozenset({
     "client-cert-not-sent", "client-cert-expired", "client-cert-not-yet-valid", "client-cert-issuer-not-requested",
@@ -368,7 +378,7 @@ _CLIENT_CERT_CODES = frozenset({
 
 def rule_http_error(conn: Connection, ctx: RuleContext) -> list[Finding]:
     http = conn.http
-    if http is None or http.status < 400:
+    if http is None or http.status < HTTP_ERROR_STATUS:
         return []
     nginx = next((p for p in NGINX_CERT_PAGES if http.title and p in http.title), None)
     related = conn.certificate_request is not None or nginx is not None

@@ -15,7 +15,7 @@ from tlscap.analysis.diagnosis import diagnose
 from tlscap.analysis.encrypted_tls13 import read_record_sizes, rule_record_sizes
 from tlscap.analysis.model import SEVERITY_RANK, Connection, Finding
 from tlscap.analysis.timeline import first_message, handshake_complete, plaintext_fatal_alert, saw_hello
-from tlscap.tls.constants import HandshakeType
+from tlscap.tls.constants import HandshakeType, ProtocolVersion
 
 Rule = Callable[[Connection, RuleContext], list[Finding]]
 
@@ -58,7 +58,7 @@ def later_handshakes(conn: Connection) -> list[Connection]:
 
 def outcome(conn: Connection) -> str:
     """established | failed | incomplete | unknown, from what is visible."""
-    if not saw_hello(conn) or conn.version_code == 0x0002:
+    if not saw_hello(conn) or conn.version_code == ProtocolVersion.SSL2:
         return "unknown"  # no hello seen, or SSL 2.0, whose handshake is encrypted after the hellos
     fatal = plaintext_fatal_alert(conn)
     if fatal is not None and not _after_the_answer(conn, fatal.frame):
