@@ -148,6 +148,9 @@ Not here, on purpose
   temporary file).
 - Protocol values that are no limit of tlscap's: tls/decrypt.py's TLS 1.3 ciphertext bound (2^14 + 256,
   RFC 8446 §5.2), dtls/records.py's connection-ID length (255, RFC 9146).
+- Timing of the analysis: analysis/collector.py `GRACE_NS` (5 s of capture time a finished connection
+  waits for a trailing ACK, FIN or RST) and analysis/engine.py `SWEEP_INTERVAL` (how many frames apart
+  idle connections and quiet conversations are looked for).
 """
 
 from __future__ import annotations
