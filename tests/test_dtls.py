@@ -198,7 +198,7 @@ def test_mutual_dtls_with_an_expired_client_certificate(tmp_path):
     (cr,) = conn.certificate_requests
     assert cr.ca_names == ("CN=DTLS Lab Root CA,O=Test Lab,C=US",)
     (sent,) = conn.client_certificates
-    assert sent.chain[0].subject == "CN=device-17,O=Test Lab,C=US"
+    assert sent.chain[0].subject_rfc4514 == "CN=device-17,O=Test Lab,C=US"
     assert sent.frame == frames["client_flight"][-1] or sent.frame in frames["client_flight"]
     assert conn.diagnosis is not None and conn.diagnosis.cause == "client-cert-expired"
     assert conn.diagnosis.side == "client"

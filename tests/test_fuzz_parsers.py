@@ -314,7 +314,7 @@ def test_certificates_with_arbitrary_strings(subject, issuer, san):
     summary = summarize_certificate(der)
     assert not (summary.parse_error or "").startswith("unreadable certificate (")
     summary.to_dict()
-    safe(summary.subject).encode("utf-8")
+    safe(summary.subject_rfc4514).encode("utf-8")
     for cut in (len(der) // 3, len(der) // 2, len(der) - 1):
         assert not (summarize_certificate(der[:cut]).parse_error or "").startswith("unreadable certificate (")
     find_breaks([summary, summarize_certificate(der[: len(der) // 2])])

@@ -169,7 +169,7 @@ def test_script_in_a_certificate_subject_shows_as_text(chromium, tmp_path):
     conn = connection(0, ca_names=(f"CN={SCRIPT}",), message=f"the client certificate {SCRIPT} expired",
                       sni=f"{SCRIPT}.example")
     # RFC 4514 would print such a name as CN=\<script\>…: the subject is set as a capture could hold it.
-    cert = replace(issue(name("x")).summary, subject=SCRIPT, issuer=SCRIPT)
+    cert = replace(issue(name("x")).summary, subject_rfc4514=SCRIPT, issuer_rfc4514=SCRIPT)
     conn.client_certificates = [replace(conn.client_certificates[0], chain=(cert,))]
     page = tmp_path / "hostile.html"
     page.write_text(render_html(Report(captures=[CaptureReport(path=f"{SCRIPT}.pcap", connections=[conn])])),

@@ -169,7 +169,7 @@ def test_chain_certificates(tmp_path, monkeypatch):
     path = tmp_path / "chain.pcap"
     A.long_chain(path, chain=chain)
     conn = _only(analyze_capture(str(path)))
-    assert [c.sha256 for c in conn.client_certificate.chain] == [hashlib.sha256(d).hexdigest() for d in chain[:2]]
+    assert [c.sha256_hex for c in conn.client_certificate.chain] == [hashlib.sha256(d).hexdigest() for d in chain[:2]]
     finding = _finding(conn, "limit-exceeded")
     assert conn.client_certificate.frame in finding.frames
     assert "holds 3 certificates; past tlscap's limit of 2, 1 were not read" in finding.message
@@ -660,9 +660,9 @@ def test_chain_steps_elsewhere(monkeypatch):
 
     def assess() -> tuple[str, str, list[str]]:
         found = assess_unlisted([leaf.summary], listed, truststore=None, seen=[lower.summary, upper.summary])
-        return found.cause, found.certainty, [c.subject for c in found.missing]
+        return found.cause, found.certainty, [c.subject_rfc4514 for c in found.missing]
 
-    assert assess() == (INCOMPLETE, "certain", [lower.summary.subject, upper.summary.subject])
+    assert assess() == (INCOMPLETE, "certain", [lower.summary.subject_rfc4514, upper.summary.subject_rfc4514])
     monkeypatch.setattr(limits, "MAX_CHAIN_STEPS_ELSEWHERE", 1)  # Lower CA alone: not issued by the listed root
     assert assess() == (INCOMPLETE, "likely", [])  # judged by the names' likeness
 

@@ -178,7 +178,7 @@ def test_the_capture_is_made_again_with_real_openssl(tmp_path):
     pcap, keylog = H.make(tmp_path)
     conn = _conn(_analyze(pcap, keylog))
     assert conn.sni == H.SNI and conn.http is not None and conn.http.title == H.TITLE
-    assert H.CLIENT_O in conn.client_certificate.chain[0].subject
+    assert H.CLIENT_O in conn.client_certificate.chain[0].subject_rfc4514
     text = render_text(_analyze(pcap, keylog), show_all=True)
     assert _UNSAFE.search(text) is None and "\\x1b[2J" in text
 

@@ -146,12 +146,12 @@ def test_rsa_client_certificate_fields(
 ) -> None:
     der = build(CLIENT, CA, key=rsa_key, signer=ec_key, serial=0x00C0FFEE, extensions=leaf_extensions())
     summary = summarize_certificate(der)
-    assert summary.subject == "CN=client-markw,O=Capture Lab,C=US"
-    assert summary.issuer == "CN=Capture Lab Client CA,O=Capture Lab"
+    assert summary.subject_rfc4514 == "CN=client-markw,O=Capture Lab,C=US"
+    assert summary.issuer_rfc4514 == "CN=Capture Lab Client CA,O=Capture Lab"
     assert summary.subject_name == CLIENT and summary.issuer_name == CA
-    assert summary.serial == "00c0ffee"  # top bit set: DER keeps a 00 byte, as tshark shows it
-    assert summary.not_before == NOT_BEFORE and summary.not_after == NOT_AFTER
-    assert summary.not_after is not None and summary.not_after.tzinfo is not None
+    assert summary.serial_hex == "00c0ffee"  # top bit set: DER keeps a 00 byte, as tshark shows it
+    assert summary.not_before_utc == NOT_BEFORE and summary.not_after_utc == NOT_AFTER
+    assert summary.not_after_utc is not None and summary.not_after_utc.tzinfo is not None
     assert summary.public_key == "RSA 2048"
     assert summary.signature_algorithm == "ecdsa-with-SHA256"
     assert summary.extended_key_usage == ["clientAuth", "1.2.3.4"]
@@ -268,7 +268,7 @@ def test_self_issued_compares_names_by_rfc5280(ec_key: ec.EllipticCurvePrivateKe
     subject = x509.Name([attr(NameOID.COMMON_NAME, "Lab  Root", _ASN1Type.PrintableString)])
     issuer = x509.Name([attr(NameOID.COMMON_NAME, "lab root", _ASN1Type.UTF8String)])
     summary = summarize_certificate(build(subject, issuer, key=ec_key))
-    assert summary.subject != summary.issuer
+    assert summary.subject_rfc4514 != summary.issuer_rfc4514
     assert summary.self_issued is True
 
 
@@ -280,8 +280,8 @@ def test_validity_dates_before_1950_and_after_2049(ec_key: ec.EllipticCurvePriva
         build(CLIENT, key=ec_key, not_before=later, not_after=far), b"20500506070809Z", b"19400506070809Z"
     )
     summary = summarize_certificate(der)
-    assert summary.not_before == dt.datetime(1940, 5, 6, 7, 8, 9, tzinfo=UTC)
-    assert summary.not_after == far
+    assert summary.not_before_utc == dt.datetime(1940, 5, 6, 7, 8, 9, tzinfo=UTC)
+    assert summary.not_after_utc == far
     assert summary.to_dict()["not_before"] == "1940-05-06T07:08:09Z"
 
 
@@ -322,8 +322,8 @@ def test_garbage_never_raises() -> None:
         summary = summarize_certificate(data)
         assert isinstance(summary, CertificateSummary)
         assert summary.parse_error
-        assert summary.subject == "" and summary.public_key == "unknown"
-        assert summary.sha256 == certificate_module.hashlib.sha256(data).hexdigest()
+        assert summary.subject_rfc4514 == "" and summary.public_key == "unknown"
+        assert summary.sha256_hex == certificate_module.hashlib.sha256(data).hexdigest()
 
 
 def test_truncated_certificate_keeps_what_was_read(ec_key: ec.EllipticCurvePrivateKey) -> None:
@@ -337,7 +337,8 @@ def test_truncated_certificate_keeps_what_was_read(ec_key: ec.EllipticCurvePriva
     assert "cryptography cannot load it" in (no_signature.parse_error or "")
     assert no_signature.to_dict() | {"sha256": ""} == whole.to_dict() | {"sha256": ""}
     no_key = summarize_certificate(der[:200])
-    assert (no_key.subject, no_key.issuer, no_key.serial) == (whole.subject, whole.issuer, whole.serial)
+    assert (no_key.subject_rfc4514, no_key.issuer_rfc4514, no_key.serial_hex) == (
+        whole.subject_rfc4514, whole.issuer_rfc4514, whole.serial_hex)
     assert no_key.public_key == "unknown"
     assert "ends before its subjectPublicKeyInfo" in (no_key.parse_error or "")
 
@@ -365,9 +366,9 @@ def test_negative_serial(ec_key: ec.EllipticCurvePrivateKey) -> None:
     der = build(CLIENT, key=ec_key, serial=0x7F0102030405)
     negative = patch(der, bytes.fromhex("02067f0102030405"), bytes.fromhex("0206ff0102030405"))
     summary = summarize_certificate(negative)
-    assert summary.serial == "ff0102030405"
+    assert summary.serial_hex == "ff0102030405"
     assert summary.parse_error and "negative" in summary.parse_error
-    assert summary.subject == "CN=client-markw,O=Capture Lab,C=US"
+    assert summary.subject_rfc4514 == "CN=client-markw,O=Capture Lab,C=US"
 
 
 def test_nul_in_printable_string_read_by_hand(rsa_key: rsa.RSAPrivateKey) -> None:
@@ -382,8 +383,8 @@ def test_nul_in_printable_string_read_by_hand(rsa_key: rsa.RSAPrivateKey) -> Non
     )
     summary = summarize_certificate(der)
     assert summary.parse_error and summary.parse_error.startswith("cryptography cannot load it")
-    assert summary.subject == "CN=go.example.com,O=Microsoft Corporat\\00on"
-    assert summary.issuer == "CN=Capture Lab Client CA,O=Capture Lab"
+    assert summary.subject_rfc4514 == "CN=go.example.com,O=Microsoft Corporat\\00on"
+    assert summary.issuer_rfc4514 == "CN=Capture Lab Client CA,O=Capture Lab"
     assert summary.subject_name is not None
     organization = summary.subject_name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0]
     assert organization.value == "Microsoft Corporat\x00on"
@@ -392,7 +393,7 @@ def test_nul_in_printable_string_read_by_hand(rsa_key: rsa.RSAPrivateKey) -> Non
     clean = summarize_certificate(
         build(subject, CA, key=rsa_key, extensions=leaf_extensions(), serial=0x1234)
     )
-    for field in ("serial", "not_before", "not_after", "public_key", "signature_algorithm"):
+    for field in ("serial_hex", "not_before_utc", "not_after_utc", "public_key", "signature_algorithm"):
         assert getattr(summary, field) == getattr(clean, field), field
     for field in ("extended_key_usage", "key_usage", "basic_constraints_ca", "subject_alt_names"):
         assert getattr(summary, field) == getattr(clean, field), field
@@ -410,9 +411,9 @@ def test_hand_reader_agrees_with_cryptography(
         assert hand.error is None
         assert (hand.subject, hand.issuer) == (summary.subject_name, summary.issuer_name)
         assert (hand.serial, hand.not_before, hand.not_after) == (
-            summary.serial,
-            summary.not_before,
-            summary.not_after,
+            summary.serial_hex,
+            summary.not_before_utc,
+            summary.not_after_utc,
         )
         assert hand.public_key == summary.public_key
         assert certificate_module._signature_name(hand.signature_oid or "") == summary.signature_algorithm
@@ -594,10 +595,10 @@ def test_corpus_names_match_tshark(relative: str) -> None:
     for der, facts in tshark_certificates(relative):
         summary = summarize_certificate(der)
         seen += 1
-        assert rdn_values(summary.subject_name) == facts["subject"], summary.subject
-        assert rdn_values(summary.issuer_name) == facts["issuer"], summary.issuer
-        assert [summary.serial] == facts.get("serial")
-        assert summary.not_before is not None and summary.not_after is not None
+        assert rdn_values(summary.subject_name) == facts["subject"], summary.subject_rfc4514
+        assert rdn_values(summary.issuer_name) == facts["issuer"], summary.issuer_rfc4514
+        assert [summary.serial_hex] == facts.get("serial")
+        assert summary.not_before_utc is not None and summary.not_after_utc is not None
         assert summary.public_key != "unknown"
         summary.to_dict()
     assert seen, "tshark decoded no certificate"
@@ -610,19 +611,19 @@ def test_corpus_certificates_needing_the_fallback() -> None:
 
     zero = first("suricata-verify/tls__tls-subject-zero__input.pcap")
     assert zero.parse_error and zero.parse_error.startswith("cryptography cannot load it")
-    assert "O=Microsoft Corporat\\00on" in zero.subject
+    assert "O=Microsoft Corporat\\00on" in zero.subject_rfc4514
     assert zero.extended_key_usage == ["clientAuth", "serverAuth"]
     assert "DNS:go.microsoft.com" in zero.subject_alt_names
 
     issuer_zero = first("suricata-verify/tls__tls-issuer-zero__input.pcap")
-    assert issuer_zero.issuer == "CN=Microsoft RSA TL\\00 CA 01,O=Microsoft Corporation,C=US"
+    assert issuer_zero.issuer_rfc4514 == "CN=Microsoft RSA TL\\00 CA 01,O=Microsoft Corporation,C=US"
 
     no_issuer = first("suricata-verify/tls.pcap")
-    assert no_issuer.issuer == "" and no_issuer.issuer_name == x509.Name([])
+    assert no_issuer.issuer_rfc4514 == "" and no_issuer.issuer_name == x509.Name([])
     assert no_issuer.parse_error is None and no_issuer.self_issued is False
 
     pre_1970 = first("suricata-verify/tls__tls-pre-1970__input.pcap")
-    assert pre_1970.not_before == dt.datetime(1969, 12, 31, tzinfo=UTC)
+    assert pre_1970.not_before_utc == dt.datetime(1969, 12, 31, tzinfo=UTC)
 
     ml_dsa = first("zeek/ml-dsa-44-cert.pcap")
     assert (ml_dsa.public_key, ml_dsa.signature_algorithm) == ("ML-DSA-44", "ML-DSA-44")
@@ -630,12 +631,12 @@ def test_corpus_certificates_needing_the_fallback() -> None:
 
     curveball = [summarize_certificate(der) for der, _ in tshark_certificates("ja4/badcurveball.pcap")]
     explicit = [s for s in curveball if s.public_key == "EC (explicit parameters)"]
-    assert len(explicit) == 1 and explicit[0].subject == "CN=INFIGO,O=INFIGO IS,ST=Zagreb,C=HR"
+    assert len(explicit) == 1 and explicit[0].subject_rfc4514 == "CN=INFIGO,O=INFIGO IS,ST=Zagreb,C=HR"
     assert explicit[0].parse_error and explicit[0].parse_error.startswith("public key:")
 
     roots = [summarize_certificate(der) for der, _ in tshark_certificates("zeek/missing-intermediate.pcap")]
     zero_serial = next(
-        s for s in roots if s.serial == "00"
+        s for s in roots if s.serial_hex == "00"
     )  # Starfield's root: serial 0 is tolerated, unflagged
     assert zero_serial.parse_error is None and zero_serial.self_issued
 
@@ -652,4 +653,4 @@ def test_damaged_der_in_corpus() -> None:
     ):
         for der, _facts in tshark_certificates(relative):
             summary = summarize_certificate(der)
-            assert summary.parse_error and summary.subject == "" and summary.serial == ""
+            assert summary.parse_error and summary.subject_rfc4514 == "" and summary.serial_hex == ""

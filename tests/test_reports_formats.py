@@ -89,7 +89,7 @@ def hostile() -> Report:
     ca = issue(name("Evil CA", o="Evil | Corp *bold* [x](javascript:alert(3))"), ca=True)
     leaf = issue(name("client", o="=cmd|' /C calc'!A0"), ca)
     # RFC 4514 would print the name as CN=\<script\>...: the subject is set as a capture could hold it.
-    leaf_summary = replace(leaf.summary, subject=SCRIPT, issuer=ca.summary.subject)
+    leaf_summary = replace(leaf.summary, subject_rfc4514=SCRIPT, issuer_rfc4514=ca.summary.subject_rfc4514)
     conn = connection(0, chain=(leaf_summary, ca.summary), ca_names=(f"CN={SCRIPT}", "CN=a|b,O=`tick```"),
                       message=f"the client certificate {SCRIPT} expired | ``` [x](javascript:alert(3))", sni=EVIL_SNI)
     cap = CaptureReport(path="captures/<b>x|y</b>.pcap", format="pcap", link_types=["ETHERNET"],
@@ -114,7 +114,7 @@ def test_37_clients_with_one_expired_certificate_against_3_routers_is_one_group(
     assert [c.code for c in causes] == ["client-cert-expired", "client-cert-not-sent"]
     (group,) = causes[0].groups
     assert group.connections == 37 and len(group.clients) == 37 and len(group.servers) == 3
-    assert group.client_cert == leaf.sha256 and len(group.captures) == 2
+    assert group.client_cert == leaf.sha256_hex and len(group.captures) == 2
     assert group.first_ns == T0 and group.last_ns == T0 + 36 * 60_000_000_000
     assert causes[1].groups[0].client_cert == "none"
     text = render_groups_text(report)

@@ -108,7 +108,7 @@ def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def sha_set(truststore: Truststore) -> set[str]:
-    return {a.sha256 for a in truststore.anchors}
+    return {a.sha256_hex for a in truststore.anchors}
 
 
 def keytool(store: Path, cert: Path, alias: str, storetype: str, password: str = PASSWORD) -> None:
@@ -228,23 +228,23 @@ FORMATS = [
 @pytest.mark.parametrize("writer", FORMATS)
 def test_every_format_gives_the_same_verdicts(writer, tmp_path: Path, pki: Pki) -> None:  # type: ignore[no-untyped-def]
     truststore = load_truststore(writer(tmp_path, pki), password=PASSWORD)
-    assert sha_set(truststore) == {summary(c).sha256 for c in pki.cas}
+    assert sha_set(truststore) == {summary(c).sha256_hex for c in pki.cas}
     assert set(truststore.sources) == sha_set(truststore)
 
     good = verify_chain([summary(pki.leaf), summary(pki.inter)], truststore, AT)
-    assert good.trusted and good.anchor is not None and good.anchor.sha256 == summary(pki.root).sha256
+    assert good.trusted and good.anchor is not None and good.anchor.sha256_hex == summary(pki.root).sha256_hex
     missing = verify_chain([summary(pki.leaf)], truststore, AT)
     assert missing.problem == "unknown-issuer"
     assert missing.missing_issuer == "CN=Client CA,O=Capture Lab,C=US"
     assert verify_chain([summary(pki.other_leaf)], truststore, AT).trusted
     expired = verify_chain([summary(pki.old_leaf)], truststore, AT)
     assert expired.problem == "expired" and expired.anchor is not None
-    assert expired.anchor.subject == "CN=Old Root CA,O=Capture Lab,C=US"
+    assert expired.anchor.subject_rfc4514 == "CN=Old Root CA,O=Capture Lab,C=US"
 
 
 def test_pem_bundle_keeps_order_and_notes_skipped_blocks(tmp_path: Path, pki: Pki) -> None:
     truststore = load_truststore(write_pem_bundle(tmp_path, pki))
-    assert [a.subject for a in truststore.anchors] == [
+    assert [a.subject_rfc4514 for a in truststore.anchors] == [
         "CN=Root CA,O=Capture Lab,C=US",
         "CN=Other Root CA,O=Capture Lab,C=US",
         "CN=Old Root CA,O=Capture Lab,C=US",
@@ -256,7 +256,7 @@ def test_folder_skips_non_certificates_with_notes(tmp_path: Path, pki: Pki) -> N
     folder = write_der_folder(tmp_path, pki)[0]
     truststore = load_truststore([folder])
     assert len(truststore) == 3
-    assert truststore.sources[summary(pki.other_root).sha256] == f"{folder}/sub/other.cer"
+    assert truststore.sources[summary(pki.other_root).sha256_hex] == f"{folder}/sub/other.cer"
     assert truststore.notes == [
         f"skipped {folder}/README.txt: not a certificate (neither PEM, DER, PKCS#12 nor a Java keystore)",
         f"skipped {folder}/server.key: holds a private key, not a certificate",
@@ -267,16 +267,16 @@ def test_several_paths_add_up_and_dedupe(tmp_path: Path, pki: Pki) -> None:
     paths = write_several_paths(tmp_path, pki)
     truststore = load_truststore(paths)
     assert len(truststore) == 3
-    assert truststore.sources[summary(pki.other_root).sha256] == paths[0]  # first seen wins
-    assert truststore.sources[summary(pki.old_root).sha256] == paths[1]
+    assert truststore.sources[summary(pki.other_root).sha256_hex] == paths[0]  # first seen wins
+    assert truststore.sources[summary(pki.old_root).sha256_hex] == paths[1]
     assert truststore.notes == ["1 duplicate certificate(s) ignored (same SHA-256)"]
 
 
 def test_single_der_and_pem_files(tmp_path: Path, pki: Pki) -> None:
     (tmp_path / "root.cer").write_bytes(der(pki.root))
     (tmp_path / "root.pem").write_bytes(pem(pki.root))
-    assert sha_set(load_truststore([tmp_path / "root.cer"])) == {summary(pki.root).sha256}
-    assert sha_set(load_truststore([str(tmp_path / "root.pem")])) == {summary(pki.root).sha256}
+    assert sha_set(load_truststore([tmp_path / "root.cer"])) == {summary(pki.root).sha256_hex}
+    assert sha_set(load_truststore([str(tmp_path / "root.pem")])) == {summary(pki.root).sha256_hex}
 
 
 def test_openssl_trusted_certificate_block(tmp_path: Path, pki: Pki) -> None:
@@ -286,7 +286,7 @@ def test_openssl_trusted_certificate_block(tmp_path: Path, pki: Pki) -> None:
     body = base64.encodebytes(der(pki.root) + bytes.fromhex("300c300a06082b06010505070302")).decode()
     path = tmp_path / "trusted.pem"
     path.write_text(f"-----BEGIN TRUSTED CERTIFICATE-----\n{body}-----END TRUSTED CERTIFICATE-----\n")
-    assert sha_set(load_truststore([str(path)])) == {summary(pki.root).sha256}
+    assert sha_set(load_truststore([str(path)])) == {summary(pki.root).sha256_hex}
 
 
 def test_pkcs12_with_key_notes_it(tmp_path: Path, pki: Pki) -> None:
@@ -325,8 +325,8 @@ def test_truststore_lookups(pki: Pki) -> None:
             x509.NameAttribute(NameOID.COMMON_NAME, "root ca"),
         ]
     )
-    assert [a.sha256 for a in truststore.find_by_subject(shouting)] == [summary(pki.root).sha256]
-    assert truststore.find_by_subject(shouting.public_bytes())[0].sha256 == summary(pki.root).sha256
+    assert [a.sha256_hex for a in truststore.find_by_subject(shouting)] == [summary(pki.root).sha256_hex]
+    assert truststore.find_by_subject(shouting.public_bytes())[0].sha256_hex == summary(pki.root).sha256_hex
     assert truststore.contains_name(shouting)
     assert not truststore.contains_name(dn("Client CA"))
     assert truststore.find_by_subject(None) == [] and not truststore.contains_name(None)

@@ -134,7 +134,7 @@ def store(*certs: CertificateSummary) -> Truststore:
 
 
 def shas(certs: list[CertificateSummary]) -> list[str]:
-    return [c.sha256 for c in certs]
+    return [c.sha256_hex for c in certs]
 
 
 # --------------------------------------------------------------------------- trusted paths
@@ -172,7 +172,7 @@ def test_anchor_included_in_sent_chain(pki: Pki) -> None:
 def test_sent_root_matches_truststore_by_subject_and_key(pki: Pki) -> None:
     # The truststore holds a re-issued copy of the root (same name and key, other validity and serial).
     reissued = issue(pki.root_name, pki.root_key, pki.root_name, pki.root_key, ca=True, lifetime=20 * YEAR)
-    assert reissued.sha256 != pki.root.sha256
+    assert reissued.sha256_hex != pki.root.sha256_hex
     result = verify_chain([pki.leaf, pki.inter, pki.root], store(reissued), AT)
     assert result.trusted and result.anchor is reissued and result.path[-1] is reissued
 
@@ -257,7 +257,7 @@ def test_missing_intermediate_seen_elsewhere(pki: Pki) -> None:
     assert not result.trusted  # the server only has what the client sent
     assert result.problem == "missing-intermediate"
     assert "the client must send that intermediate" in result.message
-    assert f"seen elsewhere in the capture (SHA-256 {pki.inter.sha256[:16]}…)" in result.message
+    assert f"seen elsewhere in the capture (SHA-256 {pki.inter.sha256_hex[:16]}…)" in result.message
     assert "and with it the chain verifies: CN=client-alice" in result.message
 
 

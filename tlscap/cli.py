@@ -223,11 +223,11 @@ def cmd_certs(args: argparse.Namespace) -> int:
             hidden += 1
         for info in [*conn.server_certificates, *conn.client_certificates]:
             for cert in info.chain:
-                entry = index.get(cert.sha256)
+                entry = index.get(cert.sha256_hex)
                 if entry is None:
-                    _write_pem(out, cert.sha256, cert.der)
-                    entry = index[cert.sha256] = {
-                        "subject": cert.subject, "issuer": cert.issuer, "serial": cert.serial,
+                    _write_pem(out, cert.sha256_hex, cert.der)
+                    entry = index[cert.sha256_hex] = {
+                        "subject": cert.subject_rfc4514, "issuer": cert.issuer_rfc4514, "serial": cert.serial_hex,
                         "not_before": cert.to_dict()["not_before"], "not_after": cert.to_dict()["not_after"],
                         "sent_by": [], "frames": [], "seen": 0}
                 if info.sender not in entry["sent_by"]:

@@ -41,7 +41,7 @@ class ConnectionCollector:
         self.certificates: dict[str, CertificateSummary] = {} if certificates is None else certificates
         for der in getattr(options, "known_certificates", ()):  # seen in other captures of a scan
             known = summarize_certificate(der)
-            self.certificates.setdefault(known.sha256, known)
+            self.certificates.setdefault(known.sha256_hex, known)
         self.ca_seen: list[bytes] = []  # DER of the CA certificates this capture showed
         self.excluded = 0  # TLS connections --host, --port or --sni left out
         self._filter = ConnectionFilter.of(options)
@@ -72,8 +72,8 @@ class ConnectionCollector:
             certificates = self.certificates
             for info in [*conn.server_certificates, *conn.client_certificates]:
                 for cert in info.chain:
-                    if len(certificates) < limits.MAX_CAPTURE_CERTIFICATES and cert.sha256 not in certificates:
-                        certificates[cert.sha256] = cert
+                    if len(certificates) < limits.MAX_CAPTURE_CERTIFICATES and cert.sha256_hex not in certificates:
+                        certificates[cert.sha256_hex] = cert
                         if (cert.basic_constraints_ca or cert.self_issued) and \
                                 len(self.ca_seen) < limits.MAX_CA_CERTIFICATES_PER_CAPTURE:
                             self.ca_seen.append(cert.der)

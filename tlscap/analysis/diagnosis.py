@@ -176,7 +176,7 @@ def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
     ca_names = list(cr.ca_names)
     if "client-cert-issuer-not-requested" in codes:
         a = assess_unlisted(cc.chain, listed, truststore=ctx.truststore, seen=seen)
-        fix = fixes.for_issuer(a.cause, a.ca, [c.subject for c in a.missing], ca_names)
+        fix = fixes.for_issuer(a.cause, a.ca, [c.subject_rfc4514 for c in a.missing], ca_names)
         return _Verdict(a.cause, a.certainty, _sentence(
             f"No certificate the client sent (frame {cc.frame}) is issued by a CA the server lists (frame "
             f"{cr.frame}): {a.reason}{_rejected_words(rejected)}"), fix, base, a.alternatives, a.decide_with)
@@ -192,7 +192,7 @@ def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
     if usage is not None:
         return _Verdict("client-cert-wrong-usage", "certain" if rejected else "likely",
                         _sentence(_capital(usage.message.rstrip(".")) + _rejected_words(rejected)),
-                        fixes.wrong_usage(leaf.subject), base,
+                        fixes.wrong_usage(leaf.subject_rfc4514), base,
                         () if rejected else ("ok",),
                         None if rejected else f"whether the server accepted it: {fixes.READ_SERVER_LOG}")
     trusted = _trusted_yet_rejected(conn, cc, base, rejected)
@@ -201,7 +201,7 @@ def _client_certificate(conn: Connection, ctx: RuleContext) -> _Verdict | None:
     if rejected is not None:
         return _Verdict(
             "client-cert-rejected", "certain" if rejected[2] else "likely",
-            _sentence(f"The server refused the connection after the client's certificate {leaf.subject} (frame "
+            _sentence(f"The server refused the connection after the client's certificate {leaf.subject_rfc4514} (frame "
                       f"{cc.frame}){_rejected_words(rejected)}, and nothing in the capture shows why: the "
                       "chain reaches a listed CA and is within its validity"),
             fixes.find_reason(), (*base, rejected[0]), (NOT_LOADED, WRONG_CA) if not ctx.truststore else (),
@@ -278,10 +278,10 @@ def _from_finding(code: str, finding: Finding, cc: CertificateChainInfo, base: t
                   rejected: tuple[int, str, bool] | None) -> _Verdict:
     leaf = cc.chain[0]
     if code == "client-cert-expired":
-        expired = next((c for c in cc.chain if f"{short_name(c)} (serial {c.serial})" in finding.message), leaf)
-        fix = fixes.renew(expired.subject, expired is leaf)
+        expired = next((c for c in cc.chain if f"{short_name(c)} (serial {c.serial_hex})" in finding.message), leaf)
+        fix = fixes.renew(expired.subject_rfc4514, expired is leaf)
     elif code == "client-cert-not-yet-valid":
-        fix = fixes.not_yet_valid(leaf.subject)
+        fix = fixes.not_yet_valid(leaf.subject_rfc4514)
     else:
         fix = fixes.rebuild_chain()
     return _Verdict(code, "certain", _sentence(_capital(finding.message.rstrip(".")) + _rejected_words(rejected)),
@@ -294,12 +294,13 @@ def _against_truststore(conn: Connection, cc: CertificateChainInfo, base: tuple[
     if check is None or check.trusted:
         return None
     problem = check.problem
-    if problem == "expired" and check.anchor is not None and check.anchor.not_after is not None \
-            and any(c.sha256 == check.anchor.sha256 for c in check.path[-1:]):
+    if problem == "expired" and check.anchor is not None and check.anchor.not_after_utc is not None \
+            and any(c.sha256_hex == check.anchor.sha256_hex for c in check.path[-1:]):
         return _Verdict("server-truststore-expired", "certain",
-                        _sentence(f"The client's chain (frame {cc.frame}) leads to {check.anchor.subject} in the "
+                        _sentence(f"The client's chain (frame {cc.frame}) leads to "
+                                  f"{check.anchor.subject_rfc4514} in the "
                                   f"server's truststore, which had expired: {check.message}"),
-                        fixes.renew_truststore(check.anchor.subject), base)
+                        fixes.renew_truststore(check.anchor.subject_rfc4514), base)
     if problem == "missing-intermediate":
         return _Verdict("client-chain-incomplete", "certain", _sentence(check.message),
                         fixes.send_intermediates([], check.missing_issuer or "its issuer"), base)
@@ -323,7 +324,7 @@ def _trusted_yet_rejected(conn: Connection, cc: CertificateChainInfo, base: tupl
         NOT_LOADED, "likely",
         _sentence(f"The client's chain (frame {cc.frame}) verifies against the truststore given, yet the server "
                   f"refused it{_rejected_words(rejected)}: the server most likely runs with another truststore"),
-        fixes.reload_server(check.anchor.subject if check.anchor else "the configured CA"),
+        fixes.reload_server(check.anchor.subject_rfc4514 if check.anchor else "the configured CA"),
         (*base, rejected[0]), ("client-cert-rejected",), fixes.READ_SERVER_LOG)
 
 

@@ -109,14 +109,14 @@ class _Pool:
 
     def __init__(self, truststore: Truststore | None, seen: Iterable[CertificateSummary],
                  sent: Sequence[CertificateSummary]) -> None:
-        own = {c.sha256 for c in sent}
+        own = {c.sha256_hex for c in sent}
         self.entries: list[tuple[CertificateSummary, str]] = []
         if truststore is not None:
             self.entries.extend((c, "truststore") for c in truststore.anchors)
-        known = {c.sha256 for c, _ in self.entries} | own
+        known = {c.sha256_hex for c, _ in self.entries} | own
         for cert in seen:
-            if cert.sha256 not in known:
-                known.add(cert.sha256)
+            if cert.sha256_hex not in known:
+                known.add(cert.sha256_hex)
                 self.entries.append((cert, "elsewhere"))
 
     def named(self, name: x509.Name | None) -> list[tuple[CertificateSummary, str]]:
@@ -125,7 +125,7 @@ class _Pool:
     def issuer_of(self, child: CertificateSummary) -> _Link | None:
         best: _Link | None = None
         for parent, where in self.named(child.issuer_name):
-            if parent.sha256 == child.sha256:
+            if parent.sha256_hex == child.sha256_hex:
                 continue
             proof = key_link(child, parent)
             if proof == "signature":
@@ -143,7 +143,7 @@ def assess_unlisted(chain: Sequence[CertificateSummary], listed: Sequence[x509.N
     for cert in path:  # 1. the configured truststore holds a CA of the client's chain
         link = _trusted_issuer(cert, truststore)
         if link is not None:
-            return _not_loaded(link.parent, f"which issued {cert.subject} ({_proof_words(link.proof)})")
+            return _not_loaded(link.parent, f"which issued {cert.subject_rfc4514} ({_proof_words(link.proof)})")
     top = path[-1]
     if top.self_issued:
         return _unlisted_root(top, listed, truststore, sent=True)
@@ -152,7 +152,7 @@ def assess_unlisted(chain: Sequence[CertificateSummary], listed: Sequence[x509.N
     current = top
     for _ in range(limits.MAX_CHAIN_STEPS_ELSEWHERE):
         link = pool.issuer_of(current)
-        if link is None or any(link.parent.sha256 == f.parent.sha256 for f in found):
+        if link is None or any(link.parent.sha256_hex == f.parent.sha256_hex for f in found):
             break
         found.append(link)
         parent = link.parent
@@ -181,8 +181,8 @@ def _proof_words(proof: str) -> str:
 
 def _not_loaded(ca: CertificateSummary, how: str) -> IssuerAssessment:
     return IssuerAssessment(
-        cause=NOT_LOADED, certainty="certain", ca=ca.subject,
-        reason=(f"the truststore given holds {ca.subject}, {how}, but the server's CertificateRequest does not "
+        cause=NOT_LOADED, certainty="certain", ca=ca.subject_rfc4514,
+        reason=(f"the truststore given holds {ca.subject_rfc4514}, {how}, but the server's CertificateRequest does not "
                 "list it: the server is not running with the truststore given (not reloaded since the CA was "
                 "added, or another file)"),
     )
@@ -190,17 +190,18 @@ def _not_loaded(ca: CertificateSummary, how: str) -> IssuerAssessment:
 
 def _incomplete(top: CertificateSummary, missing: tuple[CertificateSummary, ...], last: CertificateSummary,
                 proof: str, where: str) -> IssuerAssessment:
-    names = ", then ".join(c.subject for c in missing)
+    names = ", then ".join(c.subject_rfc4514 for c in missing)
     place = "the truststore given" if where == "truststore" else "another connection (or capture)"
     return IssuerAssessment(
-        cause=INCOMPLETE, certainty="certain" if proof == "signature" else "likely", ca=missing[0].subject,
+        cause=INCOMPLETE, certainty="certain" if proof == "signature" else "likely", ca=missing[0].subject_rfc4514,
         missing=missing,
-        reason=(f"{top.subject} is issued by {missing[0].subject}, which {place} shows ({_proof_words(proof)}); "
-                f"{last.subject} is issued by the listed CA {last.issuer}: the client did not send "
+        reason=(f"{top.subject_rfc4514} is issued by {missing[0].subject_rfc4514}, which {place} shows "
+                f"({_proof_words(proof)}); "
+                f"{last.subject_rfc4514} is issued by the listed CA {last.issuer_rfc4514}: the client did not send "
                 f"{names}"),
         alternatives=() if proof == "signature" else (NOT_LOADED, WRONG_CA),
         decide_with=None if proof == "signature" else (
-            f"the certificate of {missing[0].subject} (its signature over the client's certificate would prove "
+            f"the certificate of {missing[0].subject_rfc4514} (its signature over the client's certificate would prove "
             "the link)"),
     )
 
@@ -208,36 +209,40 @@ def _incomplete(top: CertificateSummary, missing: tuple[CertificateSummary, ...]
 def _unlisted_root(root: CertificateSummary, listed: Sequence[x509.Name], truststore: Truststore | None, *,
                    sent: bool, below: CertificateSummary | None = None) -> IssuerAssessment:
     how = "the client sent its root" if sent else (
-        f"{below.subject if below else 'the chain'} leads, through certificates seen elsewhere, up to it")
+        f"{below.subject_rfc4514 if below else 'the chain'} leads, through certificates seen elsewhere, up to it")
     if truststore is not None:
         anchor = next((a for a in truststore.find_by_subject(root.subject_name) if key_link(root, a)), None)
         if anchor is not None:
             return _not_loaded(anchor, f"the root the client's chain ends at ({how})")
         return IssuerAssessment(
-            cause=WRONG_CA, certainty="certain", ca=root.subject,
-            reason=(f"the client's chain is rooted at {root.subject} ({how}), which neither the CA list nor the "
+            cause=WRONG_CA, certainty="certain", ca=root.subject_rfc4514,
+            reason=(f"the client's chain is rooted at {root.subject_rfc4514} ({how}), which neither the CA list "
+                    "nor the "
                     "truststore given holds"),
         )
     generation = _generation_of(root.subject_name, listed)
     if generation is not None:
         return _newer_generation(root, generation)
     return IssuerAssessment(
-        cause=WRONG_CA, certainty="likely", ca=root.subject,
-        reason=f"the client's chain is complete up to the root {root.subject} ({how}), which the server does not list",
+        cause=WRONG_CA, certainty="likely", ca=root.subject_rfc4514,
+        reason=(f"the client's chain is complete up to the root {root.subject_rfc4514} ({how}), which the server does "
+                "not list"),
         alternatives=(NOT_LOADED,),
-        decide_with=(f"the truststore the server is configured with (--truststore): if it holds {root.subject}, "
+        decide_with=("the truststore the server is configured with (--truststore): if it holds "
+                     f"{root.subject_rfc4514}, "
                      "the server did not load it"),
     )
 
 
 def _newer_generation(ca: CertificateSummary, listed: x509.Name) -> IssuerAssessment:
     return IssuerAssessment(
-        cause=NOT_LOADED, certainty="likely", ca=ca.issuer if not ca.self_issued else ca.subject,
-        reason=(f"the client's CA {ca.issuer} is another generation of the listed {listed.rfc4514_string()} (same "
+        cause=NOT_LOADED, certainty="likely", ca=ca.issuer_rfc4514 if not ca.self_issued else ca.subject_rfc4514,
+        reason=(f"the client's CA {ca.issuer_rfc4514} is another generation of the listed "
+                f"{listed.rfc4514_string()} (same "
                 "name but for its generation mark): the server most likely still runs with the older truststore"),
         alternatives=(WRONG_CA, INCOMPLETE),
         decide_with=("the truststore the server is configured with (--truststore): if it holds "
-                     f"{ca.issuer}, the server did not load it"),
+                     f"{ca.issuer_rfc4514}, the server did not load it"),
     )
 
 
@@ -248,7 +253,8 @@ def _by_likeness(top: CertificateSummary, leaf: CertificateSummary, listed: Sequ
     fetch = ""
     urls = top.ca_issuers or leaf.ca_issuers
     if urls:
-        fetch = (f"; or the issuer's certificate, which {top.subject} names at {urls[0]} (fetch it and compare its "
+        fetch = (f"; or the issuer's certificate, which {top.subject_rfc4514} names at {urls[0]} (fetch it and "
+                 "compare its "
                  "issuer with the listed CAs)")
     generation = _generation_of(issuer, listed)
     if generation is not None:
@@ -257,29 +263,32 @@ def _by_likeness(top: CertificateSummary, leaf: CertificateSummary, listed: Sequ
     trust = "" if truststore is not None else "the truststore the server is configured with (--truststore)"
     if same_org is not None:
         return IssuerAssessment(
-            cause=INCOMPLETE, certainty="likely", ca=top.issuer,
-            reason=(f"{top.issuer}, which issued {top.subject}, was not sent and is known nowhere here; it belongs "
+            cause=INCOMPLETE, certainty="likely", ca=top.issuer_rfc4514,
+            reason=(f"{top.issuer_rfc4514}, which issued {top.subject_rfc4514}, was not sent and is known nowhere "
+                    "here; it belongs "
                     f"to the same organization as the listed {same_org}, so it is most likely an intermediate "
                     "under it"),
             alternatives=(NOT_LOADED, WRONG_CA),
             decide_with=_join(f"the client's chain file (openssl x509 -in chain.pem -noout -issuer for each "
-                              f"certificate): whether {top.issuer} is issued by {same_org}", trust) + fetch,
+                              f"certificate): whether {top.issuer_rfc4514} is issued by {same_org}", trust) + fetch,
         )
     if issuer is not None and listed and _organizations(issuer) and all(_organizations(n) for n in listed):
         return IssuerAssessment(
-            cause=WRONG_CA, certainty="likely", ca=top.issuer,
-            reason=(f"{top.issuer}, which issued {top.subject}, belongs to an organization none of the listed CAs "
+            cause=WRONG_CA, certainty="likely", ca=top.issuer_rfc4514,
+            reason=(f"{top.issuer_rfc4514}, which issued {top.subject_rfc4514}, belongs to an organization none of "
+                    "the listed CAs "
                     "belongs to: a certificate from another CA"),
             alternatives=(NOT_LOADED,),
-            decide_with=_join(trust and f"{trust}: if it holds {top.issuer}, the server did not load it",
+            decide_with=_join(trust and f"{trust}: if it holds {top.issuer_rfc4514}, the server did not load it",
                               "") + fetch or None,
         )
     return IssuerAssessment(
-        cause=UNDECIDED, certainty="undecided", ca=top.issuer,
-        reason=(f"nothing known here links {top.issuer}, which issued {top.subject}, to a listed CA or to the "
+        cause=UNDECIDED, certainty="undecided", ca=top.issuer_rfc4514,
+        reason=(f"nothing known here links {top.issuer_rfc4514}, which issued {top.subject_rfc4514}, to a listed CA "
+                "or to the "
                 "truststore"),
         alternatives=THREE_CAUSES,
-        decide_with=_join(trust, f"the certificate of {top.issuer} (from the client's chain file)") + fetch,
+        decide_with=_join(trust, f"the certificate of {top.issuer_rfc4514} (from the client's chain file)") + fetch,
     )
 
 
@@ -302,8 +311,9 @@ def assess_rekeyed(chain: Sequence[CertificateSummary], listed: Sequence[x509.Na
         parent, where = next(((p, w) for p, w in named if w == "truststore"), named[0])
         held = "the truststore given" if where == "truststore" else "the capture"
         return IssuerAssessment(
-            cause=REKEYED, certainty="certain" if where == "truststore" else "likely", ca=cert.issuer,
-            reason=(f"{cert.subject} names the listed CA {cert.issuer} as its issuer, but the certificate of that "
+            cause=REKEYED, certainty="certain" if where == "truststore" else "likely", ca=cert.issuer_rfc4514,
+            reason=(f"{cert.subject_rfc4514} names the listed CA {cert.issuer_rfc4514} as its issuer, but the "
+                    "certificate of that "
                     f"name in {held} (key id {parent.subject_key_id or '?'}) did not sign it; it was signed by "
                     f"key id {cert.authority_key_id or '?'}: the CA was re-issued under the same name with a new key"),
             alternatives=() if where == "truststore" else (WRONG_CA,),

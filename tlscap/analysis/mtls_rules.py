@@ -26,10 +26,10 @@ _CA_NAMES_QUOTED = 3  # CA names a finding quotes from the CertificateRequest; t
 
 def short_name(cert: CertificateSummary) -> str:
     """The CN= part of the subject when there is one, else the whole subject."""
-    for part in cert.subject.split(","):
+    for part in cert.subject_rfc4514.split(","):
         if part.startswith("CN="):
             return part
-    return cert.subject or "(empty subject)"
+    return cert.subject_rfc4514 or "(empty subject)"
 
 
 def judged_words(at: datetime | None, when: datetime | None) -> str:
@@ -96,8 +96,8 @@ def rule_client_cert_validity(conn: Connection, ctx: RuleContext) -> list[Findin
         if validity.expired:
             out.append(Finding(
                 code="client-cert-expired", severity="error", frames=(cc.frame,),
-                message=(f"the {role} {short_name(cert)} (serial {cert.serial}) expired on "
-                         f"{cert.not_after:%Y-%m-%d %H:%M:%SZ}, {judged_words(ctx.at, when)}."),
+                message=(f"the {role} {short_name(cert)} (serial {cert.serial_hex}) expired on "
+                         f"{cert.not_after_utc:%Y-%m-%d %H:%M:%SZ}, {judged_words(ctx.at, when)}."),
                 fix=(f"Issue a new certificate for {short_name(cert)} and install it on the client."
                      if index == 0 else
                      f"Renew the CA certificate {short_name(cert)} and send the renewed one in the chain."),
@@ -106,7 +106,7 @@ def rule_client_cert_validity(conn: Connection, ctx: RuleContext) -> list[Findin
             out.append(Finding(
                 code="client-cert-not-yet-valid", severity="error", frames=(cc.frame,),
                 message=(f"the {role} {short_name(cert)} is valid only from "
-                         f"{cert.not_before:%Y-%m-%d %H:%M:%SZ}, after the time judged "
+                         f"{cert.not_before_utc:%Y-%m-%d %H:%M:%SZ}, after the time judged "
                          f"({when:%Y-%m-%d %H:%M:%SZ})."),
                 fix=("Check the clocks of the client, the server and the CA (NTP); or wait until the "
                      "certificate becomes valid; or reissue it with a correct start date."),
@@ -135,11 +135,12 @@ def rule_issuer_not_requested(conn: Connection, ctx: RuleContext) -> list[Findin
         limited = " The chain was cut at tlscap's limit: a listed CA may be among the certificates not read."
     assessment = assess_unlisted(cc.chain, candidates, truststore=ctx.truststore,
                                  seen=ctx.capture_certificates.values())
-    fix = fixes.for_issuer(assessment.cause, assessment.ca, [c.subject for c in assessment.missing], cr.ca_names)
+    missing = [c.subject_rfc4514 for c in assessment.missing]
+    fix = fixes.for_issuer(assessment.cause, assessment.ca, missing, cr.ca_names)
     return [Finding(
         code="client-cert-issuer-not-requested", severity="error", frames=(cr.frame, cc.frame),
         message=(f"no certificate in the client's chain (frame {cc.frame}: {len(cc.chain)} sent, leaf "
-                 f"{short_name(leaf)} issued by {leaf.issuer}) is issued by, or is, one of the "
+                 f"{short_name(leaf)} issued by {leaf.issuer_rfc4514}) is issued by, or is, one of the "
                  f"{len(cr.ca_names)} CA names the server lists (frame {cr.frame}){closest}. "
                  f"{assessment.reason[:1].upper()}{assessment.reason[1:]} "
                  f"({assessment.cause}, {assessment.certainty}).{limited}"),

@@ -95,8 +95,8 @@ def judge_validity(cert: CertificateSummary, when: datetime | None) -> Validity:
     """Whether `cert` was valid at `when` (`judged_time`): the one place the rules and the timeline ask."""
     if when is None:
         return Validity()
-    return Validity(expired=cert.not_after is not None and cert.not_after < when,
-                    not_yet_valid=cert.not_before is not None and cert.not_before > when)
+    return Validity(expired=cert.not_after_utc is not None and cert.not_after_utc < when,
+                    not_yet_valid=cert.not_before_utc is not None and cert.not_before_utc > when)
 
 
 # --------------------------------------------------------------------------- the timeline every report shows

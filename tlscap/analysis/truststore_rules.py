@@ -37,7 +37,7 @@ def _issuer_in_truststore_not_advertised(conn: Connection, ctx: RuleContext) -> 
         if cert.issuer_name is None or not ctx.truststore.contains_name(cert.issuer_name):
             continue
         if not any(names_equal(cert.issuer_name, der) for der in cr.ca_names_der):
-            return cert.issuer
+            return cert.issuer_rfc4514
     return None
 
 
@@ -85,7 +85,7 @@ def chain_verification(conn: Connection, ctx: RuleContext) -> PathResult | None:
     when = _when(conn, ctx, cc.frame)
     if when is None:
         return None
-    sent = {c.sha256 for c in cc.chain}
+    sent = {c.sha256_hex for c in cc.chain}
     elsewhere = [c for sha, c in ctx.capture_certificates.items() if sha not in sent]
     return verify_chain(list(cc.chain), ctx.truststore, when, extra_certs=elsewhere)
 
@@ -112,7 +112,7 @@ def rule_client_cert_untrusted(conn: Connection, ctx: RuleContext) -> list[Findi
         cr = conn.certificate_request
         listed = [n for n in (parse_name_der(d) for d in (cr.ca_names_der if cr else ())) if n is not None]
         a = assess_unlisted(cc.chain, listed, truststore=ctx.truststore, seen=ctx.capture_certificates.values())
-        fix = advice.for_issuer(a.cause, a.ca, [c.subject for c in a.missing], cr.ca_names if cr else ())
+        fix = advice.for_issuer(a.cause, a.ca, [c.subject_rfc4514 for c in a.missing], cr.ca_names if cr else ())
     return [Finding(
         code="client-cert-untrusted", severity="error", frames=(cc.frame,),
         message=f"the client's chain (frame {cc.frame}) does not verify against the truststore: {result.message}",
@@ -130,7 +130,7 @@ def rule_truststore_cert_expired(conn: Connection, ctx: RuleContext) -> list[Fin
     expired = expired_anchors(ctx.truststore, when)
     if not expired:
         return []
-    names = "; ".join(f"{c.subject} (expired {c.not_after:%Y-%m-%d})" for c in expired if c.not_after)
+    names = "; ".join(f"{c.subject_rfc4514} (expired {c.not_after_utc:%Y-%m-%d})" for c in expired if c.not_after_utc)
     return [Finding(
         code="truststore-cert-expired", severity="warning", frames=(cr.frame,),
         message=f"{len(expired)} truststore certificate(s) had expired at the time of this handshake: {names}.",

@@ -187,7 +187,7 @@ def connection_facts(conn: Connection) -> dict[str, list[str]]:
         ],
         "certificate": [
             f"frame {info.frame} {_arrow(info.sender)} chain sha256: "
-            + (", ".join(c.sha256[:SHA256_SHOWN] for c in info.chain) or "(empty)")
+            + (", ".join(c.sha256_hex[:SHA256_SHOWN] for c in info.chain) or "(empty)")
             for info in [*conn.server_certificates, *conn.client_certificates]
         ],
         "alert": [

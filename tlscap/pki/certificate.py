@@ -55,9 +55,11 @@ _MAX_REASON = 240
 class CertificateSummary:
     """What tlscap shows and checks of one certificate; every field is filled, even for broken DER.
 
-    `serial` is the INTEGER's content octets in lowercase hex, as Wireshark shows them without the colons
-    (so a positive serial whose top bit is set keeps its leading `00`, and a negative one is two's
-    complement). `key_usage` is None when the extension is absent; `extended_key_usage` is empty then.
+    Names say their unit and form, in the style of pyca/cryptography: `subject_rfc4514` beside the parsed
+    `subject_name`, times in UTC (`not_after_utc`), digests and serials in hex. `serial_hex` is the
+    INTEGER's content octets in lowercase hex, as Wireshark shows them without the colons (so a positive
+    serial whose top bit is set keeps its leading `00`, and a negative one is two's complement).
+    `key_usage` is None when the extension is absent; `extended_key_usage` is empty then.
     `parse_error` is None when `cryptography` read every field; otherwise one line saying what it refused
     (the fields were then read by tlscap's own DER reader where possible).
 
@@ -65,14 +67,14 @@ class CertificateSummary:
     """
 
     der: bytes
-    subject: str
-    issuer: str
+    subject_rfc4514: str
+    issuer_rfc4514: str
     subject_name: x509.Name | None
     issuer_name: x509.Name | None
-    serial: str
-    not_before: datetime | None
-    not_after: datetime | None
-    sha256: str
+    serial_hex: str
+    not_before_utc: datetime | None
+    not_after_utc: datetime | None
+    sha256_hex: str
     public_key: str
     signature_algorithm: str
     extended_key_usage: list[str] = field(hash=False)
@@ -90,12 +92,12 @@ class CertificateSummary:
     def to_dict(self) -> dict[str, object]:
         """The DESIGN's CERT object for the JSON report (times as `YYYY-MM-DDTHH:MM:SSZ`, or null)."""
         return {
-            "subject": self.subject,
-            "issuer": self.issuer,
-            "serial": self.serial,
-            "not_before": _format_time(self.not_before),
-            "not_after": _format_time(self.not_after),
-            "sha256": self.sha256,
+            "subject": self.subject_rfc4514,
+            "issuer": self.issuer_rfc4514,
+            "serial": self.serial_hex,
+            "not_before": _format_time(self.not_before_utc),
+            "not_after": _format_time(self.not_after_utc),
+            "sha256": self.sha256_hex,
             "public_key": self.public_key,
             "signature_algorithm": self.signature_algorithm,
             "extended_key_usage": list(self.extended_key_usage),
@@ -339,14 +341,14 @@ def _summarize(der: bytes) -> CertificateSummary:
 
     return CertificateSummary(
         der=der,
-        subject=name_rfc4514(subject_name),
-        issuer=name_rfc4514(issuer_name),
+        subject_rfc4514=name_rfc4514(subject_name),
+        issuer_rfc4514=name_rfc4514(issuer_name),
         subject_name=subject_name,
         issuer_name=issuer_name,
-        serial=serial,
-        not_before=not_before,
-        not_after=not_after,
-        sha256=hashlib.sha256(der).hexdigest(),
+        serial_hex=serial,
+        not_before_utc=not_before,
+        not_after_utc=not_after,
+        sha256_hex=hashlib.sha256(der).hexdigest(),
         public_key=public_key,
         signature_algorithm=signature_algorithm,
         extended_key_usage=extensions.extended_key_usage,
@@ -382,14 +384,14 @@ def summarize_certificate(der: bytes) -> CertificateSummary:
         data = bytes(der)
         return CertificateSummary(
             der=data,
-            subject="",
-            issuer="",
+            subject_rfc4514="",
+            issuer_rfc4514="",
             subject_name=None,
             issuer_name=None,
-            serial="",
-            not_before=None,
-            not_after=None,
-            sha256=hashlib.sha256(data).hexdigest(),
+            serial_hex="",
+            not_before_utc=None,
+            not_after_utc=None,
+            sha256_hex=hashlib.sha256(data).hexdigest(),
             public_key="unknown",
             signature_algorithm="unknown",
             extended_key_usage=[],

@@ -212,7 +212,7 @@ def check_signature(child: CertificateSummary, parent: CertificateSummary) -> tu
     if kind == "valid":
         return True, None
     if kind == "invalid":
-        return False, f"the signature does not verify with the public key of {parent.subject!r}"
+        return False, f"the signature does not verify with the public key of {parent.subject_rfc4514!r}"
     if kind == "wrong-key-type":
         return False, (
             f"it is signed with {child.signature_algorithm}, which the issuer's {parent.public_key} key "
@@ -230,7 +230,7 @@ def check_signature(child: CertificateSummary, parent: CertificateSummary) -> tu
 def _names_match(child: CertificateSummary, parent: CertificateSummary) -> bool:
     if child.issuer_name is not None and parent.subject_name is not None:
         return names_equal(child.issuer_name, parent.subject_name)
-    return bool(child.issuer) and child.issuer == parent.subject
+    return bool(child.issuer_rfc4514) and child.issuer_rfc4514 == parent.subject_rfc4514
 
 
 def is_issued_by(child: CertificateSummary, parent: CertificateSummary) -> IssuanceCheck:
@@ -241,7 +241,8 @@ def is_issued_by(child: CertificateSummary, parent: CertificateSummary) -> Issua
     if not name_matches:
         difference = explain_difference(child.issuer_name, parent.subject_name)
         reasons.append(
-            f"its issuer {child.issuer!r} is not the subject {parent.subject!r} of the next certificate "
+            f"its issuer {child.issuer_rfc4514!r} is not the subject {parent.subject_rfc4514!r} of the next "
+            "certificate "
             f"({difference})"
         )
     if signature_valid is False and name_matches:

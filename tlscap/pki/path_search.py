@@ -82,7 +82,7 @@ class _Search:
                     PathAttempt("bad-signature", path, failed_issuer=candidate, failed_where=where, unchecked=unchecked)
                 )
                 continue
-            more = unchecked + ((f"{current.subject}: {note}",) if note else ())
+            more = unchecked + ((f"{current.subject_rfc4514}: {note}",) if note else ())
             if where == "truststore":
                 self._record(PathAttempt("anchor", path + (candidate,), anchor=candidate, unchecked=more))
             else:
@@ -94,16 +94,16 @@ class _Search:
         self, child: CertificateSummary, path: tuple[CertificateSummary, ...]
     ) -> list[tuple[CertificateSummary, Where]]:
         """Certificates named as `child`'s issuer: the truststore's first (they end the path), then the pool's."""
-        on_path = {certificate.sha256 for certificate in path}
+        on_path = {certificate.sha256_hex for certificate in path}
         out: list[tuple[CertificateSummary, Where]] = [
             (anchor, "truststore")
             for anchor in issuers_in_truststore(child, self.truststore)
-            if anchor.sha256 not in on_path
+            if anchor.sha256_hex not in on_path
         ]
-        seen = {certificate.sha256 for certificate, _ in out} | on_path
+        seen = {certificate.sha256_hex for certificate, _ in out} | on_path
         for certificate, where in self.pool:
-            if certificate.sha256 not in seen and issuer_matches(child, certificate):
-                seen.add(certificate.sha256)
+            if certificate.sha256_hex not in seen and issuer_matches(child, certificate):
+                seen.add(certificate.sha256_hex)
                 out.append((certificate, where))
         return out
 
@@ -112,14 +112,15 @@ def issuer_matches(child: CertificateSummary, parent: CertificateSummary) -> boo
     """Whether `parent`'s subject is `child`'s issuer (RFC 5280 §7.1; by text when a name is unreadable)."""
     if child.issuer_name is not None and parent.subject_name is not None:
         return names_equal(child.issuer_name, parent.subject_name)
-    return bool(child.issuer) and child.issuer == parent.subject
+    return bool(child.issuer_rfc4514) and child.issuer_rfc4514 == parent.subject_rfc4514
 
 
 def issuers_in_truststore(child: CertificateSummary, truststore: Truststore) -> list[CertificateSummary]:
     """The truststore certificates whose subject is `child`'s issuer, in load order."""
     if child.issuer_name is not None:
         return truststore.find_by_subject(child.issuer_name)
-    return [anchor for anchor in truststore.anchors if child.issuer and anchor.subject == child.issuer]
+    issuer = child.issuer_rfc4514
+    return [anchor for anchor in truststore.anchors if issuer and anchor.subject_rfc4514 == issuer]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -130,7 +131,7 @@ def _spki(der: bytes) -> bytes | None:
 
 def anchor_for(certificate: CertificateSummary, truststore: Truststore) -> CertificateSummary | None:
     """The truststore's copy of `certificate`: the same bytes, or the same subject and public key."""
-    same = truststore.by_sha256(certificate.sha256)
+    same = truststore.by_sha256(certificate.sha256_hex)
     if same is not None:
         return same
     key = _spki(certificate.der)
@@ -146,9 +147,9 @@ def time_problems(path: Iterable[CertificateSummary], at: datetime) -> list[tupl
     """("expired" | "not-yet-valid", certificate) for each certificate on `path` not valid at `at`."""
     out: list[tuple[str, CertificateSummary]] = []
     for certificate in path:
-        if certificate.not_after is not None and certificate.not_after < at:
+        if certificate.not_after_utc is not None and certificate.not_after_utc < at:
             out.append(("expired", certificate))
-        elif certificate.not_before is not None and certificate.not_before > at:
+        elif certificate.not_before_utc is not None and certificate.not_before_utc > at:
             out.append(("not-yet-valid", certificate))
     return out
 

@@ -91,7 +91,7 @@ class Truststore:
                 index.setdefault(normalize_name(anchor.subject_name), []).append(anchor)
         # The dataclass is frozen so that these indexes cannot go stale; set them once here.
         object.__setattr__(self, "_by_subject", index)
-        object.__setattr__(self, "_by_sha256", {anchor.sha256: anchor for anchor in self.anchors})
+        object.__setattr__(self, "_by_sha256", {anchor.sha256_hex: anchor for anchor in self.anchors})
 
     @classmethod
     def from_certificates(cls, certificates: Iterable[CertificateSummary], *, source: str = "(given)") -> Truststore:
@@ -99,8 +99,8 @@ class Truststore:
         anchors: list[CertificateSummary] = []
         sources: dict[str, str] = {}
         for certificate in certificates:
-            if certificate.sha256 not in sources:
-                sources[certificate.sha256] = source
+            if certificate.sha256_hex not in sources:
+                sources[certificate.sha256_hex] = source
                 anchors.append(certificate)
         return cls(anchors=anchors, sources=sources)
 
@@ -123,7 +123,7 @@ class Truststore:
 
     def contains(self, certificate: CertificateSummary) -> bool:
         """True when this very certificate (same SHA-256) is an anchor."""
-        return certificate.sha256 in self._by_sha256
+        return certificate.sha256_hex in self._by_sha256
 
     def by_sha256(self, sha256: str) -> CertificateSummary | None:
         """The anchor with this SHA-256 (lowercase hex), or None."""
@@ -148,13 +148,14 @@ class _Loader:
         count = 0
         for certificate in certificates:
             count += 1
-            if certificate.sha256 in self.sources:
+            if certificate.sha256_hex in self.sources:
                 self.duplicates += 1
                 continue
-            self.sources[certificate.sha256] = path
+            self.sources[certificate.sha256_hex] = path
             self.anchors.append(certificate)
             if certificate.parse_error is not None:
-                self.notes.append(f"{path}: {certificate.subject or 'a certificate'}: {certificate.parse_error}")
+                named = certificate.subject_rfc4514 or "a certificate"
+                self.notes.append(f"{path}: {named}: {certificate.parse_error}")
         return count
 
 

@@ -126,7 +126,7 @@ def _day(value: datetime | None) -> str:
 
 
 def _subject(certificate: CertificateSummary) -> str:
-    return certificate.subject or "(empty subject)"
+    return certificate.subject_rfc4514 or "(empty subject)"
 
 
 def _path_words(path: Sequence[CertificateSummary], anchor: CertificateSummary | None) -> str:
@@ -182,12 +182,12 @@ def _trusted_result(attempt: PathAttempt, sent: Sequence[CertificateSummary], tr
         message = f"the chain verifies: {_path_words(attempt.path, anchor)}"
     if not anchor.self_issued and not _root_above(anchor, truststore):
         notes.append(
-            f"the anchor {_subject(anchor)} is not a self-signed root and its issuer {anchor.issuer} is not in "
+            f"the anchor {_subject(anchor)} is not a self-signed root and its issuer {anchor.issuer_rfc4514} is not in "
             "the truststore: Java and Go accept this, but OpenSSL-based servers (nginx, Apache) also need "
             "that root in the truststore unless partial-chain verification is enabled"
         )
-    used = {certificate.sha256 for certificate in attempt.path}
-    unused = [c for c in sent if c.sha256 not in used and anchor_for(c, truststore) is not anchor]
+    used = {certificate.sha256_hex for certificate in attempt.path}
+    unused = [c for c in sent if c.sha256_hex not in used and anchor_for(c, truststore) is not anchor]
     if unused:
         notes.append("the client also sent certificates not on the path: " + "; ".join(_subject(c) for c in unused))
     return PathResult(trusted=True, path=list(attempt.path), anchor=anchor, problem=None, message=message, notes=notes)
@@ -195,19 +195,19 @@ def _trusted_result(attempt: PathAttempt, sent: Sequence[CertificateSummary], tr
 
 def _root_above(anchor: CertificateSummary, truststore: Truststore) -> bool:
     """True when the truststore holds a chain from `anchor` up to a self-issued certificate."""
-    current, seen = anchor, {anchor.sha256}
+    current, seen = anchor, {anchor.sha256_hex}
     for _ in range(limits.MAX_CHAIN_DEPTH):
         parents = [
             p
             for p in issuers_in_truststore(current, truststore)
-            if p.sha256 not in seen and check_signature(current, p)[0] is not False
+            if p.sha256_hex not in seen and check_signature(current, p)[0] is not False
         ]
         if not parents:
             return False
         current = parents[0]
         if current.self_issued:
             return True
-        seen.add(current.sha256)
+        seen.add(current.sha256_hex)
     return False
 
 
@@ -217,9 +217,9 @@ def _time_result(attempt: PathAttempt, at: datetime) -> PathResult:
     index = next(i for i, c in enumerate(attempt.path) if c is certificate)
     role = _role(certificate, index, attempt.anchor)
     if kind == "expired":
-        what = f"{role} {_subject(certificate)} expired on {_day(certificate.not_after)}"
+        what = f"{role} {_subject(certificate)} expired on {_day(certificate.not_after_utc)}"
     else:
-        what = f"{role} {_subject(certificate)} is not valid before {_day(certificate.not_before)}"
+        what = f"{role} {_subject(certificate)} is not valid before {_day(certificate.not_before_utc)}"
     others = [f"{_subject(c)} ({k.replace('-', ' ')})" for k, c in problems[1:]]
     message = (
         f"{what}, and the chain is judged at {_day(at)}; otherwise the path is complete: "
@@ -249,7 +249,7 @@ def _bad_signature_result(attempt: PathAttempt) -> PathResult:
     if reason and "cannot have made" in reason:
         what = reason
     message = (
-        f"{_subject(child)} names {child.issuer} as its issuer, but its signature does not verify with the key "
+        f"{_subject(child)} names {child.issuer_rfc4514} as its issuer, but its signature does not verify with the key "
         f"of {where} {_subject(parent)} ({what})"
     )
     return PathResult(
@@ -286,11 +286,11 @@ def _dead_end_result(
             anchor=None,
             problem="unknown-root",
             message=message + (f"; {near}" if near else ""),
-            missing_issuer=top.subject,
+            missing_issuer=top.subject_rfc4514,
             notes=notes,
         )
     subject = "its issuer" if len(sent) == 1 and len(attempt.path) == 1 else f"the issuer of {_subject(top)},"
-    head = f"{_sent_words(sent)}; {subject} {top.issuer} is not in the truststore and was not sent"
+    head = f"{_sent_words(sent)}; {subject} {top.issuer_rfc4514} is not in the truststore and was not sent"
     seen = [e for e in extra_certs if issuer_matches(top, e) and check_signature(top, e)[0] is not False]
     near = _near_miss(top.issuer_name, truststore)
     problem = "missing-intermediate"
@@ -298,7 +298,7 @@ def _dead_end_result(
         problem = "unknown-root"
         message = (
             f"{head}; it was seen elsewhere in the capture as a self-signed root CA (SHA-256 "
-            f"{seen[0].sha256[:16]}…): add it to the server's truststore if the server should trust it, or "
+            f"{seen[0].sha256_hex[:16]}…): add it to the server's truststore if the server should trust it, or "
             f"give the client a certificate issued by a CA the server trusts"
         )
     elif seen:
@@ -322,7 +322,7 @@ def _dead_end_result(
         anchor=None,
         problem=problem,
         message=message + (f"; {near}" if near else ""),
-        missing_issuer=top.issuer,
+        missing_issuer=top.issuer_rfc4514,
         notes=notes,
     )
 
@@ -344,7 +344,7 @@ def _with_extras(
     at: datetime,
 ) -> str:
     """What the chain would be with the certificates seen elsewhere in the capture added to it."""
-    where = f"it was seen elsewhere in the capture (SHA-256 {found.sha256[:16]}…)"
+    where = f"it was seen elsewhere in the capture (SHA-256 {found.sha256_hex[:16]}…)"
     retry = best_attempt(search_paths(sent, truststore, at, extra_certs), at)
     top = retry.path[-1]
     if retry.kind == "anchor":
@@ -361,7 +361,7 @@ def _with_extras(
     elif top.self_issued:
         why = f"it ends at the root {_subject(top)}, which is not in the truststore"
     else:
-        why = f"the issuer of {_subject(top)}, {top.issuer}, is missing too"
+        why = f"the issuer of {_subject(top)}, {top.issuer_rfc4514}, is missing too"
     return f"{where}, but even with it the chain would not verify: {why}"
 
 
@@ -439,7 +439,7 @@ def _strict_check(
 def expired_anchors(truststore: Truststore, at: datetime) -> list[CertificateSummary]:
     """The truststore certificates whose `not_after` is before `at` (naive `at` is UTC), in load order."""
     when = _utc(at)
-    return [a for a in truststore.anchors if a.not_after is not None and a.not_after < when]
+    return [a for a in truststore.anchors if a.not_after_utc is not None and a.not_after_utc < when]
 
 
 def _name_words(name: NameLike | None, index: int) -> str:

@@ -88,7 +88,7 @@ def connection_row(path: str, conn: Connection) -> str:
     codes = " ".join(dict.fromkeys(f.code for f in conn.findings))
     row = (path, conn.id, iso_time(conn.first_time_ns), conn.client, conn.server, conn.sni, conn.version,
            conn.outcome, *((d.cause, d.side, d.certainty, d.summary) if d is not None else ("", "", "", "")),
-           leaf.subject if leaf else None, leaf.issuer if leaf else None, not_after, codes,
+           leaf.subject_rfc4514 if leaf else None, leaf.issuer_rfc4514 if leaf else None, not_after, codes,
            wireshark_filter(conn))
     buf = io.StringIO()
     csv.writer(buf, quoting=csv.QUOTE_MINIMAL).writerow([_cell(v) for v in row])

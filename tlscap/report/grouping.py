@@ -139,7 +139,7 @@ def client_certificate_key(conn: Connection) -> tuple[str, str | None]:
     info = conn.client_certificate
     if info is None or not info.chain:
         return NO_CERTIFICATE, None
-    return info.chain[0].sha256, info.chain[0].subject
+    return info.chain[0].sha256_hex, info.chain[0].subject_rfc4514
 
 
 def advertised_ca_names(conn: Connection) -> tuple[str, ...] | None:

@@ -52,11 +52,13 @@ class Arrow:
 
 def _cert_lines(judged: JudgedCertificate, index: int) -> list[str]:
     cert = judged.certificate
-    lines = [f"[{index}] {cert.subject or '(empty subject)'}", f"    issued by {cert.issuer or '(empty issuer)'}"]
-    if cert.not_before is not None and cert.not_after is not None:
+    lines = [f"[{index}] {cert.subject_rfc4514 or '(empty subject)'}",
+             f"    issued by {cert.issuer_rfc4514 or '(empty issuer)'}"]
+    if cert.not_before_utc is not None and cert.not_after_utc is not None:
         mark = judged.validity.mark
-        lines.append(f"    valid {cert.not_before:%Y-%m-%d} … {cert.not_after:%Y-%m-%d}{'  ' + mark if mark else ''}")
-    lines.append(f"    sha256 {cert.sha256}")
+        lines.append(f"    valid {cert.not_before_utc:%Y-%m-%d} … {cert.not_after_utc:%Y-%m-%d}"
+                     f"{'  ' + mark if mark else ''}")
+    lines.append(f"    sha256 {cert.sha256_hex}")
     return lines
 
 
@@ -89,7 +91,7 @@ def _notes_and_details(item: TimelineItem) -> tuple[list[str], list[str]]:
         return [item.summary], ["client Certificate: empty, no client certificate sent"]
     leaf = item.chain[0]
     mark = leaf.validity.mark
-    note = f"{item.summary}: {leaf.certificate.subject or '(empty subject)'}" + ("  " + mark if mark else "")
+    note = f"{item.summary}: {leaf.certificate.subject_rfc4514 or '(empty subject)'}" + ("  " + mark if mark else "")
     details = [f"client Certificate: {item.summary}"]
     for i, cert in enumerate(item.chain):
         details.extend(_cert_lines(cert, i))

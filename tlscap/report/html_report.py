@@ -154,11 +154,12 @@ def _connection_row(ci: int, path: str, c: Connection) -> str:
 def _cert_block(cert: CertificateSummary, index: int, when: datetime | None) -> str:
     mark = judge_validity(cert, when).mark
     validity = "?"
-    if cert.not_before is not None and cert.not_after is not None:
-        validity = f"{cert.not_before:%Y-%m-%d %H:%M:%SZ} … {cert.not_after:%Y-%m-%d %H:%M:%SZ}"
+    if cert.not_before_utc is not None and cert.not_after_utc is not None:
+        validity = f"{cert.not_before_utc:%Y-%m-%d %H:%M:%SZ} … {cert.not_after_utc:%Y-%m-%d %H:%M:%SZ}"
     fields = [
-        ("subject", cert.subject or "(empty subject)"), ("issuer", cert.issuer or "(empty issuer)"),
-        ("serial", cert.serial), ("validity", validity), ("sha256", cert.sha256), ("public key", cert.public_key),
+        ("subject", cert.subject_rfc4514 or "(empty subject)"), ("issuer", cert.issuer_rfc4514 or "(empty issuer)"),
+        ("serial", cert.serial_hex), ("validity", validity), ("sha256", cert.sha256_hex),
+        ("public key", cert.public_key),
         ("signature", cert.signature_algorithm), ("extended key usage", ", ".join(cert.extended_key_usage) or "-"),
         ("key usage", ", ".join(cert.key_usage) if cert.key_usage is not None else "-"),
         ("subject alt names", ", ".join(cert.subject_alt_names) or "-"),
@@ -167,7 +168,8 @@ def _cert_block(cert: CertificateSummary, index: int, when: datetime | None) -> 
         fields.append(("partly unreadable", cert.parse_error))
     rows = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in fields)
     status = f' <span class="bad">{h(mark)}</span>' if mark else ""
-    return f"<div><b>[{index}]</b> {h(cert.subject or '(empty subject)')}{status}<dl class=\"cert\">{rows}</dl></div>"
+    subject = h(cert.subject_rfc4514 or "(empty subject)")
+    return f"<div><b>[{index}]</b> {subject}{status}<dl class=\"cert\">{rows}</dl></div>"
 
 
 def _details(conn: Connection, at: datetime | None) -> str:

@@ -56,13 +56,15 @@ def connection_header(conn: Connection) -> str:
 
 def _cert_details(judged: JudgedCertificate, index: int) -> list[str]:
     cert = judged.certificate
-    out = [f"[{index}] {safe(cert.subject) or '(empty subject)'}" + (" (self-signed)" if cert.self_issued else "")]
+    out = [f"[{index}] {safe(cert.subject_rfc4514) or '(empty subject)'}"
+           + (" (self-signed)" if cert.self_issued else "")]
     pad = " " * (len(str(index)) + 3)
     if not cert.self_issued:
-        out.append(f"{pad}issued by {safe(cert.issuer) or '(empty issuer)'}")
-    if cert.not_before is not None and cert.not_after is not None:
+        out.append(f"{pad}issued by {safe(cert.issuer_rfc4514) or '(empty issuer)'}")
+    if cert.not_before_utc is not None and cert.not_after_utc is not None:
         mark = judged.validity.mark
-        out.append(f"{pad}valid {cert.not_before:%Y-%m-%d} … {cert.not_after:%Y-%m-%d}{'  ' + mark if mark else ''}")
+        out.append(f"{pad}valid {cert.not_before_utc:%Y-%m-%d} … {cert.not_after_utc:%Y-%m-%d}"
+                   f"{'  ' + mark if mark else ''}")
     if cert.parse_error:
         out.append(f"{pad}(partly unreadable: {safe(cert.parse_error)})")
     return out
