@@ -35,6 +35,7 @@ from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.dtls.protection import nearest
 from tlscap.dtls.session import DtlsSession
 from tlscap.tls.decrypt import Tls12Decryptor, record_number_mask, tls12_decryptors
+from tlscap.tls.events import AlertEvent, ApplicationDataEvent, HandshakeEvent
 from tlscap.tls.keylog import load_keylog_file, parse_keylog
 from tlscap.tls.keyschedule import key_block, tls12_suite_params, traffic_keys
 
@@ -145,12 +146,13 @@ def test_a_session_opens_records_in_any_order_and_keeps_going_after_a_bad_one():
     session.feed_datagram(True, sealed(4, 21, b"\x01\x00"), 7)
     session.feed_datagram(True, sealed(0, 22, finished), 8)  # the Finished resent
     session.finish()
-    events = [(e.frame, e.kind, e.name, e.encrypted, getattr(e, "retransmission", False)) for e in session.events]
-    assert (3, "handshake", "Finished", False, False) in events
-    assert (8, "handshake", "Finished", False, True) in events
-    assert [(f, enc) for f, kind, _, enc, _ in events if kind == "application_data"] == [(4, False), (5, True),
-                                                                                     (6, False)]
-    (alert,) = [e for e in session.events if e.kind == "alert"]
+    handshakes = [(e.frame, e.name, e.encrypted, e.retransmission) for e in session.events
+                  if isinstance(e, HandshakeEvent)]
+    assert (3, "Finished", False, False) in handshakes
+    assert (8, "Finished", False, True) in handshakes
+    assert [(e.frame, e.encrypted) for e in session.events if isinstance(e, ApplicationDataEvent)] == [
+        (4, False), (5, True), (6, False)]
+    (alert,) = [e for e in session.events if isinstance(e, AlertEvent)]
     assert (alert.frame, alert.level, alert.description, alert.encrypted) == (7, 1, 0, False)
     assert session.decrypted and session.key_problem is not None and "frame 5" in session.key_problem
     assert bytes(session.directions[True].app_plaintext) == b"thirdsecond"

@@ -23,9 +23,17 @@ from tlscap.pki.der import name_to_rfc4514
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
 from tlscap.tls.client_stacks import identify
+from tlscap.tls.events import (
+    AlertEvent,
+    ApplicationDataEvent,
+    ChangeCipherSpecEvent,
+    DesyncEvent,
+    HandshakeEvent,
+    LostStartEvent,
+    TlsEvent,
+)
 from tlscap.tls.fingerprint import fingerprint
 from tlscap.tls.record_sizes import SizedRecord
-from tlscap.tls.session import TlsEvent
 
 WELL_KNOWN_TLS_PORTS = frozenset({443, 465, 636, 853, 989, 990, 992, 993, 995, 5061, 8443, 5223, 5671})
 
@@ -90,27 +98,27 @@ def build_connection(tracker: ConnectionTracker) -> Connection:
 
 
 def _add_event(conn: Connection, ev: TlsEvent, sender: str) -> None:
-    if ev.kind == "handshake":
+    if isinstance(ev, HandshakeEvent):
         _add_handshake(conn, ev, sender)
-    elif ev.kind == "change_cipher_spec":
+    elif isinstance(ev, ChangeCipherSpecEvent):
         conn.handshake.append(HandshakeEntry(frame=ev.frame, frames=ev.frames, sender=sender,
                                              message="ChangeCipherSpec", count=ev.repeat, last_frame=ev.last_frame))
-    elif ev.kind == "alert":
+    elif isinstance(ev, AlertEvent):
         conn.alerts.append(AlertEntry(
             frame=ev.frame, frames=ev.frames, sender=sender, encrypted=ev.encrypted,
             level=None if ev.level is None else C.alert_level_name(ev.level),
             description=None if ev.description is None else C.alert_name(ev.description),
             level_code=ev.level, description_code=ev.description, count=ev.repeat, last_frame=ev.last_frame,
         ))
-    elif ev.kind == "application_data":
+    elif isinstance(ev, ApplicationDataEvent):
         (conn.client_app_data_frames if sender == "client" else conn.server_app_data_frames).append(ev.frame)
         if ev.encrypted:
             conn.encrypted_records.append(SizedRecord(frame=ev.frame, from_client=sender == "client",
                                                       length=ev.length))
-    elif ev.kind == "lost_start":  # whatever came first in this direction (a ClientHello) is missing
+    elif isinstance(ev, LostStartEvent):  # whatever came first in this direction (a ClientHello) is missing
         conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=None,
                                          detail=ev.error or "stream lost", truncated=ev.truncated))
-    elif ev.kind == "desync":
+    elif isinstance(ev, DesyncEvent):
         if conn.handshake and not _handshake_done(conn) and not _tls13_flight_sent(conn, ev.frame):
             conn.damage.append(CaptureDamage(frame=ev.frame, sender=sender, message=None,
                                              detail=ev.error or "stream lost", truncated=ev.truncated))
@@ -126,8 +134,8 @@ def _tls13_flight_sent(conn: Connection, frame: int) -> bool:
     return conn.tls13 and not conn.decrypted and any(f < frame for f in conn.client_app_data_frames)
 
 
-def _add_handshake(conn: Connection, ev: TlsEvent, sender: str) -> None:
-    retransmission = getattr(ev, "retransmission", False)  # a DTLS copy: listed, not read again
+def _add_handshake(conn: Connection, ev: HandshakeEvent, sender: str) -> None:
+    retransmission = ev.retransmission  # a DTLS copy: listed, not read again
     conn.handshake.append(HandshakeEntry(frame=ev.frame, frames=ev.frames, sender=sender, message=ev.name,
                                          msg_type=ev.msg_type, encrypted=ev.encrypted, damaged=ev.damaged,
                                          retransmission=retransmission))

@@ -124,7 +124,6 @@ class ConnectionTracker:
         completed by filling a hole is credited to it (as Wireshark credits a reassembled PDU). After a
         hole given up, nothing completed the bytes behind it but their own frames."""
         session = self.session
-        before = len(session.events)
         given_up = False
         for d in deliveries:
             if isinstance(d, Chunk):
@@ -141,8 +140,13 @@ class ConnectionTracker:
             else:
                 session.gap(side, d.length, d.frame, truncated=d.truncated)
                 given_up = given_up or not d.truncated
-        for ev in session.events[before:]:
-            self.frame_times_ns.setdefault(ev.frame, self.carrier_times_ns.get(ev.frame, self.last_time_ns))
+        self.note_event_times()
+
+    def note_event_times(self) -> None:
+        """The new events' frames get their capture time (a payload frame's, kept on arrival), else the time
+        of the segment being read."""
+        for frame in self.session.take_new_event_frames():
+            self.frame_times_ns.setdefault(frame, self.carrier_times_ns.get(frame, self.last_time_ns))
 
     def _maybe_give_up(self) -> None:
         s = self.session

@@ -45,16 +45,17 @@ class DtlsTracker:
     def on_datagram(self, datagram: Datagram, side: bool) -> None:
         self.last_frame = datagram.frame
         self.last_time_ns = datagram.timestamp_ns
-        before = len(self.session.events)
         self.session.feed_datagram(side, datagram.payload, datagram.frame)
-        if len(self.session.events) != before:
-            self.frame_times_ns.setdefault(datagram.frame, datagram.timestamp_ns)
+        self._note_times()
 
     def finish(self) -> None:
-        before = len(self.session.events)
         self.session.finish()
-        for ev in self.session.events[before:]:
-            self.frame_times_ns.setdefault(ev.frame, self.last_time_ns)
+        self._note_times()
+
+    def _note_times(self) -> None:
+        """The new events' frames get the time of the datagram just read (at the end, the last one's)."""
+        for frame in self.session.take_new_event_frames():
+            self.frame_times_ns.setdefault(frame, self.last_time_ns)
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
 """Sans-IO DTLS connection: both directions' datagrams in, the same timeline of TLS events out.
 
-The events are `tls.session.TlsEvent`s (a `DtlsEvent` adds whether a message is a retransmitted copy), and
-the messages are read by the TLS parsers (`tls.messages`), so the rules and the diagnosis read a DTLS
+The events are `tls.events`' types (a handshake event says whether it is a retransmitted copy), and the
+messages are read by the TLS parsers (`tls.messages`), so the rules and the diagnosis read a DTLS
 connection as they read a TLS one. What differs is below the messages: records come whole in datagrams,
 with an epoch (0: plaintext; any other, and every DTLS 1.3 unified header: protected), and handshake
 messages come in fragments that `reassembly` puts together.
@@ -27,21 +27,22 @@ from tlscap.errors import TlscapError
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
 from tlscap.tls.constants import ContentType, HandshakeType, ProtocolVersion
+from tlscap.tls.events import (
+    AlertEvent,
+    ApplicationDataEvent,
+    ChangeCipherSpecEvent,
+    DesyncEvent,
+    HandshakeEvent,
+    TlsEvent,
+)
 from tlscap.tls.keylog import KeyLog
-from tlscap.tls.session import ALERT_LENGTH, TlsEvent
+from tlscap.tls.session import ALERT_LENGTH
 
 EXTENSION_CONNECTION_ID = 54  # RFC 9146 / RFC 9147: the connection ID the sender wants to receive
 # Records whose content is opaque application data (tls12_cid: its real type is inside the protection).
 _OPAQUE_TYPES = (ContentType.APPLICATION_DATA, ContentType.TLS12_CID)
 # A ServerHello's type, or HELLO_RETRY_REQUEST once it showed itself one.
 _SERVER_HELLOS = (HandshakeType.SERVER_HELLO, HandshakeType.HELLO_RETRY_REQUEST)
-
-
-@dataclass(slots=True, kw_only=True)
-class DtlsEvent(TlsEvent):
-    """A TlsEvent that may be a retransmitted copy of a message already listed (not parsed again)."""
-
-    retransmission: bool = False
 
 
 @dataclass(slots=True)
@@ -67,6 +68,7 @@ class DtlsSession:
         self.key_problem_frame: int | None = None
         self.directions: dict[bool, _Direction] = {True: _Direction(), False: _Direction()}
         self.events: list[TlsEvent] = []
+        self._new_event_frames: list[int] = []  # see take_new_event_frames
         self.events_dropped = 0
         self.client_side: bool | None = None
         self.version: int | None = None
@@ -99,10 +101,10 @@ class DtlsSession:
         for record in datagram.records:
             self._on_record(side, record, frame)
         if datagram.stopped is not None and self.client_side is not None and not self._finished(side):
-            self._event(DtlsEvent(kind="desync", frame=frame, frames=(frame,), side=side, error=datagram.stopped))
+            self._event(DesyncEvent(frame=frame, frames=(frame,), side=side, error=datagram.stopped))
 
     def _finished(self, side: bool) -> bool:
-        return any(ev.kind == "handshake" and ev.side == side and ev.msg_type == HandshakeType.FINISHED
+        return any(isinstance(ev, HandshakeEvent) and ev.side == side and ev.msg_type == HandshakeType.FINISHED
                    for ev in self.events)
 
     def finish(self) -> None:
@@ -116,8 +118,14 @@ class DtlsSession:
     def _event(self, event: TlsEvent) -> None:
         if len(self.events) < limits.MAX_EVENTS_PER_CONNECTION:
             self.events.append(event)
+            self._new_event_frames.append(event.frame)
         else:
             self.events_dropped += 1
+
+    def take_new_event_frames(self) -> list[int]:
+        """The frames of the events kept since the last call, for the caller to note their times."""
+        frames, self._new_event_frames = self._new_event_frames, []
+        return frames
 
     def _open(self, side: bool, record: DtlsRecord, frame: int) -> DtlsRecord:
         """The record opened with the key log's keys for its epoch, or as it came."""
@@ -140,15 +148,12 @@ class DtlsSession:
         elif ctype == ContentType.HANDSHAKE:
             self._protected_handshake(side, direction, record, frame)
         elif ctype == ContentType.CHANGE_CIPHER_SPEC:
-            self._event(DtlsEvent(kind="change_cipher_spec", frame=frame, frames=(frame,), side=side,
-                                  name="ChangeCipherSpec", length=record.length))
+            self._event(ChangeCipherSpecEvent(frame=frame, frames=(frame,), side=side, length=record.length))
         elif ctype == ContentType.ALERT:
             plain = not record.protected and record.length == ALERT_LENGTH
-            ev = DtlsEvent(kind="alert", frame=frame, frames=(frame,), side=side, name="Alert",
-                           encrypted=not plain, length=record.length, decrypted=record.decrypted)
-            if plain:
-                ev.level, ev.description = record.fragment[0], record.fragment[1]
-            self._event(ev)
+            self._event(AlertEvent(frame=frame, frames=(frame,), side=side, encrypted=not plain, length=record.length,
+                                   decrypted=record.decrypted, level=record.fragment[0] if plain else None,
+                                   description=record.fragment[1] if plain else None))
         elif ctype == ContentType.ACK and record.decrypted:
             direction.acks += 1
         elif ctype in _OPAQUE_TYPES or (record.unified and not record.decrypted):
@@ -159,9 +164,8 @@ class DtlsSession:
                     direction.app_plaintext_frame = frame
                 direction.app_plaintext += record.fragment[: limits.MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
             if direction.app_data_records <= limits.MAX_APP_DATA_EVENTS:
-                self._event(DtlsEvent(kind="application_data", frame=frame, frames=(frame,), side=side,
-                                      name="ApplicationData", length=record.length, encrypted=record.protected,
-                                      decrypted=record.decrypted))
+                self._event(ApplicationDataEvent(frame=frame, frames=(frame,), side=side, length=record.length,
+                                                 encrypted=record.protected, decrypted=record.decrypted))
 
     def _protected_handshake(self, side: bool, direction: _Direction, record: DtlsRecord, frame: int) -> None:
         """DTLS <= 1.2 after ChangeCipherSpec: the first handshake record of an epoch is its Finished
@@ -176,8 +180,8 @@ class DtlsSession:
         else:
             msg_type, again = None, False
         name = "EncryptedHandshakeMessage" if msg_type is None else C.handshake_name(msg_type)
-        self._event(DtlsEvent(kind="handshake", frame=frame, frames=(frame,), side=side, name=name,
-                              msg_type=msg_type, encrypted=True, length=record.length, retransmission=again))
+        self._event(HandshakeEvent(frame=frame, frames=(frame,), side=side, name=name, msg_type=msg_type,
+                                   encrypted=True, length=record.length, retransmission=again))
 
     # -- handshake messages ------------------------------------------------------------------------
 
@@ -186,41 +190,40 @@ class DtlsSession:
             self._on_message(side, event, record)
         elif isinstance(event, Retransmission):
             name, msg_type = self._kind(event.msg_type, side)
-            self._event(DtlsEvent(kind="handshake", frame=event.frame, frames=(event.frame,), side=side,
-                                  name=name, msg_type=msg_type, retransmission=True))
+            self._event(HandshakeEvent(frame=event.frame, frames=(event.frame,), side=side, name=name,
+                                       msg_type=msg_type, retransmission=True))
         elif isinstance(event, Incomplete):
             self._incomplete(side, event)
         elif isinstance(event, Malformed):
-            self._event(DtlsEvent(kind="desync", frame=event.frame, frames=(event.frame,), side=side,
-                                  error=event.detail))
+            self._event(DesyncEvent(frame=event.frame, frames=(event.frame,), side=side, error=event.detail))
 
     def _kind(self, msg_type: int, side: bool) -> tuple[str, int]:
         """A retransmitted message's name and type; a ServerHello keeps those its original got (a
         HelloRetryRequest's)."""
         if msg_type == HandshakeType.SERVER_HELLO:
-            original = next((ev for ev in self.events if ev.kind == "handshake" and ev.side == side
-                             and ev.msg_type in _SERVER_HELLOS and not getattr(ev, "retransmission", False)), None)
+            original = next((ev for ev in self.events if isinstance(ev, HandshakeEvent) and ev.side == side
+                             and ev.msg_type in _SERVER_HELLOS and not ev.retransmission), None)
             if original is not None and original.msg_type is not None:
                 return original.name, original.msg_type
         return C.handshake_name(msg_type), msg_type
 
     def _incomplete(self, side: bool, gap: Incomplete) -> None:
-        self._event(DtlsEvent(kind="handshake", frame=gap.frame, frames=gap.frames, side=side,
-                              name=C.handshake_name(gap.msg_type), msg_type=gap.msg_type, damaged=gap.detail,
-                              length=gap.length))
+        self._event(HandshakeEvent(frame=gap.frame, frames=gap.frames, side=side, name=C.handshake_name(gap.msg_type),
+                                   msg_type=gap.msg_type, damaged=gap.detail, length=gap.length))
 
     def _on_message(self, side: bool, msg: Message, record: DtlsRecord) -> None:
-        ev = DtlsEvent(kind="handshake", frame=msg.frame, frames=msg.frames, side=side,
-                       name=C.handshake_name(msg.msg_type), msg_type=msg.msg_type, length=len(msg.body),
-                       decrypted=record.decrypted)
-        self._event(ev)
+        msg_type = msg.msg_type
+        parsed: object | None = None
+        error = None
         try:
-            ev.parsed = self._parse(side, msg, record)
+            parsed = self._parse(side, msg, record)
         except TlscapError as exc:
-            ev.error = str(exc)
-        if isinstance(ev.parsed, M.ServerHello) and ev.parsed.is_hello_retry_request:
-            ev.msg_type = HandshakeType.HELLO_RETRY_REQUEST
-            ev.name = C.handshake_name(ev.msg_type)
+            error = str(exc)
+        if isinstance(parsed, M.ServerHello) and parsed.is_hello_retry_request:
+            msg_type = HandshakeType.HELLO_RETRY_REQUEST
+        self._event(HandshakeEvent(frame=msg.frame, frames=msg.frames, side=side, name=C.handshake_name(msg_type),
+                                   msg_type=msg_type, length=len(msg.body), decrypted=record.decrypted, parsed=parsed,
+                                   error=error))
 
     def _parse(self, side: bool, msg: Message, record: DtlsRecord) -> object | None:
         t = msg.msg_type

@@ -302,14 +302,12 @@ class _Run:
         if row.payload and len(tracker.carrier_times_ns) < limits.MAX_CARRIER_TIMES:
             tracker.carrier_times_ns[row.frame] = row.time_ns
         session = tracker.session
-        before = len(session.events)
         for record in records:
             for carrier, data in record.chunks:
                 session.feed(side, data, carrier, row.frame)
         if cut and row.payload:
             session.gap(side, cut, row.frame, truncated=True)
-        for ev in session.events[before:]:
-            tracker.frame_times_ns.setdefault(ev.frame, tracker.carrier_times_ns.get(ev.frame, tracker.last_time_ns))
+        tracker.note_event_times()
         if not row.flags & (TCP_FIN | TCP_RST):
             return False
         tracker.ends.append(TcpEnd(row.frame, side, "RST" if row.flags & TCP_RST else "FIN"))

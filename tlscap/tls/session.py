@@ -10,7 +10,7 @@ the TLS 1.3 CertificateRequest and client Certificate, alerts, a renegotiation, 
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tlscap import limits
 from tlscap.errors import TlscapError
@@ -18,6 +18,15 @@ from tlscap.tls import constants as C
 from tlscap.tls import messages as M
 from tlscap.tls.constants import ContentType, HandshakeType
 from tlscap.tls.decrypt import DecryptError, Tls12Decryptor, Tls13Decryptor
+from tlscap.tls.events import (
+    AlertEvent,
+    ApplicationDataEvent,
+    ChangeCipherSpecEvent,
+    DesyncEvent,
+    HandshakeEvent,
+    LostStartEvent,
+    TlsEvent,
+)
 from tlscap.tls.handshake import HandshakeMessage, HandshakeReader
 from tlscap.tls.keylog import KeyLog
 from tlscap.tls.protection import ConnectionProtection, find_protection
@@ -31,46 +40,6 @@ _ALERT = int(ContentType.ALERT)
 _APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
 ALERT_LENGTH = 2  # level and description: a longer alert record is encrypted
 SSL2_MT_SERVER_HELLO = 4  # the message type of an SSL 2.0 ServerHello (SSL 2.0's own numbering)
-
-# Events that a run of identical records collapses into (TlsEvent.repeat).
-_REPEATABLE = ("change_cipher_spec", "alert")
-
-
-@dataclass(slots=True, kw_only=True)
-class TlsEvent:
-    """One thing seen on the connection, in capture order.
-
-    kind: "handshake" (`msg_type` is the message's HandshakeType, HELLO_RETRY_REQUEST for a ServerHello
-    that is one, None for an encrypted message of unknown type; `name` is its name, for display;
-    `parsed` holds the parsed message or None; `damaged` says which of the message's bytes are missing,
-    and it is then not parsed), "change_cipher_spec",
-    "alert" (`level`/`description` None when encrypted), "application_data", "desync" (the stream
-    stopped looking like TLS; `error` says why), "lost_start" (bytes missing before the direction's
-    first record: its first handshake message).
-    `side` is the caller's boolean for the direction the bytes came from, not client or server:
-    `TlsSession.client_side` says which side is the client once a hello shows it.
-    """
-
-    kind: str
-    frame: int
-    frames: tuple[int, ...]
-    side: bool
-    name: str = ""
-    encrypted: bool = False
-    parsed: object | None = None
-    level: int | None = None
-    description: int | None = None
-    length: int = 0
-    msg_type: int | None = None
-    damaged: str | None = None
-    truncated: bool = False
-    error: str | None = None
-    decrypted: bool = False
-    # How many identical records in a row this event stands for (ChangeCipherSpec, alerts), and the frame
-    # of the last: a flood of tiny records costs one event.
-    repeat: int = 1
-    last_frame: int | None = None
-
 
 @dataclass(slots=True)
 class _Direction:
@@ -108,6 +77,7 @@ class TlsSession:
     def __init__(self, keylog: KeyLog | None = None) -> None:
         self.directions = _Directions()
         self.events: list[TlsEvent] = []
+        self._new_event_frames: list[int] | None = None  # see take_new_event_frames
         self.client_side: bool | None = None
         self.version: int | None = None
         self.cipher_suite: int | None = None
@@ -154,27 +124,32 @@ class TlsSession:
         Events stay in frame order: bytes held behind a hole until the direction ends come after the other
         side's later events, and are put back among them (after those of the same frame)."""
         last = self.events[-1] if self.events else None
-        if last is not None and event.frame < last.frame:
-            if len(self.events) < limits.MAX_EVENTS_PER_CONNECTION:
-                insort(self.events, event, key=lambda e: e.frame)
-            else:
-                self.events_dropped += 1
+        if last is not None and event.frame >= last.frame and _repeats(last, event):
+            assert isinstance(last, (ChangeCipherSpecEvent, AlertEvent))
+            self.events[-1] = replace(last, repeat=last.repeat + 1, last_frame=event.frame)
             return
-        if (last is not None and event.kind in _REPEATABLE and last.kind == event.kind and last.side == event.side
-                and last.length == event.length and last.level == event.level
-                and last.description == event.description and last.encrypted == event.encrypted):
-            last.repeat += 1
-            last.last_frame = event.frame
-            return
-        if len(self.events) < limits.MAX_EVENTS_PER_CONNECTION:
-            self.events.append(event)
-        else:
+        if len(self.events) >= limits.MAX_EVENTS_PER_CONNECTION:
             self.events_dropped += 1
+            return
+        if last is not None and event.frame < last.frame:
+            insort(self.events, event, key=lambda e: e.frame)
+        else:
+            self.events.append(event)
+        if self._new_event_frames is None:
+            self._new_event_frames = [event.frame]
+        else:
+            self._new_event_frames.append(event.frame)
+
+    def take_new_event_frames(self) -> list[int]:
+        """The frames of the events kept since the last call (a repeat counted on the event before it is not
+        new), for the caller to note their times."""
+        frames, self._new_event_frames = self._new_event_frames or [], None
+        return frames
 
     def _on_record_event(self, side: bool, ev: Record | Desync) -> None:
         if isinstance(ev, Desync):
-            self._event(TlsEvent(kind="lost_start" if ev.at_start else "desync", frame=ev.frame, frames=(ev.frame,),
-                                 side=side, error=ev.reason, truncated=ev.truncated))
+            kind = LostStartEvent if ev.at_start else DesyncEvent
+            self._event(kind(frame=ev.frame, frames=(ev.frame,), side=side, error=ev.reason, truncated=ev.truncated))
             return
         self.tls_seen = True
         direction = self.directions[side]
@@ -189,8 +164,7 @@ class TlsSession:
         if ctype == _HANDSHAKE:
             self._on_handshake_record(side, direction, ev)
         elif ctype == _CHANGE_CIPHER_SPEC:
-            self._event(TlsEvent(kind="change_cipher_spec", frame=ev.frame, frames=ev.frames,
-                                        side=side, name="ChangeCipherSpec", length=ev.length))
+            self._event(ChangeCipherSpecEvent(frame=ev.frame, frames=ev.frames, side=side, length=ev.length))
             direction.ccs_seen = True
             if not self._tls13():
                 direction.encrypted = True
@@ -207,9 +181,8 @@ class TlsSession:
                 direction.app_plaintext += ev.fragment[: limits.MAX_APP_PLAINTEXT - len(direction.app_plaintext)]
             if direction.app_data_records > limits.MAX_APP_DATA_EVENTS:
                 return  # counted, not listed: memory stays bounded on long connections
-            self._event(TlsEvent(kind="application_data", frame=ev.frame, frames=ev.frames,
-                                        side=side, name="ApplicationData", length=ev.length,
-                                        encrypted=not ev.decrypted, decrypted=ev.decrypted))
+            self._event(ApplicationDataEvent(frame=ev.frame, frames=ev.frames, side=side, length=ev.length,
+                                             encrypted=not ev.decrypted, decrypted=ev.decrypted))
         elif ctype == SSLV2_HELLO:
             self._on_sslv2_hello(side, ev)
 
@@ -245,11 +218,9 @@ class TlsSession:
         # A TLS 1.3 protected alert travels as application_data, so a 2-byte alert record is plaintext.
         encrypted = not rec.decrypted and (
             rec.length != ALERT_LENGTH or len(frag) != ALERT_LENGTH or (direction.encrypted and not self._tls13()))
-        ev = TlsEvent(kind="alert", frame=rec.frame, frames=rec.frames, side=side, name="Alert",
-                      encrypted=encrypted, length=rec.length, decrypted=rec.decrypted)
-        if not encrypted:
-            ev.level, ev.description = frag[0], frag[1]
-        self._event(ev)
+        self._event(AlertEvent(frame=rec.frame, frames=rec.frames, side=side, encrypted=encrypted, length=rec.length,
+                               decrypted=rec.decrypted, level=None if encrypted else frag[0],
+                               description=None if encrypted else frag[1]))
 
     def _on_handshake_record(self, side: bool, direction: _Direction, rec: Record) -> None:
         if direction.encrypted and not self._tls13() and not rec.decrypted:
@@ -257,8 +228,8 @@ class TlsSession:
             # The first handshake record after ChangeCipherSpec is the Finished; later ones are not known.
             msg_type = HandshakeType.FINISHED if direction.encrypted_handshakes == 1 else None
             name = "EncryptedHandshakeMessage" if msg_type is None else C.handshake_name(msg_type)
-            self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
-                                        name=name, msg_type=msg_type, encrypted=True, length=rec.length))
+            self._event(HandshakeEvent(frame=rec.frame, frames=rec.frames, side=side, name=name, msg_type=msg_type,
+                                       encrypted=True, length=rec.length))
             return
         for msg in direction.handshake.feed(rec):
             self._on_message(side, msg, decrypted=rec.decrypted)
@@ -269,8 +240,8 @@ class TlsSession:
             if self.client_side is None:
                 self.client_side = not side
             self.version = int.from_bytes(body[3:5], "big") if len(body) >= 5 else 0x0002
-            self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
-                                        name="ServerHello", msg_type=HandshakeType.SERVER_HELLO, length=rec.length))
+            self._event(HandshakeEvent(frame=rec.frame, frames=rec.frames, side=side, name="ServerHello",
+                                       msg_type=HandshakeType.SERVER_HELLO, length=rec.length))
             return
         parsed: object | None = None
         error = None
@@ -282,27 +253,27 @@ class TlsSession:
             self.client_side = side
         if isinstance(parsed, M.ClientHello) and self.sni is None:
             self.sni = parsed.sni
-        self._event(TlsEvent(kind="handshake", frame=rec.frame, frames=rec.frames, side=side,
-                                    name="ClientHello", parsed=parsed, msg_type=HandshakeType.CLIENT_HELLO, error=error,
-                                    length=rec.length))
+        self._event(HandshakeEvent(frame=rec.frame, frames=rec.frames, side=side, name="ClientHello", parsed=parsed,
+                                   msg_type=HandshakeType.CLIENT_HELLO, error=error, length=rec.length))
 
     # -- handshake messages --------------------------------------------------------------------
 
     def _on_message(self, side: bool, msg: HandshakeMessage, *, decrypted: bool = False) -> None:
-        name = C.handshake_name(msg.msg_type)
-        ev = TlsEvent(kind="handshake", frame=msg.frame, frames=msg.frames, side=side, name=name,
-                      msg_type=msg.msg_type, damaged=msg.damaged, truncated=msg.truncated,
-                      length=msg.declared_length, decrypted=decrypted)
-        self._event(ev)
+        msg_type = msg.msg_type
+        parsed: object | None = None
+        error = None
+        if msg.damaged is None:
+            try:
+                parsed = self._parse(side, msg)
+            except TlscapError as exc:
+                error = str(exc)
+            if isinstance(parsed, M.ServerHello) and parsed.is_hello_retry_request:
+                msg_type = HandshakeType.HELLO_RETRY_REQUEST
+        self._event(HandshakeEvent(frame=msg.frame, frames=msg.frames, side=side, name=C.handshake_name(msg_type),
+                                   msg_type=msg_type, damaged=msg.damaged, truncated=msg.truncated,
+                                   length=msg.declared_length, decrypted=decrypted, parsed=parsed, error=error))
         if msg.damaged is not None:
             return
-        try:
-            ev.parsed = self._parse(side, msg)
-        except TlscapError as exc:
-            ev.error = str(exc)
-        if isinstance(ev.parsed, M.ServerHello) and ev.parsed.is_hello_retry_request:
-            ev.msg_type = HandshakeType.HELLO_RETRY_REQUEST
-            ev.name = C.handshake_name(ev.msg_type)
         if decrypted:
             self._after_protected_message(side, msg.msg_type)
 
@@ -387,3 +358,16 @@ class TlsSession:
             current = self.protection.directions.get(side)
             if current is not None:
                 current.after_ccs = direction.after_ccs
+
+
+def _repeats(last: TlsEvent, event: TlsEvent) -> bool:
+    """Whether `event` is the same ChangeCipherSpec or alert record as `last` again (same side, length, level,
+    description): counted on `last` rather than kept."""
+    if type(event) is not type(last) or last.side != event.side:
+        return False
+    if isinstance(event, ChangeCipherSpecEvent) and isinstance(last, ChangeCipherSpecEvent):
+        return last.length == event.length
+    if isinstance(event, AlertEvent) and isinstance(last, AlertEvent):
+        return (last.length, last.level, last.description, last.encrypted) == (
+            event.length, event.level, event.description, event.encrypted)
+    return False
