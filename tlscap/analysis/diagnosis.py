@@ -26,11 +26,11 @@ from tlscap.analysis.context import RuleContext
 from tlscap.analysis.encrypted_tls13 import verdict_words
 from tlscap.analysis.issuer import INCOMPLETE, NOT_LOADED, THREE_CAUSES, WRONG_CA, assess_rekeyed, assess_unlisted
 from tlscap.analysis.model import CertificateChainInfo, Connection, Diagnosis, Finding
-from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, NGINX_CERT_PAGES, short_name
+from tlscap.analysis.mtls_rules import ALERT_FIX, ALERT_MEANING, HTTP_ERROR_STATUS, NGINX_CERT_PAGES, short_name
 from tlscap.analysis.timeline import first_message, saw_hello
 from tlscap.pki.der import parse_name_der
 from tlscap.pki.verify import PathResult
-from tlscap.tls.constants import HandshakeType
+from tlscap.tls.constants import HandshakeType, ProtocolVersion
 
 # Who acts, for every cause (DESIGN.md's table, and `ca-rekeyed`, which the project adds).
 CAUSE_SIDES: dict[str, str] = {
@@ -236,7 +236,7 @@ def _not_sent(conn: Connection, rejected: tuple[int, str, bool] | None) -> _Verd
     finding = next((f for f in conn.findings if f.code == "client-cert-not-sent"), None)
     if finding is None:
         return None
-    accepted = conn.http is not None and conn.http.status < 400
+    accepted = conn.http is not None and conn.http.status < HTTP_ERROR_STATUS
     if accepted:
         return None  # the server asked, took none, and served the request: verification is optional there
     frame = cc.frame if cc is not None else finding.frames[-1]
@@ -334,7 +334,7 @@ def rejection(conn: Connection) -> tuple[int, str, bool] | None:
         if a.sender == "server" and not a.encrypted and a.level == "fatal":
             return a.frame, f"its fatal {a.description} alert (frame {a.frame})", True
     http = conn.http
-    if http is not None and http.status >= 400:
+    if http is not None and http.status >= HTTP_ERROR_STATUS:
         title = f" “{http.title}”" if http.title else ""
         return http.frame, f"HTTP {http.status}{title} (frame {http.frame})", True
     client_fin = first_message(conn, HandshakeType.FINISHED, "client")
@@ -480,7 +480,7 @@ def _not_visible(conn: Connection) -> _Verdict | None:
             f"To see it: {fixes.KEYLOG_HOWTO}; or {fixes.READ_SERVER_LOG}.",
             tuple(frames[:2]), ("ok", "client-cert-rejected"),
             fixes.KEYS_OR_SERVER_LOG)
-    if not (conn.tls13 and not conn.decrypted) and conn.version_code != 0x0002:
+    if not (conn.tls13 and not conn.decrypted) and conn.version_code != ProtocolVersion.SSL2:
         return None
     sh = first_message(conn, HandshakeType.SERVER_HELLO)
     return _Verdict(
@@ -497,7 +497,7 @@ def _not_visible(conn: Connection) -> _Verdict | None:
 def _ok(conn: Connection) -> _Verdict:
     """Reached by established connections only: every other outcome has a verdict above."""
     cr = conn.certificate_request
-    answered = conn.http is not None and conn.http.status < 400
+    answered = conn.http is not None and conn.http.status < HTTP_ERROR_STATUS
     certain = cr is None or answered
     seen = f" The server answered HTTP {conn.http.status}." if conn.http is not None else ""
     summary = f"The handshake completed.{_what_was_asked(conn)}{seen}"

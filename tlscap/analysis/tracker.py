@@ -119,8 +119,8 @@ class ConnectionTracker:
             late = self.reassembly[side].flush(self.last_frame)
             self._deliver(side, late, max((d.frame for d in late), default=self.last_frame))
 
-    def _deliver(self, side: bool, deliveries: list[Delivery], now: int) -> None:
-        """Feed the deliveries to the session. `now` is the frame that made them possible: a record
+    def _deliver(self, side: bool, deliveries: list[Delivery], now_frame: int) -> None:
+        """Feed the deliveries to the session. `now_frame` is the frame that made them possible: a record
         completed by filling a hole is credited to it (as Wireshark credits a reassembled PDU). After a
         hole given up, nothing completed the bytes behind it but their own frames."""
         session = self.session
@@ -128,15 +128,15 @@ class ConnectionTracker:
         for d in deliveries:
             if isinstance(d, Chunk):
                 if given_up:
-                    now = d.frame
+                    now_frame = d.frame
                 if self.openvpn is None and not session.tls_seen and looks_like_openvpn_tcp(d.data):
                     channel = OpenVpnChannel()
                     self.openvpn = {True: OpenVpnReader(channel), False: OpenVpnReader(channel)}
                 if self.openvpn is not None:
                     for data, carrier in self.openvpn[side].feed(d.data, d.frame):
-                        session.feed(side, data, carrier, now)
+                        session.feed(side, data, carrier, now_frame)
                 else:
-                    session.feed(side, d.data, d.frame, now)
+                    session.feed(side, d.data, d.frame, now_frame)
             else:
                 session.gap(side, d.length, d.frame, truncated=d.truncated)
                 given_up = given_up or not d.truncated

@@ -143,16 +143,16 @@ class RecordReader:
         self._presync: list[tuple[bytes, int]] = []
         self._start_lost = False
 
-    def feed(self, data: bytes, carrier: int, now: int, *, chunk_start: bool = True) -> list[RecordEvent]:
-        """Take the next in-order bytes, carried by frame `carrier`, delivered while reading `now`."""
+    def feed(self, data: bytes, carrier: int, now_frame: int, *, chunk_start: bool = True) -> list[RecordEvent]:
+        """Take the next in-order bytes, carried by frame `carrier`, delivered while reading `now_frame`."""
         if not self.synced:
             if self._presync or (chunk_start and len(data) < PRESYNC_BYTES and data[:1] in _RECORD_STARTS):
-                return self._feed_presync(data, carrier, now)
+                return self._feed_presync(data, carrier, now_frame)
             if not (chunk_start and looks_like_record_start(data, first=self.records_seen == 0)):
                 self.plaintext_bytes_skipped += len(data)
                 return []
             self.synced = True
-        return self._feed_synced(data, carrier, now)
+        return self._feed_synced(data, carrier, now_frame)
 
     def skip_body(self, length: int, carrier: int) -> bool:
         """Take `length` in-order bytes that fall inside the body of an application-data record being
@@ -166,7 +166,7 @@ class RecordReader:
             frames.append(carrier)
         return True
 
-    def _feed_presync(self, data: bytes, carrier: int, now: int) -> list[RecordEvent]:
+    def _feed_presync(self, data: bytes, carrier: int, now_frame: int) -> list[RecordEvent]:
         """A segment too short to judge (a record split after 1-5 bytes, as one-byte segments or DPI
         evasion do): keep it until enough bytes have come to tell TLS from plaintext."""
         self._presync.append((data, carrier))
@@ -180,10 +180,10 @@ class RecordReader:
         self.synced = True
         out: list[RecordEvent] = []
         for piece, piece_carrier in pieces:
-            out.extend(self._feed_synced(piece, piece_carrier, now))
+            out.extend(self._feed_synced(piece, piece_carrier, now_frame))
         return out
 
-    def _feed_synced(self, data: bytes, carrier: int, now: int) -> list[RecordEvent]:
+    def _feed_synced(self, data: bytes, carrier: int, now_frame: int) -> list[RecordEvent]:
         out: list[RecordEvent] = []
         pos = 0
         end = len(data)
@@ -199,11 +199,11 @@ class RecordReader:
                     body = None if ctype == _APPLICATION_DATA and not self.keep_application_data else (
                         data[pos + HEADER_LENGTH : stop])
                     out.append(Record(ctype, (data[pos + 1] << 8) | data[pos + 2], stop - pos - HEADER_LENGTH, body,
-                                      max(now, carrier), (carrier,)))
+                                      max(now_frame, carrier), (carrier,)))
                     self.records_seen += 1
                     pos = stop
                     continue
-                pos = self._read_header(data, pos, carrier, now, out)
+                pos = self._read_header(data, pos, carrier, now_frame, out)
                 if not self.synced:
                     self.plaintext_bytes_skipped += end - pos
                     return out
@@ -216,7 +216,7 @@ class RecordReader:
             self._need -= take
             pos += take
             if self._need == 0:
-                out.append(self._finish(now))
+                out.append(self._finish(now_frame))
         return out
 
     def gap(self, length: int, frame: int, *, truncated: bool) -> list[RecordEvent]:
@@ -254,7 +254,7 @@ class RecordReader:
             out.append(Desync(frame=frame, reason=f"{length} bytes missing after a record", truncated=truncated))
         return out
 
-    def _read_header(self, data: bytes, pos: int, carrier: int, now: int, out: list[RecordEvent]) -> int:
+    def _read_header(self, data: bytes, pos: int, carrier: int, now_frame: int, out: list[RecordEvent]) -> int:
         take = min(HEADER_LENGTH - len(self._header), len(data) - pos)
         if not self._header and take == HEADER_LENGTH:
             header = data[pos : pos + HEADER_LENGTH]
@@ -274,7 +274,7 @@ class RecordReader:
         if ctype not in _KNOWN_TYPES or major != 3 or minor > 4 or length > limits.MAX_RECORD_LENGTH:
             self.synced = False
             self._frames.clear()
-            out.append(Desync(frame=now, reason=f"not a TLS record header: {header.hex()}"))
+            out.append(Desync(frame=now_frame, reason=f"not a TLS record header: {header.hex()}"))
             return pos
         self._ctype = ctype
         self._version = (major << 8) | minor
@@ -284,7 +284,7 @@ class RecordReader:
         if not self._frames or self._frames[-1] != carrier:
             self._frames.append(carrier)
         if length == 0:
-            out.append(self._finish(now))
+            out.append(self._finish(now_frame))
         return pos
 
     def _start_sslv2(self, header: bytes, pos: int, carrier: int) -> int:
@@ -299,11 +299,11 @@ class RecordReader:
             self._frames.append(carrier)
         return pos
 
-    def _finish(self, now: int) -> Record:
+    def _finish(self, now_frame: int) -> Record:
         frames = tuple(self._frames)
         record = Record(
             self._ctype, self._version, self._length, None if self._skipping else bytes(self._body),
-            max(now, frames[-1]) if frames else now,  # the frame that completed the record
+            max(now_frame, frames[-1]) if frames else now_frame,  # the frame that completed the record
             frames, self._damaged, self._truncated,
         )
         self._body.clear()

@@ -103,8 +103,8 @@ class TlsSession:
     def is_tls(self) -> bool:
         return self.tls_seen
 
-    def feed(self, side: bool, data: bytes, carrier: int, now: int, *, chunk_start: bool = True) -> None:
-        for ev in self.directions[side].records.feed(data, carrier, now, chunk_start=chunk_start):
+    def feed(self, side: bool, data: bytes, carrier: int, now_frame: int, *, chunk_start: bool = True) -> None:
+        for ev in self.directions[side].records.feed(data, carrier, now_frame, chunk_start=chunk_start):
             self._on_record_event(side, ev)
 
     def skip_application_data(self, side: bool, length: int, carrier: int) -> bool:
