@@ -84,3 +84,69 @@ def test_a_connection_and_the_parsers_agree_on_tls13(version: int) -> None:
     conn = Connection(id=0, client=Endpoint(ip="10.0.0.1", port=50000), server=Endpoint(ip="10.0.0.2", port=443),
                       first_frame=1, last_frame=1, first_time_ns=0, last_time_ns=0, version_code=version)
     assert conn.tls13 == is_tls13(version) == (version in (0x0304, 0xFEFC, 0x7F1C, 0xFB1A, 0x7E02))
+
+
+# --------------------------------------------------------------------------- survivors of tests/mutation_run.py
+
+
+def test_the_text_report_counts_the_failing_connections() -> None:
+    """samples/multi-connection.pcap: client-alice (ok), client-markw (expired), client-bob (unlisted CA), no
+    certificate, as samples/README.md says it was made."""
+    from tlscap.analysis.model import Report
+    from tlscap.report.text_report import render_text
+
+    report = Report(captures=[analyze_capture(str(SAMPLES / "multi-connection.pcap"))])
+    assert "verdicts: 4 TLS connections, 1 ok, 3 failing or not visible" in render_text(report, show_all=True)
+
+
+def test_the_html_report_says_when_a_connection_has_no_finding_and_names_each_certificate() -> None:
+    from tlscap.analysis.model import Report
+    from tlscap.report.html_report import render_html
+    from tlscap.tls.keylog import load_keylog_file
+
+    keylog = load_keylog_file(SAMPLES / "tls12-success.keylog")
+    report = Report(captures=[analyze_capture(str(SAMPLES / "tls12-success.pcap"), AnalysisOptions(keylog=keylog))])
+    page = render_html(report, show_all=True)
+    assert "No findings." in page
+    assert "<b>[0]</b> CN=client-alice,O=Capture Lab,C=US" in page  # the client's leaf (samples/pki)
+    assert "(empty subject)" not in page
+
+
+def test_a_malformed_client_hello_is_a_finding(tmp_path: Path) -> None:
+    """A ClientHello whose body stops inside its random: the parser's error reaches the report."""
+    import adversarial as A
+
+    path = tmp_path / "malformed.pcap"
+    with A.PcapWriter(path) as writer:
+        conv = A.Conversation(writer)
+        conv.open()
+        conv.send(True, A.records(22, A.handshake(1, b"\x03\x03" + b"\x11" * 10)))
+        conv.close()
+    (conn,) = analyze_capture(str(path)).connections
+    (finding,) = [f for f in conn.findings if f.code == "malformed-message"]
+    assert "ClientHello" in finding.message and "malformed" in finding.message
+
+
+def test_an_sslv2_server_hello_is_a_record_start() -> None:
+    """SSL 2.0 ServerHello (draft-hickman-netscape-ssl-00): 2-byte length with the high bit, type 4,
+    session-id-hit 0 or 1, certificate type 1 (X.509)."""
+    from tlscap.tls.records import looks_like_sslv2_hello
+
+    hello = bytes([0x80, 11, 4, 0, 1]) + bytes(9)
+    assert looks_like_sslv2_hello(hello)
+    assert not looks_like_sslv2_hello(bytes([0x80, 11, 4, 2, 1]) + bytes(9))  # session-id-hit is 0 or 1
+    assert not looks_like_sslv2_hello(bytes([0x80, 11, 4, 0, 2]) + bytes(9))  # certificate type must be X.509
+    assert not looks_like_sslv2_hello(bytes([0x80, 10, 4, 0, 1]) + bytes(9))  # shorter than a ServerHello
+
+
+@pytest.mark.parametrize(("code", "key_length"), [
+    # RFC 6655 / 7251 / 8442 / 8492: the CCM_8 suites carry an 8-byte tag
+    (0xC0A0, 16), (0xC0A2, 16), (0xC0A8, 16), (0xC0AA, 16), (0xC0AE, 16), (0xD003, 16),
+    (0xC0A1, 32), (0xC0A3, 32), (0xC0A9, 32), (0xC0AB, 32), (0xC0AF, 32),
+])
+def test_ccm_8_suites_have_an_eight_byte_tag(code: int, key_length: int) -> None:
+    from tlscap.tls.keyschedule import tls12_suite_params
+
+    params = tls12_suite_params(code)
+    assert params is not None and params.mode == "ccm"
+    assert (params.key_length, params.tag_length) == (key_length, 8)
