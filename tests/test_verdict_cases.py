@@ -86,6 +86,8 @@ def test_scan_causes_table_counts_each_connection_once(tmp_path):
     rows = table.splitlines()[2:]
     assert [r.split()[0] for r in rows] == ["client-cert-expired", "client-cert-not-sent", "client-cert-wrong-ca"]
     assert sum(int(r.split()[3]) for r in rows) == 3
+    # One client address, one server, one capture; each cause's client sent one certificate (or none).
+    assert [r.split()[4:8] for r in rows] == [["1", "1", "1", "1"]] * 3
     assert "http-error-after-handshake" not in table and "handshake-alert" not in table
 
 
