@@ -150,3 +150,59 @@ def test_ccm_8_suites_have_an_eight_byte_tag(code: int, key_length: int) -> None
     params = tls12_suite_params(code)
     assert params is not None and params.mode == "ccm"
     assert (params.key_length, params.tag_length) == (key_length, 8)
+
+
+def test_tls13_record_sizes_apply_to_tls13_suites_only() -> None:
+    """RFC 8446 B.4: 0x1302 hashes with SHA-384, 0x1305 (AES-128-CCM-8) has an 8-byte tag; a TLS 1.2 suite
+    has no TLS 1.3 record sizes."""
+    from tlscap.tls.record_sizes import sizes_for
+
+    assert sizes_for(None) is None and sizes_for(0xC02F) is None
+    s1301, s1302, s1305 = sizes_for(0x1301), sizes_for(0x1302), sizes_for(0x1305)
+    assert s1301 is not None and (s1301.tag, s1301.hash) == (16, 32)
+    assert s1302 is not None and (s1302.tag, s1302.hash) == (16, 48)
+    assert s1305 is not None and (s1305.tag, s1305.hash) == (8, 32)
+
+
+def _tls12_until_client_finished(conv) -> None:  # noqa: ANN001 - adversarial.Conversation
+    import adversarial as A
+
+    chain = A.make_chain(2)
+    conv.open()
+    conv.send(True, A.records(22, A.client_hello()))
+    conv.send(False, A.records(22, A.server_hello() + A.certificate(chain[1:]) + A.certificate_request([])
+                               + A.SERVER_HELLO_DONE))
+    conv.send(True, A.records(22, A.certificate(chain) + A.client_key_exchange()) + A.CHANGE_CIPHER_SPEC
+              + A.encrypted_finished())
+
+
+def test_a_server_reset_after_the_clients_finished_is_its_refusal(tmp_path: Path) -> None:
+    """TLS 1.2: the server answers the client's certificate and Finished with a reset, no Finished of its own:
+    the verdict names the reset as the server's refusal."""
+    import adversarial as A
+
+    path = tmp_path / "reset.pcap"
+    with A.PcapWriter(path) as writer:
+        conv = A.Conversation(writer)
+        _tls12_until_client_finished(conv)
+        reset = writer.write(conv._frame(False, A.RST | A.ACK))
+    (conn,) = analyze_capture(str(path)).connections
+    d = conn.diagnosis
+    assert f"its reset (frame {reset})" in d.summary and reset in d.frames
+
+
+def test_bytes_that_stop_looking_like_tls_after_the_handshake_are_not_capture_damage(tmp_path: Path) -> None:
+    """A full TLS 1.2 handshake, then plaintext: what follows a finished handshake is not a damaged handshake."""
+    import adversarial as A
+
+    path = tmp_path / "after.pcap"
+    with A.PcapWriter(path) as writer:
+        conv = A.Conversation(writer)
+        _tls12_until_client_finished(conv)
+        conv.send(False, A.CHANGE_CIPHER_SPEC + A.encrypted_finished())
+        conv.send(True, b"GET / HTTP/1.1\r\nHost: plaintext.example\r\n\r\n")
+        conv.close()
+    (conn,) = analyze_capture(str(path)).connections
+    assert conn.client_finished and conn.server_finished
+    assert conn.damage == []
+    assert not [f for f in conn.findings if f.code in ("capture-gap", "handshake-incomplete")]
