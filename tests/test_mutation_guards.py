@@ -206,3 +206,16 @@ def test_bytes_that_stop_looking_like_tls_after_the_handshake_are_not_capture_da
     assert conn.client_finished and conn.server_finished
     assert conn.damage == []
     assert not [f for f in conn.findings if f.code in ("capture-gap", "handshake-incomplete")]
+
+
+def test_the_first_record_of_a_direction_is_judged_by_its_first_message_length() -> None:
+    """Before any TLS is seen, a handshake record whose first 4 message bytes are in hand is judged by the
+    message's length too: a ClientHello declaring 16 MiB is not TLS; with only the type in hand, the type
+    decides."""
+    from tlscap.tls.records import looks_like_record_start
+
+    header = b"\x16\x03\x01\x00\x40"
+    assert looks_like_record_start(header + b"\x01\x00\x00\x40", first=True)
+    assert not looks_like_record_start(header + b"\x01\xff\xff\xff", first=True)
+    assert looks_like_record_start(header + b"\x01\xff\xff", first=True)  # 3 bytes: the type alone decides
+    assert not looks_like_record_start(header + b"\x63\x00\x00", first=True)
