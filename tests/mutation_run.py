@@ -107,7 +107,7 @@ def candidates(path: Path) -> list[Mutant]:
             add(node, "int")
         elif isinstance(node, ast.If):
             add(node, "if-never")
-        elif isinstance(node, ast.Return) and node.value is not None:
+        elif _kind_of(node) == "return-none":
             add(node, "return-none")
     return found
 
@@ -138,8 +138,9 @@ def _kind_of(node: ast.AST) -> str | None:
         return "not"
     if isinstance(node, ast.If):
         return "if-never"
-    if isinstance(node, ast.Return) and node.value is not None:
-        return "return-none"
+    if (isinstance(node, ast.Return) and node.value is not None
+            and not (isinstance(node.value, ast.Constant) and node.value.value is None)):
+        return "return-none"  # (a `return None` made to return None would be no mutation at all)
     return None
 
 

@@ -219,3 +219,16 @@ def test_the_first_record_of_a_direction_is_judged_by_its_first_message_length()
     assert not looks_like_record_start(header + b"\x01\xff\xff\xff", first=True)
     assert looks_like_record_start(header + b"\x01\xff\xff", first=True)  # 3 bytes: the type alone decides
     assert not looks_like_record_start(header + b"\x63\x00\x00", first=True)
+
+
+def test_a_draft_tls13_server_hello_with_the_special_random_is_a_hello_retry_request() -> None:
+    """TLS 1.3 drafts up to 21 (0x7f15) lay the ServerHello out without session_id and compression; a
+    HelloRetryRequest is a ServerHello whose random is SHA-256("HelloRetryRequest") (RFC 8446 §4.1.3)."""
+    import hashlib
+
+    from tlscap.tls.messages import parse_server_hello
+
+    special = hashlib.sha256(b"HelloRetryRequest").digest()
+    for random, retry in ((special, True), (b"\x22" * 32, False)):
+        body = b"\x7f\x15" + random + b"\x13\x01" + b"\x00\x00"
+        assert parse_server_hello(body).is_hello_retry_request is retry
