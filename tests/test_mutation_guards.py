@@ -232,3 +232,56 @@ def test_a_draft_tls13_server_hello_with_the_special_random_is_a_hello_retry_req
     for random, retry in ((special, True), (b"\x22" * 32, False)):
         body = b"\x7f\x15" + random + b"\x13\x01" + b"\x00\x00"
         assert parse_server_hello(body).is_hello_retry_request is retry
+
+
+def test_the_ladder_draws_an_http_error_red_and_a_success_plain() -> None:
+    """nginx answered the expired certificate with 400 and the valid one with 200 (samples/README.md)."""
+    from tlscap.report.html_ladder import ladder_arrows
+    from tlscap.tls.keylog import load_keylog_file
+
+    kinds = {}
+    for name in ("tls12-expired-client-cert", "tls12-success"):
+        keylog = load_keylog_file(SAMPLES / f"{name}.keylog")
+        (conn,) = analyze_capture(str(SAMPLES / f"{name}.pcap"), AnalysisOptions(keylog=keylog)).connections
+        (http,) = [a for a in ladder_arrows(conn) if any(item.startswith("HTTP ") for item in a.items)]
+        kinds[name] = http.kind
+    assert kinds == {"tls12-expired-client-cert": "alert", "tls12-success": "plain"}
+
+
+def test_an_sslv2_exchange_names_its_client_and_its_server_hello() -> None:
+    """An SSL 2.0 ClientHello from one side, an SSL 2.0 ServerHello (message type 4) from the other: the
+    session takes the first side for the client, the version from the ServerHello."""
+    from tlscap.tls.events import HandshakeEvent
+    from tlscap.tls.session import TlsSession
+
+    challenge = b"\x33" * 16
+    client_hello_body = b"\x01\x00\x02" + (3).to_bytes(2, "big") + b"\x00\x00" + (16).to_bytes(2, "big") \
+        + b"\x01\x00\x80" + challenge
+    client_hello = bytes([0x80 | (len(client_hello_body) >> 8), len(client_hello_body) & 0xFF]) + client_hello_body
+    server_hello_body = b"\x04\x00\x01\x00\x02" + (0).to_bytes(2, "big") + (0).to_bytes(2, "big") \
+        + (16).to_bytes(2, "big") + b"\x44" * 16
+    server_hello = bytes([0x80 | (len(server_hello_body) >> 8), len(server_hello_body) & 0xFF]) + server_hello_body
+    session = TlsSession()
+    session.feed(False, client_hello, 4, 4)
+    session.feed(True, server_hello, 5, 5)
+    names = [(e.side, e.name) for e in session.events if isinstance(e, HandshakeEvent)]
+    assert names == [(False, "ClientHello"), (True, "ServerHello")]
+    assert session.client_side is False and session.version == 0x0002
+
+
+def test_a_syn_ack_without_its_syn_names_the_server(tmp_path: Path) -> None:
+    """A capture that starts at the server's SYN/ACK (the SYN lost), then data both ways and no hello: the
+    SYN/ACK's sender is the server, whatever the ports."""
+    import adversarial as A
+
+    path = tmp_path / "synack.pcap"
+    with A.PcapWriter(path) as writer:
+        conv = A.Conversation(writer, client=("10.0.0.1", 50000), server=("10.0.0.2", 40000))
+        writer.write(conv._frame(False, A.SYN | A.ACK))
+        conv.seq[False] += 1
+        conv.seq[True] += 1
+        conv.send(True, A.records(23, b"\x17" * 40))
+        conv.send(False, A.records(23, b"\x18" * 40))
+        conv.close()
+    (conn,) = analyze_capture(str(path)).connections
+    assert (conn.client.ip, conn.client.port) == ("10.0.0.1", 50000)
