@@ -285,3 +285,33 @@ def test_a_syn_ack_without_its_syn_names_the_server(tmp_path: Path) -> None:
         conv.close()
     (conn,) = analyze_capture(str(path)).connections
     assert (conn.client.ip, conn.client.port) == ("10.0.0.1", 50000)
+
+
+def _hello_and_server_flight(conv) -> None:  # noqa: ANN001 - adversarial.Conversation
+    import adversarial as A
+
+    chain = A.make_chain(2)
+    conv.open()
+    conv.send(True, A.records(22, A.client_hello()))
+    conv.send(False, A.records(22, A.server_hello() + A.certificate(chain[1:]) + A.certificate_request([])
+                               + A.SERVER_HELLO_DONE))
+
+
+@pytest.mark.parametrize("closer", ["client", "server"])
+def test_a_client_that_closes_after_the_servers_flight_gave_up(tmp_path: Path, closer: str) -> None:
+    """After the server's flight, a FIN with no alert: from the client it gave up on the handshake; from the
+    server it is not the client giving up."""
+    import adversarial as A
+
+    path = tmp_path / "gave-up.pcap"
+    with A.PcapWriter(path) as writer:
+        conv = A.Conversation(writer)
+        _hello_and_server_flight(conv)
+        fin = writer.write(conv._frame(closer == "client", A.FIN | A.ACK))
+    (conn,) = analyze_capture(str(path)).connections
+    d = conn.diagnosis
+    gave_up = f"The client closed the connection (FIN, frame {fin})"
+    if closer == "client":
+        assert (d.cause, d.certainty) == ("handshake-failed", "likely") and gave_up in d.summary
+    else:
+        assert gave_up not in d.summary and "client closed" not in d.summary
