@@ -315,3 +315,17 @@ def test_a_client_that_closes_after_the_servers_flight_gave_up(tmp_path: Path, c
         assert (d.cause, d.certainty) == ("handshake-failed", "likely") and gave_up in d.summary
     else:
         assert gave_up not in d.summary and "client closed" not in d.summary
+
+
+def test_a_retired_conversation_keeps_its_state_whatever_its_timestamp() -> None:
+    """A conversation retired at a capture time far outside any real clock (a damaged pcapng timestamp) is
+    unpacked with its stream and state intact."""
+    from tlscap.tcp.streams import Conversation, StreamTable
+
+    table: StreamTable[str] = StreamTable()
+    key = ((), ("10.0.0.1", 40000), ("10.0.0.2", 443))
+    for time_ns in (1 << 62, -(1 << 62), 0, 1_700_000_000_123_456_789):
+        conv = Conversation(stream=7, first_base=100, second_base=None, state="closed", key=key)
+        conv.quiet_since, conv.quiet_frame = time_ns, 12
+        back = table._unpack(key, table._pack(conv))
+        assert (back.stream, back.first_base, back.second_base, back.state) == (7, 100, None, "closed")

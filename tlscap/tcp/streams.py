@@ -97,6 +97,13 @@ def _quiet_frame(packed: int) -> int:
     return _field(packed, _SHIFT_FRAME, _FRAME_BITS)
 
 
+def _time_field(time_ns: int) -> int:
+    """A capture time (ns) in whole seconds, rounded up, offset into the field's 40 bits; times beyond
+    ±2**39 s (a damaged or hostile timestamp) are held at the field's ends, never spilled into the state."""
+    seconds = -(-time_ns // _NS)
+    return min(max(seconds + _TIME_OFFSET, 0), (1 << _TIME_BITS) - 1)
+
+
 def _quiet_since(packed: int) -> int:
     """Capture time (ns) of the packet the conversation has been quiet since, rounded up to the second:
     it is forgotten up to a second late, never early."""
@@ -175,7 +182,7 @@ class StreamTable(Generic[T]):
         second = 0 if conv.second_base is None else conv.second_base + 1
         return (conv.stream | first << _SHIFT_FIRST | second << _SHIFT_SECOND
                 | (conv.quiet_frame & ((1 << _FRAME_BITS) - 1)) << _SHIFT_FRAME
-                | (-(-(conv.quiet_since or 0) // _NS) + _TIME_OFFSET) << _SHIFT_TIME | index << _SHIFT_STATE)
+                | _time_field(conv.quiet_since or 0) << _SHIFT_TIME | index << _SHIFT_STATE)
 
     def _unpack(self, key: ConversationKey, packed: int) -> Conversation[T]:
         first, second = _field(packed, _SHIFT_FIRST, _BASE_BITS), _field(packed, _SHIFT_SECOND, _BASE_BITS)
