@@ -329,3 +329,31 @@ def test_a_retired_conversation_keeps_its_state_whatever_its_timestamp() -> None
         conv.quiet_since, conv.quiet_frame = time_ns, 12
         back = table._unpack(key, table._pack(conv))
         assert (back.stream, back.first_base, back.second_base, back.state) == (7, 100, None, "closed")
+
+
+def test_the_ladder_names_the_truststore_cas_the_server_did_not_advertise() -> None:
+    """samples/stale-truststore: nginx loaded bundle-A (Capture Lab Root CA); bundle-AB, which adds the
+    Partner Root CA, was the configured file (samples/README.md)."""
+    from tlscap.pki.truststore import load_truststore
+    from tlscap.report.html_ladder import ladder_arrows
+
+    folder = SAMPLES / "stale-truststore"
+    options = AnalysisOptions(truststore=load_truststore([str(folder / "bundle-AB.pem")]))
+    (conn,) = analyze_capture(str(folder / "stale-truststore.pcap"), options).connections
+    hover = "\n".join(line for arrow in ladder_arrows(conn) for line in arrow.details)
+    assert "in the truststore but not advertised" in hover
+    missing = hover.split("in the truststore but not advertised")[1]
+    assert "CN=Partner Root CA" in missing and "Capture Lab Root CA" not in missing
+
+
+@pytest.mark.parametrize(("code", "key_length"), [
+    # RFC 6655 / 7251 / 8442 / 8492: AES-CCM with the full 16-byte tag
+    (0xC09C, 16), (0xC09E, 16), (0xC0A4, 16), (0xC0A6, 16), (0xC0AC, 16), (0xC0B2, 16), (0xD005, 16),
+    (0xC09D, 32), (0xC09F, 32), (0xC0A5, 32), (0xC0A7, 32), (0xC0AD, 32),
+])
+def test_ccm_suites_have_a_sixteen_byte_tag(code: int, key_length: int) -> None:
+    from tlscap.tls.keyschedule import tls12_suite_params
+
+    params = tls12_suite_params(code)
+    assert params is not None and params.mode == "ccm"
+    assert (params.key_length, params.tag_length) == (key_length, 16)
