@@ -20,6 +20,7 @@ from tlscap.dtls.records import classify, split_datagram, starts_dtls
 from tlscap.dtls.session import DtlsSession
 from tlscap.report.json_report import connection_dict
 from tlscap.report.text_report import connection_title
+from tlscap.side import Side
 
 # --------------------------------------------------------------------------- records
 
@@ -65,7 +66,7 @@ def test_random_bytes_never_raise():
             data[rng.randrange(len(data))] = rng.randrange(256)
         data = data[: rng.randint(0, len(data))]
         session = DtlsSession()
-        session.feed_datagram(True, bytes(data), 1)
+        session.feed_datagram(Side.FIRST, bytes(data), 1)
         session.finish()
 
 

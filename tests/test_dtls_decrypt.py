@@ -34,6 +34,7 @@ from test_corpus_dtls import dtls_truth_facts
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.dtls.protection import nearest
 from tlscap.dtls.session import DtlsSession
+from tlscap.side import Side
 from tlscap.tls.decrypt import Tls12Decryptor, record_number_mask, tls12_decryptors
 from tlscap.tls.events import AlertEvent, ApplicationDataEvent, HandshakeEvent
 from tlscap.tls.keylog import load_keylog_file, parse_keylog
@@ -136,15 +137,15 @@ def test_a_session_opens_records_in_any_order_and_keeps_going_after_a_bad_one():
         return D.record(ctype, bytes(body), epoch=1, sequence=seq)
 
     session = DtlsSession(keylog)
-    session.feed_datagram(True, D.record(22, D.fragments(D.client_hello(), 0)[0]), 1)
-    session.feed_datagram(False, D.record(22, D.fragments(D.server_hello(), 0)[0]), 2)
+    session.feed_datagram(Side.FIRST, D.record(22, D.fragments(D.client_hello(), 0)[0]), 1)
+    session.feed_datagram(Side.SECOND, D.record(22, D.fragments(D.server_hello(), 0)[0]), 2)
     finished = D.fragments(A.handshake(20, b"\x5a" * 12), 1)[0]
-    session.feed_datagram(True, D.record(20, b"\x01", sequence=1) + sealed(0, 22, finished), 3)
-    session.feed_datagram(True, sealed(3, 23, b"third"), 4)
-    session.feed_datagram(True, sealed(1, 23, b"first", damage=True), 5)
-    session.feed_datagram(True, sealed(2, 23, b"second"), 6)
-    session.feed_datagram(True, sealed(4, 21, b"\x01\x00"), 7)
-    session.feed_datagram(True, sealed(0, 22, finished), 8)  # the Finished resent
+    session.feed_datagram(Side.FIRST, D.record(20, b"\x01", sequence=1) + sealed(0, 22, finished), 3)
+    session.feed_datagram(Side.FIRST, sealed(3, 23, b"third"), 4)
+    session.feed_datagram(Side.FIRST, sealed(1, 23, b"first", damage=True), 5)
+    session.feed_datagram(Side.FIRST, sealed(2, 23, b"second"), 6)
+    session.feed_datagram(Side.FIRST, sealed(4, 21, b"\x01\x00"), 7)
+    session.feed_datagram(Side.FIRST, sealed(0, 22, finished), 8)  # the Finished resent
     session.finish()
     handshakes = [(e.frame, e.name, e.encrypted, e.retransmission) for e in session.events
                   if isinstance(e, HandshakeEvent)]
@@ -155,7 +156,7 @@ def test_a_session_opens_records_in_any_order_and_keeps_going_after_a_bad_one():
     (alert,) = [e for e in session.events if isinstance(e, AlertEvent)]
     assert (alert.frame, alert.level, alert.description, alert.encrypted) == (7, 1, 0, False)
     assert session.decrypted and session.key_problem is not None and "frame 5" in session.key_problem
-    assert bytes(session.directions[True].app_plaintext) == b"thirdsecond"
+    assert bytes(session.directions[Side.FIRST].app_plaintext) == b"thirdsecond"
 
 
 # --------------------------------------------------------------------------- samples against tshark
@@ -257,11 +258,11 @@ def test_sample_application_data_is_what_the_client_sent(name):
     datagrams = _udp_payloads(SAMPLES / f"{name}.pcap")
     client_port = datagrams[0][1]
     for frame, port, payload in datagrams:
-        session.feed_datagram(port == client_port, payload, frame)
+        session.feed_datagram(Side.FIRST if port == client_port else Side.SECOND, payload, frame)
     session.finish()
-    sent = bytes(session.directions[True].app_plaintext)
+    sent = bytes(session.directions[Side.FIRST].app_plaintext)
     assert sent == (CLIENT_DATA if MANIFEST[f"{name}.pcap"]["built_to_show"] == "ok" else b"")
-    assert not session.directions[False].app_plaintext  # s_server sends nothing back
+    assert not session.directions[Side.SECOND].app_plaintext  # s_server sends nothing back
 
 
 @pytest.mark.parametrize("name", SAMPLE_NAMES)

@@ -13,6 +13,7 @@ from tlscap import limits
 from tlscap.dtls.reassembly import HandshakeReassembler
 from tlscap.dtls.records import split_datagram, starts_dtls
 from tlscap.dtls.session import DtlsSession
+from tlscap.side import Side
 from tlscap.tls.keylog import parse_keylog
 
 SEEDS = [
@@ -29,7 +30,7 @@ SEEDS = [
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(SEEDS), st.binary(max_size=8), st.integers(0, 300),
-                          st.integers(0, 255), st.booleans()), max_size=12))
+                          st.integers(0, 255), st.sampled_from(Side)), max_size=12))
 def test_session_with_mutated_datagrams(datagrams):
     session = DtlsSession()
     for frame, (seed, junk, at, value, side) in enumerate(datagrams, 1):
@@ -76,14 +77,14 @@ _PROTECTED_SEEDS = [
 
 @settings(max_examples=300, deadline=None)
 @given(st.booleans(), st.lists(st.tuples(st.sampled_from(_PROTECTED_SEEDS), st.integers(0, 300), st.integers(0, 255),
-                                         st.booleans()), max_size=10))
+                                         st.sampled_from(Side)), max_size=10))
 def test_keyed_session_with_mutated_protected_records(dtls13, records):
     """With a key log that matches the hellos, every protected record is tried with the keys: mutated ones
     fail their tag (a key problem, kept once), none raises."""
     session = DtlsSession(parse_keylog(_KEYLOG))
-    session.feed_datagram(True, D.record(22, D.fragments(D.client_hello(), 0)[0]), 1)
+    session.feed_datagram(Side.FIRST, D.record(22, D.fragments(D.client_hello(), 0)[0]), 1)
     hello = _DTLS13_SERVER_HELLO if dtls13 else D.server_hello()
-    session.feed_datagram(False, D.record(22, D.fragments(hello, 0)[0]), 2)
+    session.feed_datagram(Side.SECOND, D.record(22, D.fragments(hello, 0)[0]), 2)
     assert session.protection is not None
     for frame, (seed, at, value, side) in enumerate(records, 3):
         data = bytearray(seed)

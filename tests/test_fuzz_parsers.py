@@ -40,6 +40,7 @@ from tlscap.pki.der import name_to_rfc4514, parse_name_der
 from tlscap.pki.names import closest_name, explain_difference, names_equal, normalize_name
 from tlscap.pki.truststore import TruststoreError, load_truststore
 from tlscap.report.safe_text import safe
+from tlscap.side import Side
 from tlscap.tls import messages as M
 from tlscap.tls.handshake import HandshakeReader
 from tlscap.tls.keylog import KeyLog, parse_keylog
@@ -204,12 +205,12 @@ def test_session_with_keys_and_random_records(tls13, suite, client, server, with
         keylog = parse_keylog("\n".join(lines))
     session = TlsSession(keylog)
     hello, server_hello = _hello_pair(tls13, suite)
-    session.feed(True, hello, 1, 1)
-    session.feed(False, server_hello, 2, 2)
-    session.feed(True, b"\x14\x03\x03\x00\x01\x01" + client, 3, 3)
-    session.feed(False, b"\x14\x03\x03\x00\x01\x01" + server, 4, 4)
-    session.gap(True, 7, 5, truncated=False)
-    session.feed(True, client, 6, 6)
+    session.feed(Side.FIRST, hello, 1, 1)
+    session.feed(Side.SECOND, server_hello, 2, 2)
+    session.feed(Side.FIRST, b"\x14\x03\x03\x00\x01\x01" + client, 3, 3)
+    session.feed(Side.SECOND, b"\x14\x03\x03\x00\x01\x01" + server, 4, 4)
+    session.gap(Side.FIRST, 7, 5, truncated=False)
+    session.feed(Side.FIRST, client, 6, 6)
     assert all(ev.frame >= 1 for ev in session.events)
 
 

@@ -19,6 +19,7 @@ from tlscap.analysis.builder import client_side_of
 from tlscap.analysis.engine import AnalysisOptions, analyze_capture
 from tlscap.analysis.model import CertificateRequestInfo, Connection, Endpoint
 from tlscap.report.text_report import walkthrough
+from tlscap.side import Side
 from tlscap.tls.constants import HandshakeType, is_tls13
 from tlscap.tls.records import Record, RecordReader, looks_like_record_start
 
@@ -55,10 +56,10 @@ def test_walkthrough_lists_the_names_of_a_second_certificate_request() -> None:
         assert name in text
 
 
-@pytest.mark.parametrize(("ports", "client_side"), [((50000, 40000), True), ((40000, 50000), False)])
-def test_without_hello_or_syn_the_higher_port_is_the_client(ports: tuple[int, int], client_side: bool) -> None:
+@pytest.mark.parametrize(("ports", "client_side"), [((50000, 40000), Side.FIRST), ((40000, 50000), Side.SECOND)])
+def test_without_hello_or_syn_the_higher_port_is_the_client(ports: tuple[int, int], client_side: Side) -> None:
     tracker = SimpleNamespace(session=SimpleNamespace(client_side=None), syn_side=None,
-                              endpoints={True: ("10.0.0.1", ports[0]), False: ("10.0.0.2", ports[1])})
+                              endpoints={Side.FIRST: ("10.0.0.1", ports[0]), Side.SECOND: ("10.0.0.2", ports[1])})
     assert client_side_of(tracker) is client_side  # type: ignore[arg-type]
 
 
@@ -262,11 +263,11 @@ def test_an_sslv2_exchange_names_its_client_and_its_server_hello() -> None:
         + (16).to_bytes(2, "big") + b"\x44" * 16
     server_hello = bytes([0x80 | (len(server_hello_body) >> 8), len(server_hello_body) & 0xFF]) + server_hello_body
     session = TlsSession()
-    session.feed(False, client_hello, 4, 4)
-    session.feed(True, server_hello, 5, 5)
+    session.feed(Side.SECOND, client_hello, 4, 4)
+    session.feed(Side.FIRST, server_hello, 5, 5)
     names = [(e.side, e.name) for e in session.events if isinstance(e, HandshakeEvent)]
-    assert names == [(False, "ClientHello"), (True, "ServerHello")]
-    assert session.client_side is False and session.version == 0x0002
+    assert names == [(Side.SECOND, "ClientHello"), (Side.FIRST, "ServerHello")]
+    assert session.client_side is Side.SECOND and session.version == 0x0002
 
 
 def test_a_syn_ack_without_its_syn_names_the_server(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from tlscap.analysis.model import (
 from tlscap.analysis.tracker import ConnectionTracker
 from tlscap.pki.certificate import summarize_certificate
 from tlscap.pki.der import name_to_rfc4514
+from tlscap.side import Side
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
 from tlscap.tls.client_stacks import identify
@@ -38,25 +39,25 @@ from tlscap.tls.record_sizes import SizedRecord
 WELL_KNOWN_TLS_PORTS = frozenset({443, 465, 636, 853, 989, 990, 992, 993, 995, 5061, 8443, 5223, 5671})
 
 
-def client_side_of(tracker: ConnectionTracker) -> bool:
+def client_side_of(tracker: ConnectionTracker) -> Side:
     """Which side is the TLS client: the ClientHello's sender, else the SYN's, else the higher port."""
     if tracker.session.client_side is not None:
         return tracker.session.client_side
     if tracker.syn_side is not None:
         return tracker.syn_side
-    a, b = tracker.endpoints[True], tracker.endpoints[False]
+    a, b = tracker.endpoints[Side.FIRST], tracker.endpoints[Side.SECOND]
     if a[1] in WELL_KNOWN_TLS_PORTS and b[1] not in WELL_KNOWN_TLS_PORTS:
-        return False
+        return Side.SECOND
     if b[1] in WELL_KNOWN_TLS_PORTS and a[1] not in WELL_KNOWN_TLS_PORTS:
-        return True
-    return a[1] > b[1]
+        return Side.FIRST
+    return Side.FIRST if a[1] > b[1] else Side.SECOND
 
 
 def build_connection(tracker: ConnectionTracker) -> Connection:
     session = tracker.session
     client_side = client_side_of(tracker)
     c_ip, c_port = tracker.endpoints[client_side]
-    s_ip, s_port = tracker.endpoints[not client_side]
+    s_ip, s_port = tracker.endpoints[client_side.other]
     conn = Connection(
         id=tracker.stream,
         client=Endpoint(ip=c_ip, port=c_port),
@@ -88,7 +89,7 @@ def build_connection(tracker: ConnectionTracker) -> Connection:
                                          kind=end.kind))
     conn.key_problem = session.key_problem
     conn.key_problem_frame = session.key_problem_frame
-    server = session.directions[not client_side]
+    server = session.directions[client_side.other]
     head = parse_http_response(bytes(server.app_plaintext)) if server.app_plaintext else None
     if head is not None:
         conn.http = HttpResponse(frame=server.app_plaintext_frame, status=head.status, title=head.title)

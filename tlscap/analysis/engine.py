@@ -26,6 +26,7 @@ from tlscap.decode.segment import Segment
 from tlscap.dtls.flows import DtlsTracker, UdpFlows
 from tlscap.errors import CaptureIssue, CaptureOpenError
 from tlscap.pki.truststore import Truststore
+from tlscap.side import Side
 from tlscap.tcp.reassembly import BufferBudget, DirectionReassembler
 from tlscap.tcp.streams import Conversation, StreamTable
 from tlscap.tls.keylog import KeyLog, parse_keylog
@@ -34,7 +35,7 @@ from tlscap.tls.session import TlsSession
 SOCKS_PORT = 1080
 # A direction that frames reach on the bulk path: (stream, tracker, side, the decoder's bulk_fields_v4
 # or _v6 for its IP version).
-BulkEntry = tuple[int, ConnectionTracker, bool, Callable[[bytes, int, int], "tuple[int, int, int] | None"]]
+BulkEntry = tuple[int, ConnectionTracker, Side, Callable[[bytes, int, int], "tuple[int, int, int] | None"]]
 # Whether frames of known flows may take _Run.on_bulk (tests turn it off to compare with the general path).
 BULK_PATH = True
 # How often (in frames) idle connections are finished and quiet conversations forgotten.
@@ -167,14 +168,14 @@ def _count_and_pass(report: CaptureReport, conn: Connection, sink: ConnectionSin
     sink(conn)
 
 
-def _endpoints(conv: Conversation[ConnectionTracker | _Closed], seg: Segment, side: bool) -> Endpoints:
-    """The endpoints of each side, indexed by side: the conversation key's own tuples (key[1] is the side
-    True), so that the 16,384 trackers open at once do not each hold a copy."""
+def _endpoints(conv: Conversation[ConnectionTracker | _Closed], seg: Segment, side: Side) -> Endpoints:
+    """The endpoints of each side, indexed by side: the conversation key's own tuples (key[1] is side
+    FIRST), so that the 16,384 trackers open at once do not each hold a copy."""
     key = conv.key
     if key is not None:
         return key[2], key[1]
     here, there = (seg.src_ip, seg.src_port), (seg.dst_ip, seg.dst_port)
-    return (there, here) if side else (here, there)
+    return (there, here) if side is Side.FIRST else (here, there)
 
 
 class _Closed(Enum):
@@ -309,10 +310,10 @@ class _Run:
             # once both sides were seen: the up to 16,384 connections open that a scanner's or a one-way
             # capture's half-open ones make would each hold keys for a bulk that never comes.
             keys = self.bulk_keys.setdefault(conv.stream, [])
-            if len(keys) < 2 and not tracker.reassembly[True].pending and not tracker.reassembly[False].pending:
+            if len(keys) < 2 and not tracker.reassembly[0].pending and not tracker.reassembly[1].pending:
                 self._add_bulk_key(keys, tracker, seg, side)
 
-    def _add_bulk_key(self, keys: list[bytes], tracker: ConnectionTracker, seg: Segment, side: bool) -> None:
+    def _add_bulk_key(self, keys: list[bytes], tracker: ConnectionTracker, seg: Segment, side: Side) -> None:
         """Let the next frames of this direction take on_bulk: the table knows this side's base sequence
         number now, so looking a non-SYN segment of it up again would change nothing."""
         key = flow_bytes(seg.src_ip, seg.dst_ip, seg.src_port, seg.dst_port)
@@ -332,8 +333,8 @@ class _Run:
         if number >= self._next_sweep:
             return False
         stream, tracker, side, fields_of = entry
-        reassembly = tracker.reassembly
-        if reassembly[True].pending or reassembly[False].pending:
+        second, first = tracker.reassembly
+        if second.pending or first.pending:
             # Data held out of order: nothing of this connection takes the bulk path until it is
             # delivered (a later segment registers it again), so reordered traffic does not pay for
             # trying at every frame.

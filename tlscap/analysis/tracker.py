@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tlscap import limits
 from tlscap.decode.segment import ACK, FIN, RST, SYN, Segment
+from tlscap.side import Side
 from tlscap.tcp.reassembly import Chunk, Delivery, DirectionReassembler
 from tlscap.tls.openvpn import OpenVpnChannel, OpenVpnReader, looks_like_openvpn_tcp
 from tlscap.tls.session import TlsSession
@@ -14,11 +15,11 @@ from tlscap.tls.session import TlsSession
 @dataclass(slots=True)
 class TcpEnd:
     frame: int
-    side: bool
+    side: Side
     kind: str
 
 
-# The (address, port) of each side, indexed by the side's boolean: [False], then [True].
+# The (address, port) of each side, indexed by side: [Side.SECOND], then [Side.FIRST].
 Endpoints = tuple[tuple[str, int], tuple[str, int]]
 
 
@@ -37,7 +38,7 @@ class ConnectionTracker:
     first_time_ns: int
     last_frame: int = 0
     last_time_ns: int = 0
-    syn_side: bool | None = None
+    syn_side: Side | None = None
     reassembly: tuple[DirectionReassembler, DirectionReassembler] = field(
         default_factory=lambda: (DirectionReassembler(), DirectionReassembler())
     )
@@ -48,12 +49,12 @@ class ConnectionTracker:
     given_up: bool = False
     socks_port: bool = False
     socks_counted: bool = False
-    openvpn: dict[bool, OpenVpnReader] | None = None
+    openvpn: dict[Side, OpenVpnReader] | None = None
     # Reset, or both sides sent FIN: nothing more of this connection can be read.
     closed: bool = False
-    _fin_sides: int = 0  # bit 1: the True side sent FIN, bit 2: the other (a set would cost 216 bytes)
+    _fin_sides: int = 0  # bit 1: side FIRST sent FIN, bit 2: side SECOND (a set would cost 216 bytes)
 
-    def on_segment(self, seg: Segment, side: bool) -> None:
+    def on_segment(self, seg: Segment, side: Side) -> None:
         frame = seg.frame
         self.last_frame = frame
         self.last_time_ns = seg.timestamp_ns
@@ -82,17 +83,17 @@ class ConnectionTracker:
             if flags & RST:
                 self.closed = True
             else:
-                self._fin_sides |= 1 if side else 2
+                self._fin_sides |= 1 if side is Side.FIRST else 2
                 self.closed = self._fin_sides == 3
         if not self.session.tls_seen:
             self._maybe_give_up()
 
-    def on_bulk(self, side: bool, frame: int, time_ns: int, seq: int, ack: int, length: int) -> bool:
+    def on_bulk(self, side: Side, frame: int, time_ns: int, seq: int, ack: int, length: int) -> bool:
         """`on_segment` for a plain segment (ACK set; no SYN, FIN or RST; nothing cut) that is a bare
         acknowledgement or, in order, only continues an application-data record being skipped: the same
         changes, without building a Segment (bulk data and its ACKs are most of a capture). Returns False,
         having changed nothing, for any other segment."""
-        if self.given_up or self.reassembly[not side].pending:
+        if self.given_up or self.reassembly[side.other].pending:
             return False
         if length and not self._skip_in_order(side, seq, length, frame, time_ns):
             return False
@@ -100,7 +101,7 @@ class ConnectionTracker:
         self.last_time_ns = time_ns
         return True
 
-    def _skip_in_order(self, side: bool, seq: int, length: int, frame: int, time_ns: int) -> bool:
+    def _skip_in_order(self, side: Side, seq: int, length: int, frame: int, time_ns: int) -> bool:
         """Take `length` payload bytes at `seq` when they come in order and only continue an
         application-data record being skipped: the same layers' short path, with nothing to deliver.
         False, having changed nothing, for any other bytes."""
@@ -115,11 +116,11 @@ class ConnectionTracker:
         return True
 
     def finish(self) -> None:
-        for side in (True, False):
+        for side in (Side.FIRST, Side.SECOND):
             late = self.reassembly[side].flush(self.last_frame)
             self._deliver(side, late, max((d.frame for d in late), default=self.last_frame))
 
-    def _deliver(self, side: bool, deliveries: list[Delivery], now_frame: int) -> None:
+    def _deliver(self, side: Side, deliveries: list[Delivery], now_frame: int) -> None:
         """Feed the deliveries to the session. `now_frame` is the frame that made them possible: a record
         completed by filling a hole is credited to it (as Wireshark credits a reassembled PDU). After a
         hole given up, nothing completed the bytes behind it but their own frames."""
@@ -131,7 +132,7 @@ class ConnectionTracker:
                     now_frame = d.frame
                 if self.openvpn is None and not session.tls_seen and looks_like_openvpn_tcp(d.data):
                     channel = OpenVpnChannel()
-                    self.openvpn = {True: OpenVpnReader(channel), False: OpenVpnReader(channel)}
+                    self.openvpn = {Side.FIRST: OpenVpnReader(channel), Side.SECOND: OpenVpnReader(channel)}
                 if self.openvpn is not None:
                     for data, carrier in self.openvpn[side].feed(d.data, d.frame):
                         session.feed(side, data, carrier, now_frame)

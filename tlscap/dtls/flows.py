@@ -18,6 +18,7 @@ from tlscap.decode.datagram import Datagram
 from tlscap.decode.decoder import conversation_tunnel
 from tlscap.dtls.records import starts_dtls
 from tlscap.dtls.session import DtlsSession
+from tlscap.side import Side
 from tlscap.tls.keylog import KeyLog
 
 
@@ -27,14 +28,14 @@ class DtlsTracker:
     tracker is (no SYN, no FIN or RST: UDP has none)."""
 
     stream: int
-    endpoints: dict[bool, tuple[str, int]]
+    endpoints: dict[Side, tuple[str, int]]
     tunnel: tuple[str, ...]
     first_frame: int
     first_time_ns: int
     last_frame: int = 0
     last_time_ns: int = 0
     session: DtlsSession = field(default_factory=DtlsSession)
-    syn_side: bool | None = None
+    syn_side: Side | None = None
     ends: list = field(default_factory=list)
     frame_times_ns: dict[int, int] = field(default_factory=dict)
     carrier_times_ns: dict[int, int] = field(default_factory=dict)
@@ -42,7 +43,7 @@ class DtlsTracker:
     closed: bool = False
     transport: str = "udp"
 
-    def on_datagram(self, datagram: Datagram, side: bool) -> None:
+    def on_datagram(self, datagram: Datagram, side: Side) -> None:
         self.last_frame = datagram.frame
         self.last_time_ns = datagram.timestamp_ns
         self.session.feed_datagram(side, datagram.payload, datagram.frame)
@@ -61,7 +62,7 @@ class DtlsTracker:
 @dataclass(slots=True)
 class _Flow:
     stream: int
-    first: tuple[str, int]  # the sender of the first datagram: side True
+    first: tuple[str, int]  # the sender of the first datagram: side FIRST
     first_frame: int
     first_time_ns: int
     tracker: DtlsTracker | None = None
@@ -99,12 +100,13 @@ class UdpFlows:
             self.flows.move_to_end(key)
         if datagram.quoted or flow.finished:
             return
-        side = src == flow.first
+        side = Side.FIRST if src == flow.first else Side.SECOND
         tracker = flow.tracker
         if tracker is None:
             if not starts_dtls(datagram.payload):
                 return
-            tracker = DtlsTracker(stream=flow.stream, endpoints={True: flow.first, False: dst if side else src},
+            second = dst if side is Side.FIRST else src
+            tracker = DtlsTracker(stream=flow.stream, endpoints={Side.FIRST: flow.first, Side.SECOND: second},
                                   tunnel=datagram.tunnel, first_frame=flow.first_frame,
                                   first_time_ns=flow.first_time_ns, session=DtlsSession(self.keylog))
             flow.tracker = tracker

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from tlscap.dtls.records import DtlsRecord
 from tlscap.errors import TlscapError
+from tlscap.side import Side
 from tlscap.tls import constants as C
 from tlscap.tls.decrypt import DecryptError, Tls12Decryptor, Tls13Decryptor, tls12_decryptors
 from tlscap.tls.keylog import (
@@ -46,15 +47,15 @@ _SEQUENCE_SIZES = (1, 2)  # bytes of a unified header's sequence number (S bit c
 
 @dataclass(slots=True)
 class DtlsProtection:
-    """The decryptors of one DTLS connection by (side, epoch); sides are the session's booleans."""
+    """The decryptors of one DTLS connection by (side, epoch); sides are the transport's (`Side`)."""
 
     dtls13: bool
     cipher_suite: int
-    decryptors: dict[tuple[bool, int], Tls12Decryptor | Tls13Decryptor] = field(default_factory=dict)
-    next_sequence: dict[tuple[bool, int], int] = field(default_factory=dict)  # DTLS 1.3: per (side, epoch)
+    decryptors: dict[tuple[Side, int], Tls12Decryptor | Tls13Decryptor] = field(default_factory=dict)
+    next_sequence: dict[tuple[Side, int], int] = field(default_factory=dict)  # DTLS 1.3: per (side, epoch)
     records_opened: int = 0
 
-    def open(self, side: bool, record: DtlsRecord) -> DtlsRecord | None:
+    def open(self, side: Side, record: DtlsRecord) -> DtlsRecord | None:
         """The record decrypted (its plaintext type and fragment, `decrypted` set), or None when no key
         here opens its epoch. Raises DecryptError when the key for its epoch does not open it."""
         if record.unified:
@@ -68,7 +69,7 @@ class DtlsProtection:
         self.records_opened += 1
         return replace(record, length=len(plain), fragment=plain, decrypted=True)
 
-    def _open_unified(self, side: bool, record: DtlsRecord) -> DtlsRecord | None:
+    def _open_unified(self, side: Side, record: DtlsRecord) -> DtlsRecord | None:
         epoch = _full_epoch(record.epoch)
         decryptor = self.decryptors.get((side, epoch)) if epoch is not None else None
         if not isinstance(decryptor, Tls13Decryptor) or epoch is None:
@@ -110,7 +111,7 @@ def find_protection(
     *,
     client_random: bytes | None,
     server_random: bytes,
-    client_side: bool,
+    client_side: Side,
     version: int,
     cipher_suite: int,
     server_extensions: list[int],
@@ -135,7 +136,7 @@ def _dtls12(
     secrets: dict[str, bytes],
     client_random: bytes,
     server_random: bytes,
-    client_side: bool,
+    client_side: Side,
     version: int,
     cipher_suite: int,
     encrypt_then_mac: bool,
@@ -148,12 +149,12 @@ def _dtls12(
         return None, f"cipher suite 0x{cipher_suite:04x} with version 0x{version:04x} cannot be decrypted"
     protection = DtlsProtection(dtls13=False, cipher_suite=cipher_suite)
     protection.decryptors[(client_side, DTLS12_EPOCH)] = pair[0]
-    protection.decryptors[(not client_side, DTLS12_EPOCH)] = pair[1]
+    protection.decryptors[(client_side.other, DTLS12_EPOCH)] = pair[1]
     return protection, None
 
 
 def _dtls13(
-    secrets: dict[str, bytes], client_side: bool, cipher_suite: int
+    secrets: dict[str, bytes], client_side: Side, cipher_suite: int
 ) -> tuple[DtlsProtection | None, str | None]:
     if tls13_suite(cipher_suite) is None:
         return None, f"cipher suite 0x{cipher_suite:04x} cannot be decrypted"
@@ -163,7 +164,7 @@ def _dtls13(
         return None, f"the key log lacks {' and '.join(missing)} for this connection"
     protection = DtlsProtection(dtls13=True, cipher_suite=cipher_suite)
     for side, handshake, application in ((client_side, CLIENT_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0),
-                                         (not client_side, SERVER_HANDSHAKE_TRAFFIC_SECRET, SERVER_TRAFFIC_SECRET_0)):
+                                         (client_side.other, SERVER_HANDSHAKE_TRAFFIC_SECRET, SERVER_TRAFFIC_SECRET_0)):
         protection.decryptors[(side, DTLS13_HANDSHAKE_EPOCH)] = Tls13Decryptor(
             cipher_suite, secrets[handshake], dtls=True)
         if application in secrets:

@@ -24,6 +24,7 @@ from tlscap.dtls.records import (
     split_datagram,
 )
 from tlscap.errors import TlscapError
+from tlscap.side import Side
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
 from tlscap.tls.constants import ContentType, HandshakeType, ProtocolVersion
@@ -58,7 +59,7 @@ class _Direction:
 
 
 class DtlsSession:
-    """Both directions of one UDP flow, read as DTLS. Sides are the caller's booleans. `keylog` (it may
+    """Both directions of one UDP flow, read as DTLS. Sides are the transport's (`Side`). `keylog` (it may
     still grow while the capture is read: secrets in a pcapng's blocks) is looked up at the ServerHello."""
 
     def __init__(self, keylog: KeyLog | None = None) -> None:
@@ -66,11 +67,11 @@ class DtlsSession:
         self.protection: DtlsProtection | None = None
         self.key_problem: str | None = None  # why protected records could not be opened, once
         self.key_problem_frame: int | None = None
-        self.directions: dict[bool, _Direction] = {True: _Direction(), False: _Direction()}
+        self.directions: dict[Side, _Direction] = {Side.FIRST: _Direction(), Side.SECOND: _Direction()}
         self.events: list[TlsEvent] = []
         self._new_event_frames: list[int] = []  # see take_new_event_frames
         self.events_dropped = 0
-        self.client_side: bool | None = None
+        self.client_side: Side | None = None
         self.version: int | None = None
         self.cipher_suite: int | None = None
         self.sni: str | None = None
@@ -89,10 +90,10 @@ class DtlsSession:
     def decrypted(self) -> bool:
         return self.protection is not None and self.protection.records_opened > 0
 
-    def feed_datagram(self, side: bool, payload: bytes, frame: int) -> None:
+    def feed_datagram(self, side: Side, payload: bytes, frame: int) -> None:
         """One datagram's payload from `side`."""
         # Records to `side`'s peer carry the connection ID the peer asked for.
-        datagram = split_datagram(payload, cid_length=self.directions[not side].cid_length)
+        datagram = split_datagram(payload, cid_length=self.directions[side.other].cid_length)
         if not datagram.records:
             self.datagrams_unread += 1
             return
@@ -103,7 +104,7 @@ class DtlsSession:
         if datagram.stopped is not None and self.client_side is not None and not self._finished(side):
             self._event(DesyncEvent(frame=frame, frames=(frame,), side=side, error=datagram.stopped))
 
-    def _finished(self, side: bool) -> bool:
+    def _finished(self, side: Side) -> bool:
         return any(isinstance(ev, HandshakeEvent) and ev.side == side and ev.msg_type == HandshakeType.FINISHED
                    for ev in self.events)
 
@@ -127,7 +128,7 @@ class DtlsSession:
         frames, self._new_event_frames = self._new_event_frames, []
         return frames
 
-    def _open(self, side: bool, record: DtlsRecord, frame: int) -> DtlsRecord:
+    def _open(self, side: Side, record: DtlsRecord, frame: int) -> DtlsRecord:
         """The record opened with the key log's keys for its epoch, or as it came."""
         if self.protection is None or not record.protected:
             return record
@@ -138,7 +139,7 @@ class DtlsSession:
                 self.key_problem, self.key_problem_frame = f"record in frame {frame}: {exc}", frame
             return record
 
-    def _on_record(self, side: bool, record: DtlsRecord, frame: int) -> None:
+    def _on_record(self, side: Side, record: DtlsRecord, frame: int) -> None:
         direction = self.directions[side]
         record = self._open(side, record, frame)
         ctype = record.content_type
@@ -167,7 +168,7 @@ class DtlsSession:
                 self._event(ApplicationDataEvent(frame=frame, frames=(frame,), side=side, length=record.length,
                                                  encrypted=record.protected, decrypted=record.decrypted))
 
-    def _protected_handshake(self, side: bool, direction: _Direction, record: DtlsRecord, frame: int) -> None:
+    def _protected_handshake(self, side: Side, direction: _Direction, record: DtlsRecord, frame: int) -> None:
         """DTLS <= 1.2 after ChangeCipherSpec: the first handshake record of an epoch is its Finished
         (RFC 6347 puts it first); the same length again in that epoch is a retransmitted Finished."""
         first = direction.protected_handshakes.get(record.epoch)
@@ -185,7 +186,7 @@ class DtlsSession:
 
     # -- handshake messages ------------------------------------------------------------------------
 
-    def _on_handshake_event(self, side: bool, event: object, record: DtlsRecord) -> None:
+    def _on_handshake_event(self, side: Side, event: object, record: DtlsRecord) -> None:
         if isinstance(event, Message):
             self._on_message(side, event, record)
         elif isinstance(event, Retransmission):
@@ -197,7 +198,7 @@ class DtlsSession:
         elif isinstance(event, Malformed):
             self._event(DesyncEvent(frame=event.frame, frames=(event.frame,), side=side, error=event.detail))
 
-    def _kind(self, msg_type: int, side: bool) -> tuple[str, int]:
+    def _kind(self, msg_type: int, side: Side) -> tuple[str, int]:
         """A retransmitted message's name and type; a ServerHello keeps those its original got (a
         HelloRetryRequest's)."""
         if msg_type == HandshakeType.SERVER_HELLO:
@@ -207,11 +208,11 @@ class DtlsSession:
                 return original.name, original.msg_type
         return C.handshake_name(msg_type), msg_type
 
-    def _incomplete(self, side: bool, gap: Incomplete) -> None:
+    def _incomplete(self, side: Side, gap: Incomplete) -> None:
         self._event(HandshakeEvent(frame=gap.frame, frames=gap.frames, side=side, name=C.handshake_name(gap.msg_type),
                                    msg_type=gap.msg_type, damaged=gap.detail, length=gap.length))
 
-    def _on_message(self, side: bool, msg: Message, record: DtlsRecord) -> None:
+    def _on_message(self, side: Side, msg: Message, record: DtlsRecord) -> None:
         msg_type = msg.msg_type
         parsed: object | None = None
         error = None
@@ -225,7 +226,7 @@ class DtlsSession:
                                    msg_type=msg_type, length=len(msg.body), decrypted=record.decrypted, parsed=parsed,
                                    error=error))
 
-    def _parse(self, side: bool, msg: Message, record: DtlsRecord) -> object | None:
+    def _parse(self, side: Side, msg: Message, record: DtlsRecord) -> object | None:
         t = msg.msg_type
         if t == HandshakeType.CLIENT_HELLO:
             hello = M.parse_client_hello(msg.body, dtls=True)
@@ -241,7 +242,7 @@ class DtlsSession:
         if t == HandshakeType.SERVER_HELLO:
             sh = M.parse_server_hello(msg.body)
             if self.client_side is None:
-                self.client_side = not side
+                self.client_side = side.other
             self.version = sh.version
             if sh.is_hello_retry_request:
                 self.hello_retry = True
@@ -249,10 +250,10 @@ class DtlsSession:
             self.cipher_suite = sh.cipher_suite
             self.directions[side].cid_length = _cid_length(sh.extensions)
             if self.protection is None:
-                self._find_keys(not side, sh)
+                self._find_keys(side.other, sh)
             return sh
         if t == HandshakeType.HELLO_VERIFY_REQUEST and self.client_side is None:
-            self.client_side = not side
+            self.client_side = side.other
         if t == HandshakeType.CERTIFICATE:
             return M.parse_certificate(msg.body, tls13=self._dtls13())
         if t == HandshakeType.CERTIFICATE_REQUEST:
@@ -260,7 +261,7 @@ class DtlsSession:
             return M.parse_certificate_request(msg.body, version=version)
         return None
 
-    def _find_keys(self, client_side: bool, sh: M.ServerHello) -> None:
+    def _find_keys(self, client_side: Side, sh: M.ServerHello) -> None:
         protection, problem = find_protection(
             self.keylog, client_random=self.latest_client_random, server_random=sh.random, client_side=client_side,
             version=sh.version, cipher_suite=sh.cipher_suite, server_extensions=[e.type for e in sh.extensions])

@@ -61,6 +61,7 @@ from tlscap.capture.reader import open_capture
 from tlscap.capture.source import CaptureInfo
 from tlscap.engines.tshark_output import FIELDS, Row, TlsRecord, application_data_record, json_packets, parse_row
 from tlscap.errors import CaptureIssue, CaptureOpenError, TlscapError
+from tlscap.side import Side
 from tlscap.signals import die_with_parent
 from tlscap.tls.keylog import KeyLog, load_keylog_file, parse_keylog
 from tlscap.tls.session import TlsSession
@@ -251,7 +252,7 @@ class _Run:
         self.keylog = keylog
         self.open: dict[int, ConnectionTracker] = {}
         self.finalized: set[int] = set()  # TLS conversations already finalized (late segments go on)
-        self.fin_sides: dict[int, set[bool]] = {}  # per open stream: the sides that sent a FIN
+        self.fin_sides: dict[int, set[Side]] = {}  # per open stream: the sides that sent a FIN
         self.plaintext: dict[int, int] = {}  # per open stream without TLS yet: payload bytes seen
         self.collector = ConnectionCollector(options, emit)
 
@@ -270,7 +271,7 @@ class _Run:
         if tracker is None:
             tracker = ConnectionTracker(
                 stream=stream,
-                endpoints=(row.dst, row.src),  # indexed by side: [True] is row.src
+                endpoints=(row.dst, row.src),  # indexed by side: [Side.FIRST] is row.src
                 tunnel=row.tunnel(),
                 first_frame=row.frame,
                 first_time_ns=row.time_ns,
@@ -294,7 +295,7 @@ class _Run:
     def _on_segment(self, tracker: ConnectionTracker, row: Row, records: list[TlsRecord], cut: int) -> bool:
         """What ConnectionTracker.on_segment does, with tshark's records instead of reassembly;
         True when the connection is closed (a reset, or a FIN from both sides)."""
-        side = row.src == tracker.endpoints[True]
+        side = Side.FIRST if row.src == tracker.endpoints[Side.FIRST] else Side.SECOND
         tracker.last_frame = row.frame
         tracker.last_time_ns = row.time_ns
         if row.flags & TCP_SYN and not row.flags & TCP_ACK and tracker.syn_side is None:

@@ -1,8 +1,8 @@
 """What a TLS (or DTLS) session reads on a connection, in capture order: one small frozen type per kind.
 
-Every event has the frame that completed it, all the frames that carried it, and `side`: the caller's
-boolean for the direction the bytes came from, not client or server (`TlsSession.client_side` says which
-side is the client once a hello shows it). A run of identical ChangeCipherSpec or alert records is one
+Every event has the frame that completed it, all the frames that carried it, and `side`: the transport's
+`Side` the bytes came from, not client or server (`TlsSession.client_side` says which side is the client
+once a hello shows it). A run of identical ChangeCipherSpec or alert records is one
 event with `repeat` and `last_frame`.
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tlscap.side import Side
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Event:
     frame: int
     frames: tuple[int, ...]
-    side: bool
+    side: Side
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tlscap.errors import TlscapError
+from tlscap.side import Side
 from tlscap.tls.decrypt import Tls12Decryptor, Tls13Decryptor, tls12_decryptors
 from tlscap.tls.keylog import KeyLog
 from tlscap.tls.keyschedule import tls13_suite
@@ -34,11 +35,11 @@ class DirectionProtection:
 
 @dataclass(slots=True)
 class ConnectionProtection:
-    """Keys of both directions (sides are the session's booleans: True/False)."""
+    """Keys of both directions, by the transport's `Side`."""
 
     tls13: bool
     cipher_suite: int
-    directions: dict[bool, DirectionProtection] = field(default_factory=dict)
+    directions: dict[Side, DirectionProtection] = field(default_factory=dict)
     problem: str | None = None
     records_opened: int = 0
 
@@ -48,7 +49,7 @@ def find_protection(
     *,
     client_random: bytes | None,
     server_random: bytes,
-    client_side: bool,
+    client_side: Side,
     version: int,
     cipher_suite: int,
     server_extensions: list[int],
@@ -64,7 +65,7 @@ def find_protection(
         # A key log given for many captures covers some connections only: a connection it has no
         # secret for is counted (ConnectionStats.keyed), not warned about.
         return None, None
-    server_side = not client_side
+    server_side = client_side.other
     try:
         if version == 0x0304 or 0x7F00 <= version <= 0x7FFF:
             return _tls13(secrets, client_side, server_side, cipher_suite)
@@ -75,7 +76,7 @@ def find_protection(
 
 
 def _tls13(
-    secrets: dict[str, bytes], client_side: bool, server_side: bool, cipher_suite: int
+    secrets: dict[str, bytes], client_side: Side, server_side: Side, cipher_suite: int
 ) -> tuple[ConnectionProtection | None, str | None]:
     if tls13_suite(cipher_suite) is None:
         return None, f"cipher suite 0x{cipher_suite:04x} cannot be decrypted"
@@ -94,8 +95,8 @@ def _tls12(
     secrets: dict[str, bytes],
     client_random: bytes,
     server_random: bytes,
-    client_side: bool,
-    server_side: bool,
+    client_side: Side,
+    server_side: Side,
     version: int,
     cipher_suite: int,
     encrypt_then_mac: bool,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from tlscap import limits
 from tlscap.errors import TlscapError
+from tlscap.side import Side
 from tlscap.tls import constants as C
 from tlscap.tls import messages as M
 from tlscap.tls.constants import ContentType, HandshakeType
@@ -54,7 +55,7 @@ class _Direction:
     app_plaintext_frame: int = 0
 
 
-class _Directions(dict[bool, _Direction]):
+class _Directions(dict[Side, _Direction]):
     """The two directions' readers, each made when its side first carries bytes (or a gap): most of the
     connections open at once in a large capture are a SYN, or a SYN and one segment, and 16,384 of them
     may be open. `.get(side)` and `.values()` see only the directions made so far; `[side]` makes one.
@@ -66,19 +67,19 @@ class _Directions(dict[bool, _Direction]):
         super().__init__()
         self.keep_application_data = False
 
-    def __missing__(self, side: bool) -> _Direction:
+    def __missing__(self, side: Side) -> _Direction:
         direction = self[side] = _Direction(records=RecordReader(keep_application_data=self.keep_application_data))
         return direction
 
 
 class TlsSession:
-    """Both directions of one TCP connection, read as TLS. Sides are the caller's booleans."""
+    """Both directions of one TCP connection, read as TLS. Sides are the transport's (`Side`)."""
 
     def __init__(self, keylog: KeyLog | None = None) -> None:
         self.directions = _Directions()
         self.events: list[TlsEvent] = []
         self._new_event_frames: list[int] | None = None  # see take_new_event_frames
-        self.client_side: bool | None = None
+        self.client_side: Side | None = None
         self.version: int | None = None
         self.cipher_suite: int | None = None
         self.sni: str | None = None
@@ -103,16 +104,16 @@ class TlsSession:
     def is_tls(self) -> bool:
         return self.tls_seen
 
-    def feed(self, side: bool, data: bytes, carrier: int, now_frame: int, *, chunk_start: bool = True) -> None:
+    def feed(self, side: Side, data: bytes, carrier: int, now_frame: int, *, chunk_start: bool = True) -> None:
         for ev in self.directions[side].records.feed(data, carrier, now_frame, chunk_start=chunk_start):
             self._on_record_event(side, ev)
 
-    def skip_application_data(self, side: bool, length: int, carrier: int) -> bool:
+    def skip_application_data(self, side: Side, length: int, carrier: int) -> bool:
         """`feed` for bytes that only continue a skipped application-data record (no event can come of
         them); False, taking nothing, when they may do more. See `RecordReader.skip_body`."""
         return self.directions[side].records.skip_body(length, carrier)
 
-    def gap(self, side: bool, length: int, frame: int, *, truncated: bool) -> None:
+    def gap(self, side: Side, length: int, frame: int, *, truncated: bool) -> None:
         for ev in self.directions[side].records.gap(length, frame, truncated=truncated):
             self._on_record_event(side, ev)
 
@@ -146,7 +147,7 @@ class TlsSession:
         frames, self._new_event_frames = self._new_event_frames or [], None
         return frames
 
-    def _on_record_event(self, side: bool, ev: Record | Desync) -> None:
+    def _on_record_event(self, side: Side, ev: Record | Desync) -> None:
         if isinstance(ev, Desync):
             kind = LostStartEvent if ev.at_start else DesyncEvent
             self._event(kind(frame=ev.frame, frames=(ev.frame,), side=side, error=ev.reason, truncated=ev.truncated))
@@ -186,7 +187,7 @@ class TlsSession:
         elif ctype == SSLV2_HELLO:
             self._on_sslv2_hello(side, ev)
 
-    def _open(self, side: bool, cipher: Tls13Decryptor | Tls12Decryptor, rec: Record) -> Record | None:
+    def _open(self, side: Side, cipher: Tls13Decryptor | Tls12Decryptor, rec: Record) -> Record | None:
         """The record decrypted (a plaintext Record marked `decrypted`), or None when it cannot be."""
         if rec.damaged is not None or rec.fragment is None:
             return None
@@ -213,7 +214,7 @@ class TlsSession:
         v = self.version
         return v is not None and C.is_tls13(v)
 
-    def _on_alert(self, side: bool, direction: _Direction, rec: Record) -> None:
+    def _on_alert(self, side: Side, direction: _Direction, rec: Record) -> None:
         frag = rec.fragment or b""
         # A TLS 1.3 protected alert travels as application_data, so a 2-byte alert record is plaintext.
         encrypted = not rec.decrypted and (
@@ -222,7 +223,7 @@ class TlsSession:
                                decrypted=rec.decrypted, level=None if encrypted else frag[0],
                                description=None if encrypted else frag[1]))
 
-    def _on_handshake_record(self, side: bool, direction: _Direction, rec: Record) -> None:
+    def _on_handshake_record(self, side: Side, direction: _Direction, rec: Record) -> None:
         if direction.encrypted and not self._tls13() and not rec.decrypted:
             direction.encrypted_handshakes += 1
             # The first handshake record after ChangeCipherSpec is the Finished; later ones are not known.
@@ -234,11 +235,11 @@ class TlsSession:
         for msg in direction.handshake.feed(rec):
             self._on_message(side, msg, decrypted=rec.decrypted)
 
-    def _on_sslv2_hello(self, side: bool, rec: Record) -> None:
+    def _on_sslv2_hello(self, side: Side, rec: Record) -> None:
         body = rec.fragment or b""
         if body[:1] == bytes([SSL2_MT_SERVER_HELLO]):  # the server agreed to speak SSL 2.0
             if self.client_side is None:
-                self.client_side = not side
+                self.client_side = side.other
             self.version = int.from_bytes(body[3:5], "big") if len(body) >= 5 else 0x0002
             self._event(HandshakeEvent(frame=rec.frame, frames=rec.frames, side=side, name="ServerHello",
                                        msg_type=HandshakeType.SERVER_HELLO, length=rec.length))
@@ -258,7 +259,7 @@ class TlsSession:
 
     # -- handshake messages --------------------------------------------------------------------
 
-    def _on_message(self, side: bool, msg: HandshakeMessage, *, decrypted: bool = False) -> None:
+    def _on_message(self, side: Side, msg: HandshakeMessage, *, decrypted: bool = False) -> None:
         msg_type = msg.msg_type
         parsed: object | None = None
         error = None
@@ -277,7 +278,7 @@ class TlsSession:
         if decrypted:
             self._after_protected_message(side, msg.msg_type)
 
-    def _after_protected_message(self, side: bool, msg_type: int) -> None:
+    def _after_protected_message(self, side: Side, msg_type: int) -> None:
         """TLS 1.3 key changes: application secret after Finished, the next secret after KeyUpdate."""
         protection = self.protection.directions.get(side) if self.protection else None
         if protection is None or not isinstance(protection.active, Tls13Decryptor):
@@ -288,7 +289,7 @@ class TlsSession:
         elif msg_type == HandshakeType.KEY_UPDATE:
             protection.active.update_key()
 
-    def _parse(self, side: bool, msg: HandshakeMessage) -> object | None:
+    def _parse(self, side: Side, msg: HandshakeMessage) -> object | None:
         t = msg.msg_type
         tls13 = self._tls13()
         if t == HandshakeType.CLIENT_HELLO:
@@ -304,7 +305,7 @@ class TlsSession:
         if t == HandshakeType.SERVER_HELLO:
             sh = M.parse_server_hello(msg.body)
             if self.client_side is None:
-                self.client_side = not side
+                self.client_side = side.other
             if sh.is_hello_retry_request:
                 self.hello_retry = True
                 self.version = sh.version
@@ -315,11 +316,11 @@ class TlsSession:
             if self._tls13():
                 # Everything after the ServerHello is protected, except (middlebox) ChangeCipherSpec.
                 self.directions[side].encrypted = True
-                self.directions[not side].encrypted = True
+                self.directions[side.other].encrypted = True
             if renegotiation:
-                self._renegotiation_keys(client_side=not side, server_hello=sh)
+                self._renegotiation_keys(client_side=side.other, server_hello=sh)
             else:
-                self._find_keys(client_side=not side, server_hello=sh)
+                self._find_keys(client_side=side.other, server_hello=sh)
             return sh
         if t == HandshakeType.CERTIFICATE:
             return M.parse_certificate(msg.body, tls13=tls13)
@@ -327,7 +328,7 @@ class TlsSession:
             return M.parse_certificate_request(msg.body, version=self.version or msg.record_version)
         return None
 
-    def _find_keys(self, *, client_side: bool, server_hello: M.ServerHello) -> None:
+    def _find_keys(self, *, client_side: Side, server_hello: M.ServerHello) -> None:
         protection, problem = find_protection(
             self.keylog, client_random=self.client_random, server_random=server_hello.random,
             client_side=client_side, version=server_hello.version, cipher_suite=server_hello.cipher_suite,
@@ -341,7 +342,7 @@ class TlsSession:
             for d in self.directions.values():
                 d.records.keep_application_data = False
 
-    def _renegotiation_keys(self, *, client_side: bool, server_hello: M.ServerHello) -> None:
+    def _renegotiation_keys(self, *, client_side: Side, server_hello: M.ServerHello) -> None:
         """A TLS <= 1.2 renegotiation: its keys take over at each side's next ChangeCipherSpec."""
         if self.protection is None or self.protection.tls13:
             return
