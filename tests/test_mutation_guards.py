@@ -358,3 +358,17 @@ def test_ccm_suites_have_a_sixteen_byte_tag(code: int, key_length: int) -> None:
     params = tls12_suite_params(code)
     assert params is not None and params.mode == "ccm"
     assert (params.key_length, params.tag_length) == (key_length, 16)
+
+
+def test_the_text_report_says_when_every_failing_connection_met_a_stale_ca_list() -> None:
+    """samples/stale-truststore with the configured bundle-AB: its one failing connection met a server
+    whose advertised list lacks the Partner Root CA (samples/README.md)."""
+    from tlscap.analysis.model import Report
+    from tlscap.pki.truststore import load_truststore
+    from tlscap.report.text_report import render_text
+
+    folder = SAMPLES / "stale-truststore"
+    options = AnalysisOptions(truststore=load_truststore([str(folder / "bundle-AB.pem")]))
+    report = Report(captures=[analyze_capture(str(folder / "stale-truststore.pcap"), options)])
+    text = " ".join(render_text(report, show_all=True).split())
+    assert "Every failing connection (1) met a server whose advertised CA list lacks CAs" in text
