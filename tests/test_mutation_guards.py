@@ -372,3 +372,23 @@ def test_the_text_report_says_when_every_failing_connection_met_a_stale_ca_list(
     report = Report(captures=[analyze_capture(str(folder / "stale-truststore.pcap"), options)])
     text = " ".join(render_text(report, show_all=True).split())
     assert "Every failing connection (1) met a server whose advertised CA list lacks CAs" in text
+
+
+def test_tls_rsa_with_null_md5_has_no_cipher_and_an_md5_mac() -> None:
+    """RFC 5246 A.5: TLS_RSA_WITH_NULL_MD5 = {0x00, 0x01}."""
+    from tlscap.tls.keyschedule import tls12_suite_params
+
+    params = tls12_suite_params(0x0001)
+    assert params is not None
+    assert (params.code, params.cipher, params.key_length, params.mac) == (0x0001, "null", 0, "md5")
+
+
+@pytest.mark.parametrize("code", [0x00BA, 0x00BB, 0x00BC, 0x00BD, 0x00BE, 0x00BF, 0xC072, 0xC074, 0xC076, 0xC078])
+def test_camellia_128_cbc_sha256_suites(code: int) -> None:
+    """RFC 5932 (0x00BA-0x00BF) and RFC 6367 (0xC072, 0xC074, 0xC076, 0xC078): *_WITH_CAMELLIA_128_CBC_SHA256."""
+    from tlscap.tls.keyschedule import tls12_suite_params
+
+    params = tls12_suite_params(code)
+    assert params is not None
+    assert (params.code, params.mode, params.cipher, params.key_length, params.mac) == (code, "cbc", "camellia", 16,
+                                                                                          "sha256")
