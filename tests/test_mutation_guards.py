@@ -392,3 +392,17 @@ def test_camellia_128_cbc_sha256_suites(code: int) -> None:
     assert params is not None
     assert (params.code, params.mode, params.cipher, params.key_length, params.mac) == (code, "cbc", "camellia", 16,
                                                                                           "sha256")
+
+
+def test_markdown_lists_capture_errors_only_when_there_are_some(tmp_path: Path) -> None:
+    """A capture cut in the middle of a record has a truncated-file error; the whole one has none."""
+    from tlscap.analysis.model import Report
+    from tlscap.report.markdown_report import render_markdown
+
+    whole = SAMPLES / "tls12-unlisted-ca.pcap"
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole.read_bytes()[:3000])
+    with_error = render_markdown(Report(captures=[analyze_capture(str(cut))]), show_all=True)
+    clean = render_markdown(Report(captures=[analyze_capture(str(whole))]), show_all=True)
+    assert "## Capture errors" in with_error and "`truncated-file`" in with_error
+    assert "## Capture errors" not in clean
